@@ -1,0 +1,28 @@
+import { Command, CommanderError } from 'commander';
+import { asHapgError, ExitCode } from './errors.js';
+
+/** Builds the command tree. Each command module registers itself here. */
+export function buildProgram(): Command {
+  const program = new Command('hapg')
+    .description('Deploy and operate highly available PostgreSQL clusters over SSH')
+    .option('--verbose', 'print stack traces and debug output')
+    .exitOverride();
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code; only this function prints errors. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return process.exitCode === undefined ? ExitCode.ok : Number(process.exitCode);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
+    }
+    const e = asHapgError(err);
+    process.stderr.write(`hapg: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
+    if (program.opts()['verbose'] && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
+    return e.exitCode;
+  }
+}

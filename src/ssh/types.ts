@@ -1,0 +1,67 @@
+import type { Secret } from '../secret.js';
+
+/** What one remote command produced. Shaped like a CommandError's result. */
+export interface ExecResult {
+  host: string;
+  command: string; // as displayed: quoted argv, secrets masked
+  exitCode: number | null;
+  signal?: string | undefined;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface ExecOptions {
+  /** Run through `sudo -n` when the connection's user is not root (no-op for root). */
+  sudo?: boolean;
+  /** Run as this user (`sudo -n -u USER` or `runuser -u USER --` when root). */
+  user?: string;
+  stdin?: string | Buffer;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** Return a non-zero exit instead of throwing CommandError. */
+  allowFailure?: boolean;
+  /** Values masked in the displayed command and in errors. */
+  secrets?: readonly Secret[];
+}
+
+export interface PutFileOptions {
+  mode: number;
+  owner?: string;
+  group?: string;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS' | 'HEAD';
+  /** Port on the remote host; the request travels inside the SSH connection. */
+  port: number;
+  path: string;
+  /** Address the remote host connects to; default 127.0.0.1. */
+  address?: string;
+  body?: string;
+  headers?: Record<string, string>;
+  basicAuth?: { user: string; password: Secret };
+  tls?: boolean;
+  timeoutMs?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One open connection to an inventory host. The executor and fact gathering use nothing else. */
+export interface Remote {
+  /** Inventory host name. */
+  readonly host: string;
+  /** Login user on the host. */
+  readonly user: string;
+  /** Runs argv on the host; quoting happens here and nowhere else. */
+  exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Writes a file only when its sha256 differs; atomic (temp + rename); sets owner and mode. */
+  putFile(path: string, content: string | Buffer, opts: PutFileOptions): Promise<{ changed: boolean }>;
+  /** HTTP to a port on the host (default loopback), tunnelled through SSH. */
+  http(req: HttpRequest): Promise<HttpResponse>;
+  close(): void;
+}

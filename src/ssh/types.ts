@@ -65,3 +65,28 @@ export interface Remote {
   http(req: HttpRequest): Promise<HttpResponse>;
   close(): void;
 }
+
+/** Everything needed to open one SSH connection; built from the inventory (host overrides applied). */
+export interface SshTarget {
+  /** Inventory host name (used in every message). */
+  host: string;
+  address: string;
+  port: number;
+  user: string;
+  /** Private key files to try, in order (already ~-expanded). */
+  identityFiles: string[];
+  /** Path of the agent socket to try, or undefined for none. */
+  agent?: string | undefined;
+  /** known_hosts file used to verify (and, when allowed, record) host keys. */
+  knownHosts: string;
+  connectTimeoutMs: number;
+  /** Prefix privileged commands with `sudo -n` (when user is not root). */
+  sudo: boolean;
+  /** Jump host reached first; the connection to `address` is forwarded through it. */
+  bastion?: Omit<SshTarget, 'bastion' | 'sudo'> | undefined;
+}
+
+export interface ConnectOptions {
+  /** Record unknown host keys in known_hosts instead of refusing (like ssh's accept-new). */
+  acceptNewHostKeys?: boolean;
+}

@@ -1,0 +1,121 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+// Value types shared by the inventory schema. Each carries its own operator-facing message,
+// so a zod issue can be printed as is after the path.
+
+const NAME_RE = /^[a-z][a-z0-9_-]{0,62}$/;
+const DNS_LABEL_RE = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PG_IDENTIFIER_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+const SLOT_NAME_RE = /^[a-z0-9_]{1,63}$/;
+
+/** Host, etcd and cluster names: they become Patroni/etcd member names and systemd unit instances. */
+export const Name = z
+  .string({ error: 'must be a name (a string)' })
+  .regex(NAME_RE, 'must start with a lowercase letter and contain only a-z, 0-9, "-" and "_" (at most 63 characters)');
+
+/** True for a DNS name made of valid labels (not an IP address). */
+export function isDnsName(value: string): boolean {
+  if (value.length === 0 || value.length > 253) return false;
+  const labels = value.endsWith('.') ? value.slice(0, -1).split('.') : value.split('.');
+  if (!labels.every((label) => DNS_LABEL_RE.test(label))) return false;
+  // A dotted all-numeric string is a malformed IPv4 address, not a name.
+  return !labels.every((label) => /^\d+$/.test(label));
+}
+
+/** IPv4, IPv6 or DNS name of a host. */
+export const Address = z
+  .string({ error: 'must be an IP address or a DNS name' })
+  .refine((v) => isIP(v) !== 0 || isDnsName(v), {
+    error: (iss) => `${quote(iss.input)} is not an IP address or a DNS name`,
+  });
+
+/** An IP address only: keepalived cannot float a DNS name. */
+export const IpAddress = z
+  .string({ error: 'must be an IP address' })
+  .refine((v) => isIP(v) !== 0, { error: (iss) => `${quote(iss.input)} is not an IPv4 or IPv6 address` });
+
+const PORT_MESSAGE = 'must be a port number from 1 to 65535';
+/** TCP port. */
+export const Port = z.int({ error: PORT_MESSAGE }).min(1, PORT_MESSAGE).max(65535, PORT_MESSAGE);
+
+/** Absolute path on a managed host. */
+export const AbsolutePath = z
+  .string({ error: 'must be an absolute path' })
+  .refine((v) => v.startsWith('/') && !v.includes('\0') && !/\s/.test(v), {
+    error: (iss) => `${quote(iss.input)} must be an absolute path without spaces`,
+  });
+
+/** A path on the control machine; relative paths are relative to the inventory's directory. */
+export const LocalPath = z.string({ error: 'must be a file path' }).min(1, 'must be a file path');
+
+/** http(s) URL (package proxy or mirror). */
+export const HttpUrl = z.string({ error: 'must be an http:// or https:// URL' }).refine(
+  (v) => {
+    try {
+      const url = new URL(v);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { error: (iss) => `${quote(iss.input)} is not an http:// or https:// URL` },
+);
+
+/** Seconds as a positive integer. */
+export function seconds(max: number) {
+  const message = `must be a whole number of seconds from 1 to ${max}`;
+  return z.int({ error: message }).min(1, message).max(max, message);
+}
+
+/** PostgreSQL role or database name (lowercase identifier, no quoting needed anywhere). */
+export const PgIdentifier = z
+  .string({ error: 'must be a name' })
+  .regex(PG_IDENTIFIER_RE, 'must be a lowercase PostgreSQL identifier: a-z, 0-9 and "_", not starting with a digit (at most 63 characters)')
+  .refine((v) => !v.startsWith('pg_'), { error: 'names starting with "pg_" are reserved by PostgreSQL' });
+
+/** Replication slot name (PostgreSQL allows lowercase letters, digits and "_"). */
+export const SlotName = z
+  .string({ error: 'must be a replication slot name' })
+  .regex(SLOT_NAME_RE, 'must contain only a-z, 0-9 and "_" (at most 63 characters): PostgreSQL slot names allow nothing else');
+
+const SECRET_REF_MESSAGE = 'must be a secret reference: { env: NAME }, { file: PATH } or { generate: true }';
+
+/**
+ * Where a password comes from. Omitted means `{ generate: true }`: hapg creates it on the
+ * first deploy and keeps it in the secrets file.
+ */
+export const SecretRef = z.union(
+  [
+    z.strictObject({ env: z.string().regex(ENV_NAME_RE, 'must be an environment variable name such as HAPG_APP_PASSWORD') }),
+    z.strictObject({ file: LocalPath }),
+    z.strictObject({ generate: z.literal(true) }),
+  ],
+  { error: SECRET_REF_MESSAGE },
+);
+export type SecretRef = z.infer<typeof SecretRef>;
+
+/** The default secret reference: generated on first deploy. */
+export function generated(): { generate: true } {
+  return { generate: true };
+}
+
+/** Renders a scalar for a message; anything else is described by its type. */
+export function quote(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 79)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return describeType(value);
+}
+
+/** "a string", "a list", "nothing" …: how an operator would name a YAML value's type. */
+export function describeType(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return 'a string';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a number';
+  if (typeof value === 'boolean') return 'a boolean';
+  return typeof value;
+}

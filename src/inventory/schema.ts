@@ -1,0 +1,282 @@
+import { z } from 'zod';
+import { finishInventory } from './finish.js';
+import {
+  AbsolutePath,
+  Address,
+  generated,
+  HttpUrl,
+  IpAddress,
+  LocalPath,
+  Name,
+  PgIdentifier,
+  Port,
+  SecretRef,
+  seconds,
+  SlotName,
+} from './primitives.js';
+
+// The one definition of the inventory. Field defaults live here; defaults that depend on
+// other fields (leader, data_dir, haproxy hosts, etcd cluster, standby slot) and the checks
+// across fields run in `finishInventory`, so `Inventory` is complete and consistent.
+
+const BOOL = { error: 'must be true or false' };
+const bool = (value: boolean) => z.boolean(BOOL).default(value);
+
+const UnixUser = z
+  .string({ error: 'must be a user name' })
+  .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Unix user name (lowercase letters, digits, "-", "_")');
+
+const Bastion = z
+  .strictObject({
+    address: Address.describe('Jump host address'),
+    port: Port.default(22),
+    user: UnixUser.optional().describe('Login user on the jump host (default: ssh.user)'),
+    identity_files: z.array(LocalPath).optional().describe('Keys for the jump host (default: ssh.identity_files)'),
+  })
+  .describe('Jump host every connection goes through');
+
+const sshFields = {
+  user: UnixUser.describe('Login user; a non-root user needs passwordless sudo'),
+  port: Port.describe('SSH port'),
+  identity_files: z.array(LocalPath, { error: 'must be a list of key files' }).describe('Private keys to try, in order (~ and paths relative to the inventory work)'),
+  agent: z.boolean(BOOL).describe('Also try keys from the agent at $SSH_AUTH_SOCK'),
+  known_hosts: LocalPath.describe('known_hosts file that verifies host keys'),
+  connect_timeout: seconds(300).describe('Connect timeout in seconds'),
+  sudo: z.boolean(BOOL).describe('Run privileged commands through sudo -n (default: true unless user is root)'),
+  bastion: Bastion,
+};
+
+const SshSettings = z
+  .strictObject({
+    user: sshFields.user.default('root'),
+    port: sshFields.port.default(22),
+    identity_files: sshFields.identity_files.default(['~/.ssh/id_ed25519']),
+    agent: sshFields.agent.default(false),
+    known_hosts: sshFields.known_hosts.default('~/.ssh/known_hosts'),
+    connect_timeout: sshFields.connect_timeout.default(10),
+    sudo: sshFields.sudo.optional(),
+    bastion: sshFields.bastion.optional(),
+  })
+  .describe('How hapg reaches the hosts; each key can be overridden per host');
+
+const SshOverrides = z
+  .strictObject({
+    user: sshFields.user.optional(),
+    port: sshFields.port.optional(),
+    identity_files: sshFields.identity_files.optional(),
+    agent: sshFields.agent.optional(),
+    known_hosts: sshFields.known_hosts.optional(),
+    connect_timeout: sshFields.connect_timeout.optional(),
+    sudo: sshFields.sudo.optional(),
+    bastion: sshFields.bastion.optional(),
+  })
+  .describe('Per-host overrides of the top-level ssh settings');
+
+const PatroniTags = z
+  .strictObject({
+    nofailover: bool(false).describe('Never promote this member'),
+    noloadbalance: bool(false).describe('Keep this member out of read-only load balancing'),
+    clonefrom: bool(false).describe('Prefer this member as the source of new replicas'),
+    nosync: bool(false).describe('Never pick this member as the synchronous standby'),
+    replicatefrom: Name.optional().describe('Cascade: stream from this member instead of the leader'),
+  })
+  .describe('Patroni tags of the member on this host');
+
+const HostSchema = z.strictObject({
+  address: Address.describe('IP address or DNS name hapg connects to and the services advertise'),
+  datacenter: Name.default('dc1').describe('Datacenter of the host; picks the etcd cluster of a cluster'),
+  ssh: SshOverrides.optional(),
+  tags: PatroniTags.prefault({}),
+});
+
+const PackagesSchema = z
+  .strictObject({
+    apt_proxy: HttpUrl.optional().describe('apt proxy (apt-cacher-ng, squid)'),
+    mirror: HttpUrl.optional().describe('Debian mirror replacing the default sources'),
+  })
+  .describe('Where hosts get their packages; leave out for the distribution defaults');
+
+const EtcdSchema = z.strictObject({
+  hosts: z.array(Name, { error: 'must be a list of host names' }).min(1, 'must list at least one host').describe('Members (host names)'),
+  client_port: Port.default(2379),
+  peer_port: Port.default(2380),
+  data_dir: AbsolutePath.optional().describe('Data directory (default /var/lib/etcd/<name>)'),
+});
+
+const HBA_TYPES = ['local', 'host', 'hostssl', 'hostnossl', 'hostgssenc', 'hostnogssenc'] as const;
+const HBA_METHODS = ['trust', 'reject', 'scram-sha-256', 'md5', 'password', 'gss', 'sspi', 'ident', 'peer', 'ldap', 'radius', 'cert', 'pam', 'bsd'] as const;
+const HBA_FIELD = /^[^\s#"]+$/;
+
+const HbaEntry = z.strictObject({
+  type: z.enum(HBA_TYPES, { error: `must be one of ${HBA_TYPES.join(', ')}` }),
+  database: z.string({ error: 'must be a database name, a list like db1,db2, or all' }).regex(HBA_FIELD, 'must not contain spaces, quotes or #'),
+  user: z.string({ error: 'must be a role name, a list like a,b, +group or all' }).regex(HBA_FIELD, 'must not contain spaces, quotes or #'),
+  address: z.string({ error: 'must be an address like 192.0.2.0/24' }).optional().describe('CIDR, host name, samehost, samenet or all; not for type local'),
+  method: z.enum(HBA_METHODS, { error: `must be one of ${HBA_METHODS.join(', ')}` }),
+});
+
+const ROLE_OPTIONS = [
+  'LOGIN', 'NOLOGIN', 'CREATEDB', 'NOCREATEDB', 'CREATEROLE', 'NOCREATEROLE', 'INHERIT', 'NOINHERIT',
+  'REPLICATION', 'NOREPLICATION', 'BYPASSRLS', 'NOBYPASSRLS', 'SUPERUSER', 'NOSUPERUSER',
+] as const;
+
+const UserSchema = z.strictObject({
+  password: SecretRef.default(generated).describe('Secret reference; omitted: generated'),
+  options: z.array(z.enum(ROLE_OPTIONS, { error: `must be one of ${ROLE_OPTIONS.join(', ')}` })).default(['LOGIN']),
+});
+
+const DatabaseSchema = z.strictObject({
+  owner: PgIdentifier.describe('Owner role (one of postgres.users, or postgres)'),
+  extensions: z.array(z.string().regex(/^[a-z0-9_-]+$/, 'must be an extension name')).default([]).describe('CREATE EXTENSION IF NOT EXISTS in this database'),
+});
+
+const PARAMETER_NAME = /^[a-z_][a-z0-9_.]*$/;
+
+const PostgresSchema = z.strictObject({
+  version: z.int({ error: 'must be a PostgreSQL major version such as 15' }).min(12, 'must be 12 or later').max(18, 'must be 18 or earlier').default(15),
+  port: Port.default(5432),
+  data_dir: AbsolutePath.optional().describe('Default /var/lib/postgresql/<version>/<cluster>'),
+  wal_dir: AbsolutePath.optional().describe('pg_wal on another disk (initdb --waldir)'),
+  parameters: z
+    .record(
+      z.string().regex(PARAMETER_NAME, 'is not a PostgreSQL parameter name'),
+      z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, a number or true/false' }),
+    )
+    .default({})
+    .describe('postgresql.conf parameters (Patroni bootstrap.dcs.postgresql.parameters)'),
+  hba: z.array(HbaEntry).default([]).describe('pg_hba entries added after the ones hapg needs'),
+  users: z.record(PgIdentifier, UserSchema).default({}).describe('Application roles'),
+  databases: z.record(PgIdentifier, DatabaseSchema).default({}).describe('Application databases'),
+});
+
+const PermanentSlot = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('physical') }),
+    z.strictObject({
+      type: z.literal('logical'),
+      database: PgIdentifier,
+      plugin: z.string({ error: 'must be an output plugin such as pgoutput' }).regex(/^[a-z0-9_]+$/, 'must be an output plugin name such as pgoutput'),
+    }),
+  ],
+  { error: 'must be "physical" or "logical"' },
+);
+
+const CALLBACK = z
+  .string({ error: 'must be a command starting with an absolute path' })
+  .refine((v) => v.startsWith('/'), { error: 'must be a command starting with an absolute path (Patroni runs it from its own directory)' });
+
+const PatroniSchema = z.strictObject({
+  rest_api_port: Port.default(8008),
+  ttl: seconds(3600).default(30).describe('Leader key TTL; ttl >= loop_wait + 2 * retry_timeout'),
+  loop_wait: seconds(3600).default(10),
+  retry_timeout: seconds(3600).default(10),
+  maximum_lag_on_failover: z.int({ error: 'must be a number of bytes' }).min(0, 'must be 0 or more bytes').default(1048576),
+  synchronous_mode: bool(false),
+  synchronous_mode_strict: bool(false).describe('Refuse writes when no synchronous standby is available'),
+  use_pg_rewind: bool(true),
+  use_slots: bool(true),
+  permanent_slots: z.record(SlotName, PermanentSlot).default({}).describe('Slots Patroni keeps on every member, across failovers'),
+  watchdog: z
+    .strictObject({
+      mode: z.enum(['off', 'automatic', 'required'], { error: 'must be "off", "automatic" or "required"' }).default('off'),
+      device: AbsolutePath.default('/dev/watchdog'),
+    })
+    .prefault({}),
+  callbacks: z
+    .strictObject({
+      on_start: CALLBACK.optional(),
+      on_stop: CALLBACK.optional(),
+      on_restart: CALLBACK.optional(),
+      on_reload: CALLBACK.optional(),
+      on_role_change: CALLBACK.optional(),
+    })
+    .prefault({}),
+});
+
+const HaproxySchema = z
+  .strictObject({
+    hosts: z.array(Name, { error: 'must be a list of host names' }).min(1, 'must list at least one host').optional().describe('Default: the cluster hosts'),
+    read_write_port: Port.default(5000).describe('Routes to the leader'),
+    read_only_port: Port.default(5001).describe('Routes to the replicas'),
+    stats_port: Port.default(7000),
+  })
+  .describe('HAProxy routing clients to the leader and replicas');
+
+const VipSchema = z
+  .strictObject({
+    address: IpAddress.describe('Floating address keepalived moves between the HAProxy hosts'),
+    interface: z.string({ error: 'must be a network interface name' }).regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'must be a network interface name such as eth0'),
+    router_id: z.int({ error: 'must be a VRRP router id from 1 to 255' }).min(1, 'must be a VRRP router id from 1 to 255').max(255, 'must be a VRRP router id from 1 to 255'),
+    prefix: z.int({ error: 'must be a prefix length' }).min(1, 'must be a prefix length from 1 to 128').max(128, 'must be a prefix length from 1 to 128').optional().describe('Default 32 (IPv4) or 128 (IPv6)'),
+  })
+  .describe('Virtual IP in front of HAProxy (keepalived)');
+
+const ClusterSecrets = z
+  .strictObject({
+    superuser: SecretRef.default(generated),
+    replication: SecretRef.default(generated),
+    rewind: SecretRef.default(generated),
+    rest_api: SecretRef.default(generated),
+  })
+  .describe('Passwords of the roles Patroni needs and of its REST API; omitted ones are generated');
+
+const DELAY = /^\d+\s*(ms|s|min|h|d)?$/;
+
+const StandbySchema = z
+  .strictObject({
+    cluster: Name.describe('The cluster this one replicates from'),
+    source: z.enum(['vip', 'haproxy', 'members'], { error: 'must be "vip", "haproxy" or "members"' }).default('haproxy').describe('How the standby leader reaches the source'),
+    slot: SlotName.optional().describe('Permanent physical slot on the source (default standby_<cluster>)'),
+    recovery_min_apply_delay: z
+      .union([z.int().min(0), z.string().regex(DELAY, 'must be a delay such as 5min or 300000 (ms)')], {
+        error: 'must be a delay such as 5min or 300000 (ms)',
+      })
+      .optional(),
+    restore_command: z.string({ error: 'must be a shell command' }).min(1, 'must be a shell command').optional(),
+    etcd_scope: Name.optional().describe('Patroni scope in etcd (default: the cluster name)'),
+  })
+  .describe('Makes this a Patroni standby cluster of another cluster');
+
+const ClusterSchema = z.strictObject({
+  etcd: Name.optional().describe('etcd cluster holding the state (default: the only one, or the one in this datacenter)'),
+  hosts: z.array(Name, { error: 'must be a list of host names' }).min(1, 'must list at least one host'),
+  leader: Name.optional().describe('Member that initialises the cluster (default: the first host)'),
+  postgres: PostgresSchema.prefault({}),
+  patroni: PatroniSchema.prefault({}),
+  haproxy: HaproxySchema.optional(),
+  vip: VipSchema.optional(),
+  secrets: ClusterSecrets.prefault({}),
+  standby: StandbySchema.optional(),
+});
+
+const recordOf = <T extends z.ZodType>(what: string, value: T) =>
+  z
+    .record(Name, value, { error: `must be a mapping of ${what}s by name` })
+    .refine((record) => Object.keys(record).length > 0, { error: `must define at least one ${what}` });
+
+/** The inventory as written, with per-field defaults applied (before cross-field completion). */
+export const RawInventorySchema = z
+  .strictObject(
+    {
+      ssh: SshSettings.prefault({}),
+      hosts: recordOf('host', HostSchema).describe('Hosts by name; the name is the Patroni and etcd member name'),
+      packages: PackagesSchema.prefault({}),
+      etcd: recordOf('etcd cluster', EtcdSchema).describe('etcd clusters (the DCS) by name'),
+      clusters: recordOf('cluster', ClusterSchema).describe('Patroni clusters by name (the Patroni scope)'),
+      secrets_file: LocalPath.optional().describe('Where generated secrets are kept (default .hapg/<inventory>.secrets.yml)'),
+    },
+    { error: 'the inventory must be a mapping with hosts, etcd and clusters' },
+  )
+  .describe('hapg inventory');
+
+/** The inventory: parsed, every default filled in, and checked across fields. */
+export const InventorySchema = RawInventorySchema.transform(finishInventory);
+
+export type RawInventory = z.output<typeof RawInventorySchema>;
+export type Inventory = z.infer<typeof InventorySchema>;
+export type Cluster = Inventory['clusters'][string];
+export type Host = Inventory['hosts'][string];
+export type EtcdCluster = Inventory['etcd'][string];
+export type SshSettings = Inventory['ssh'];
+export type SshOverrides = NonNullable<Host['ssh']>;

@@ -1,0 +1,129 @@
+import { readFile } from 'node:fs/promises';
+import { Secret } from '../secret.js';
+import { defaultSecretsFile } from './defaults.js';
+import { InventoryError, type InventoryIssue, type PathSegment, toInventoryIssue } from './issues.js';
+import type { LoadedInventory } from './load.js';
+import { inventoryDir, localPath } from './paths.js';
+import type { SecretRef } from './primitives.js';
+import type { Inventory } from './schema.js';
+import { generatePassword, readSecretsFile, writeSecretsFile } from './secrets-file.js';
+
+/** Passwords Patroni needs per cluster, besides the application users. */
+export const CLUSTER_SECRETS = ['superuser', 'replication', 'rewind', 'rest_api'] as const;
+export type ClusterSecretName = (typeof CLUSTER_SECRETS)[number];
+
+/** Roles a standby cluster shares with its source: it is a physical copy of the source's catalog. */
+const SHARED_WITH_SOURCE: readonly ClusterSecretName[] = ['superuser', 'replication', 'rewind'];
+
+/** Stable key of a cluster secret: `clusters.main.superuser`. */
+export function clusterSecretKey(cluster: string, name: ClusterSecretName): string {
+  return `clusters.${cluster}.${name}`;
+}
+
+/** Stable key of an application user's password: `clusters.main.users.app`. */
+export function userSecretKey(cluster: string, user: string): string {
+  return `clusters.${cluster}.users.${user}`;
+}
+
+/** Every secret of the inventory by stable key; keys of a standby's shared roles hold its source's Secret. */
+export type InventorySecrets = ReadonlyMap<string, Secret>;
+
+interface SecretSlot {
+  key: string;
+  ref: SecretRef;
+  /** Where the reference is in the inventory (for messages). */
+  path: PathSegment[];
+}
+
+/**
+ * Resolves every password the inventory refers to. Generated ones live in the secrets file:
+ * created (mode 0600) when `createMissing` (deploy), otherwise a missing one is an error.
+ */
+export async function resolveSecrets(loaded: LoadedInventory, opts: { createMissing: boolean }): Promise<InventorySecrets> {
+  const { inventory } = loaded;
+  const baseDir = inventoryDir(loaded.path);
+  const secretsFile = secretsFilePath(loaded);
+  const slots = secretSlots(inventory);
+  const issues: InventoryIssue[] = [];
+  const fail = (slot: SecretSlot, problem: string) =>
+    issues.push(toInventoryIssue({ path: slot.path, message: problem }, loaded.path, loaded.locate(slot.path)));
+
+  const needsFile = slots.some((s) => 'generate' in s.ref);
+  const generated = needsFile ? await readSecretsFile(secretsFile) : new Map<string, string>();
+  let created = false;
+
+  const values = new Map<string, Secret>();
+  for (const slot of slots) {
+    const ref = slot.ref;
+    if ('env' in ref) {
+      const value = process.env[ref.env];
+      if (value === undefined) fail(slot, `environment variable ${ref.env} is not set: export it before running hapg`);
+      else if (value === '') fail(slot, `environment variable ${ref.env} is empty`);
+      else values.set(slot.key, new Secret(value));
+    } else if ('file' in ref) {
+      const file = localPath(ref.file, baseDir);
+      try {
+        const value = (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+        if (value === '') fail(slot, `secret file ${ref.file} is empty`);
+        else values.set(slot.key, new Secret(value));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        fail(slot, `cannot read secret file ${ref.file} (${code === 'ENOENT' ? 'not found' : (code ?? 'error')})`);
+      }
+    } else {
+      let value = generated.get(slot.key);
+      if (value === undefined && opts.createMissing) {
+        value = generatePassword();
+        generated.set(slot.key, value);
+        created = true;
+      }
+      if (value === undefined) {
+        fail(slot, `the generated password is not in ${inventory.secrets_file ?? secretsFile} yet: \`hapg deploy\` creates it`);
+      } else values.set(slot.key, new Secret(value));
+    }
+  }
+  if (issues.length > 0) throw new InventoryError(issues);
+  if (created) await writeSecretsFile(secretsFile, generated, loaded.path);
+
+  for (const [name, cluster] of Object.entries(inventory.clusters)) {
+    if (!cluster.standby) continue;
+    const root = standbyRoot(inventory, name);
+    for (const secret of SHARED_WITH_SOURCE) {
+      const value = values.get(clusterSecretKey(root, secret));
+      if (value) values.set(clusterSecretKey(name, secret), value);
+    }
+  }
+  return values;
+}
+
+/** Absolute path of the secrets file (secrets_file is relative to the inventory's directory). */
+export function secretsFilePath(loaded: Pick<LoadedInventory, 'inventory' | 'path'>): string {
+  const file = loaded.inventory.secrets_file ?? defaultSecretsFile(loaded.path);
+  return localPath(file, inventoryDir(loaded.path));
+}
+
+/** The secrets an inventory owns; a standby cluster owns only rest_api (the rest are its source's). */
+function secretSlots(inventory: Inventory): SecretSlot[] {
+  const slots: SecretSlot[] = [];
+  for (const [name, cluster] of Object.entries(inventory.clusters)) {
+    for (const secret of CLUSTER_SECRETS) {
+      if (cluster.standby && SHARED_WITH_SOURCE.includes(secret)) continue;
+      slots.push({ key: clusterSecretKey(name, secret), ref: cluster.secrets[secret], path: ['clusters', name, 'secrets', secret] });
+    }
+    for (const [user, spec] of Object.entries(cluster.postgres.users)) {
+      slots.push({ key: userSecretKey(name, user), ref: spec.password, path: ['clusters', name, 'postgres', 'users', user, 'password'] });
+    }
+  }
+  return slots;
+}
+
+/** The primary cluster at the top of a standby chain (the inventory is validated: no loops). */
+function standbyRoot(inventory: Inventory, name: string): string {
+  let current = name;
+  for (let hops = 0; hops < Object.keys(inventory.clusters).length; hops++) {
+    const next = inventory.clusters[current]?.standby?.cluster;
+    if (next === undefined) return current;
+    current = next;
+  }
+  return current;
+}

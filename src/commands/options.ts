@@ -1,0 +1,16 @@
+import type { Command } from 'commander';
+
+/** Options every inventory-driven command takes. */
+export interface InventoryCommandOptions {
+  inventory: string;
+  acceptNewHostKeys?: boolean;
+  json?: boolean;
+}
+
+/** Adds -i/--inventory, --accept-new-host-keys and --json to a command. */
+export function withInventoryOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('-i, --inventory <file>', 'inventory file (YAML)')
+    .option('--accept-new-host-keys', 'record host keys not yet in known_hosts (like ssh accept-new); changed keys are always refused')
+    .option('--json', 'write events and the result as JSON lines on stdout');
+}

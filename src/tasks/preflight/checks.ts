@@ -1,0 +1,137 @@
+import type { DiskSpace, InitSystem, ListeningSocket, OsRelease, Privilege } from '../../facts/system.js';
+import type { HostRoles } from './host-roles.js';
+
+export type Verdict = 'ok' | 'warn' | 'fail';
+
+export interface CheckResult {
+  name: string;
+  verdict: Verdict;
+  /** Short value for the table cell. */
+  summary: string;
+  /** Why, for warn and fail. */
+  detail?: string;
+}
+
+export interface HostFacts {
+  os: OsRelease;
+  init: InitSystem;
+  /** Free space per data path (keyed by the path as the inventory names it). */
+  disks: ReadonlyMap<string, DiskSpace>;
+  /** Remote clock minus the control machine's, in seconds. */
+  clockOffset: number;
+  sockets: ListeningSocket[];
+  privilege: Privilege;
+}
+
+/** Free space below which a data path fails the preflight, and below which it warns. */
+export const DISK_FAIL_BYTES = 2 * 1024 ** 3;
+export const DISK_WARN_BYTES = 10 * 1024 ** 3;
+/** Clock spread between hosts above which etcd and Patroni timing become unreliable. */
+export const CLOCK_FAIL_SECONDS = 1;
+export const CLOCK_WARN_SECONDS = 0.25;
+
+const SUPPORTED = [{ id: 'debian', versionId: '12' }];
+
+/** Runs every preflight check for one host from its gathered facts (pure). */
+export function checkHost(roles: HostRoles, facts: HostFacts, clockSpread: number): CheckResult[] {
+  return [
+    checkOs(facts.os),
+    checkSystemd(facts.init),
+    checkDisks(roles, facts.disks),
+    checkClock(facts.clockOffset, clockSpread),
+    checkPorts(roles, facts.sockets),
+    checkPrivilege(facts.privilege),
+  ];
+}
+
+export function checkOs(os: OsRelease): CheckResult {
+  const supported = SUPPORTED.some((s) => s.id === os.id && s.versionId === os.versionId);
+  const summary = `${os.id} ${os.versionId}`.trim();
+  return supported
+    ? { name: 'os', verdict: 'ok', summary }
+    : { name: 'os', verdict: 'fail', summary, detail: `unsupported OS "${os.prettyName}" (hapg supports Debian 12)` };
+}
+
+export function checkSystemd(init: InitSystem): CheckResult {
+  if (!init.systemd) {
+    return { name: 'systemd', verdict: 'fail', summary: 'absent', detail: 'PID 1 is not systemd; hapg manages services with systemd' };
+  }
+  if (init.state === 'running') return { name: 'systemd', verdict: 'ok', summary: 'running' };
+  if (init.state === 'degraded') {
+    return { name: 'systemd', verdict: 'warn', summary: 'degraded', detail: 'systemd reports failed units (systemctl --failed)' };
+  }
+  return { name: 'systemd', verdict: 'warn', summary: init.state, detail: `systemd state is "${init.state}"` };
+}
+
+export function checkDisks(roles: HostRoles, disks: ReadonlyMap<string, DiskSpace>): CheckResult {
+  if (roles.dataPaths.length === 0) return { name: 'disk', verdict: 'ok', summary: '-' };
+  let worst: { disk: DiskSpace; role: string } | undefined;
+  for (const dataPath of roles.dataPaths) {
+    const disk = disks.get(dataPath.path);
+    if (disk && (!worst || disk.availableBytes < worst.disk.availableBytes)) worst = { disk, role: dataPath.role };
+  }
+  if (!worst) return { name: 'disk', verdict: 'warn', summary: '?', detail: 'free space could not be measured' };
+  const summary = `${formatBytes(worst.disk.availableBytes)} free`;
+  if (worst.disk.availableBytes < DISK_FAIL_BYTES) {
+    return { name: 'disk', verdict: 'fail', summary, detail: `only ${summary} on ${worst.disk.mount} for ${worst.role} (need ${formatBytes(DISK_FAIL_BYTES)})` };
+  }
+  if (worst.disk.availableBytes < DISK_WARN_BYTES) {
+    return { name: 'disk', verdict: 'warn', summary, detail: `${summary} on ${worst.disk.mount} for ${worst.role}` };
+  }
+  return { name: 'disk', verdict: 'ok', summary };
+}
+
+export function checkClock(offset: number, spread: number): CheckResult {
+  const summary = `${offset >= 0 ? '+' : ''}${offset.toFixed(3)}s`;
+  if (spread > CLOCK_FAIL_SECONDS) {
+    return { name: 'clock', verdict: 'fail', summary, detail: `clocks differ by ${spread.toFixed(2)}s between hosts; run NTP (chrony or systemd-timesyncd)` };
+  }
+  if (spread > CLOCK_WARN_SECONDS) {
+    return { name: 'clock', verdict: 'warn', summary, detail: `clocks differ by ${spread.toFixed(2)}s between hosts` };
+  }
+  return { name: 'clock', verdict: 'ok', summary };
+}
+
+export function checkPorts(roles: HostRoles, sockets: ListeningSocket[]): CheckResult {
+  const conflicts: string[] = [];
+  let ours = 0;
+  for (const expected of roles.ports) {
+    const holders = sockets.filter((s) => s.port === expected.port);
+    if (holders.length === 0) continue;
+    if (holders.every((s) => expected.owners.includes(s.process))) {
+      ours++;
+      continue;
+    }
+    const who = [...new Set(holders.map((s) => s.process || 'unknown process'))].join(', ');
+    conflicts.push(`${expected.port} (${expected.role}) is held by ${who}`);
+  }
+  if (conflicts.length > 0) {
+    return { name: 'ports', verdict: 'fail', summary: `${conflicts.length} in use`, detail: `port ${conflicts.join('; port ')}` };
+  }
+  return { name: 'ports', verdict: 'ok', summary: ours > 0 ? `free (${ours} ours)` : 'free' };
+}
+
+export function checkPrivilege(p: Privilege): CheckResult {
+  if (p.user === 'root') return { name: 'sudo', verdict: 'ok', summary: 'root' };
+  return p.canBecomeRoot
+    ? { name: 'sudo', verdict: 'ok', summary: `${p.user}+sudo` }
+    : { name: 'sudo', verdict: 'fail', summary: p.user, detail: `user ${p.user} cannot run sudo without a password (sudo -n true failed)` };
+}
+
+/** The worst verdict among results. */
+export function worstVerdict(results: readonly CheckResult[]): Verdict {
+  if (results.some((r) => r.verdict === 'fail')) return 'fail';
+  if (results.some((r) => r.verdict === 'warn')) return 'warn';
+  return 'ok';
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}

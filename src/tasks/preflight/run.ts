@@ -1,0 +1,40 @@
+import { HapgError } from '../../errors.js';
+import type { Session } from '../../run/session.js';
+import { checkHost, worstVerdict, type CheckResult, type Verdict } from './checks.js';
+import { gatherPreflightFacts } from './gather.js';
+import { hostRoles } from './host-roles.js';
+
+export interface HostCheckReport {
+  host: string;
+  address: string;
+  roles: string[];
+  verdict: Verdict;
+  checks: CheckResult[];
+}
+
+/** Gathers the preflight facts of every host in parallel and checks them. */
+export async function runPreflight(session: Session): Promise<HostCheckReport[]> {
+  const { inventory } = session.loaded;
+  const roles = hostRoles(inventory).filter((r) => session.remotes.has(r.host));
+  const gathered = await Promise.all(roles.map((r) => gatherPreflightFacts(session.facts, r)));
+  const offsets = gathered.map((g) => g.clockOffset);
+  const spread = offsets.length ? Math.max(...offsets) - Math.min(...offsets) : 0;
+  return roles.map((r, i): HostCheckReport => {
+    const checks = checkHost(r, gathered[i]!, spread);
+    return { host: r.host, address: inventory.hosts[r.host]?.address ?? '?', roles: r.roles, verdict: worstVerdict(checks), checks };
+  });
+}
+
+/** Raises PRECHECK_FAILED naming the first failing check when any host fails; reports warnings. */
+export function assertPreflightPassed(session: Session, reports: readonly HostCheckReport[]): void {
+  for (const r of reports) {
+    for (const c of r.checks.filter((c) => c.verdict === 'warn')) session.sink({ kind: 'warn', host: r.host, message: `${c.name}: ${c.detail ?? c.summary}` });
+  }
+  const failures = reports.flatMap((r) => r.checks.filter((c) => c.verdict === 'fail').map((c) => ({ host: r.host, check: c })));
+  const first = failures[0];
+  if (!first) return;
+  const more = failures.length > 1 ? ` (and ${failures.length - 1} more; see \`hapg check\`)` : '';
+  throw new HapgError('PRECHECK_FAILED', `${first.host}: preflight ${first.check.name}: ${first.check.detail ?? first.check.summary}${more}`, {
+    host: first.host,
+  });
+}

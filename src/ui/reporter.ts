@@ -1,0 +1,52 @@
+import type { EventSink, RunEvent } from '../run/events.js';
+
+export type OutputMode = 'json' | 'plain';
+
+/** Progress output: plain lines on stderr for people, or one JSON object per line on stdout. */
+export interface Reporter {
+  mode: OutputMode;
+  sink: EventSink;
+  /** A command's final result: JSON on stdout in json mode, otherwise the given text. */
+  result(text: string, data: unknown): void;
+}
+
+/** Picks the renderer: `--json` for machines, plain lines otherwise. */
+export function createReporter(opts: { json?: boolean; quiet?: boolean }): Reporter {
+  if (opts.json) {
+    return {
+      mode: 'json',
+      sink: (event) => process.stdout.write(`${JSON.stringify(event)}\n`),
+      result: (_text, data) => process.stdout.write(`${JSON.stringify({ kind: 'result', ...toObject(data) })}\n`),
+    };
+  }
+  return {
+    mode: 'plain',
+    sink: opts.quiet ? () => {} : (event) => process.stderr.write(`${formatEvent(event)}\n`),
+    result: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  };
+}
+
+function toObject(data: unknown): Record<string, unknown> {
+  return data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : { data };
+}
+
+/** One human-readable line for an event. */
+export function formatEvent(e: RunEvent): string {
+  const at = 'host' in e && e.host ? `[${e.host}] ` : '';
+  switch (e.kind) {
+    case 'phase':
+      return `==> ${e.title}`;
+    case 'step':
+      return `    ${at}${e.title}…`;
+    case 'change':
+      return `  ~ ${at}${e.title}${e.detail ? ` (${e.detail})` : ''}`;
+    case 'noop':
+      return `  = ${at}${e.title}: ${e.reason}`;
+    case 'fail':
+      return `  ! ${at}${e.title}: ${e.error}`;
+    case 'info':
+      return `    ${at}${e.message}`;
+    case 'warn':
+      return `warning: ${at}${e.message}`;
+  }
+}

@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { ExitCode } from '../errors.js';
+import { resolveSecrets } from '../inventory/secrets.js';
+import { withSession } from '../run/session.js';
+import { deploy } from '../tasks/deploy/play.js';
+import { createReporter } from '../ui/reporter.js';
+import { withInventoryOptions, type InventoryCommandOptions } from './options.js';
+
+interface DeployCommandOptions extends InventoryCommandOptions {
+  force?: boolean;
+}
+
+/** `hapg deploy`: converge the hosts to the inventory, from bare hosts or on a live cluster. */
+export function registerDeployCommand(program: Command): void {
+  withInventoryOptions(program.command('deploy'))
+    .description('install, configure and bootstrap (or converge) everything the inventory declares, then verify')
+    .option('--force', 'proceed even when a live Patroni cluster is unhealthy')
+    .action(async (opts: DeployCommandOptions) => {
+      process.exitCode = await runDeploy(opts);
+    });
+}
+
+async function runDeploy(opts: DeployCommandOptions): Promise<number> {
+  const reporter = createReporter(opts);
+  const started = Date.now();
+  const report = await withSession({ inventoryPath: opts.inventory, acceptNewHostKeys: opts.acceptNewHostKeys ?? false }, reporter.sink, async (session) => {
+    const secrets = await resolveSecrets(session.loaded, { createMissing: true });
+    return deploy(session, secrets, { force: opts.force ?? false });
+  });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const verdict = report.changes === 0 ? `nothing to do: everything already as declared (${seconds}s)` : `${report.changes} changes applied in ${seconds}s`;
+  const lines = report.clusters.map((c) => `cluster ${c.name}: leader ${c.leader}${c.vipHolder ? `, VIP on ${c.vipHolder}` : ''}, write/read check passed`);
+  reporter.result([...lines, verdict].join('\n'), { changes: report.changes, seconds: Number(seconds), clusters: report.clusters });
+  return ExitCode.ok;
+}

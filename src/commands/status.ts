@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { ExitCode } from '../errors.js';
+import { withSession } from '../run/session.js';
+import { gatherStatus, type StatusReport } from '../tasks/status/gather.js';
+import { createReporter } from '../ui/reporter.js';
+import { renderTable } from '../ui/table.js';
+import { withInventoryOptions, type InventoryCommandOptions } from './options.js';
+
+/** `hapg status`: etcd, every cluster's members, HAProxy backends, the VIP, and a verdict. */
+export function registerStatusCommand(program: Command): void {
+  withInventoryOptions(program.command('status'))
+    .description('show etcd, Patroni members, HAProxy backends and the VIP, and judge their health (exit 1 when degraded)')
+    .action(async (opts: InventoryCommandOptions) => {
+      const reporter = createReporter({ ...opts, quiet: !opts.json });
+      const report = await withSession({ inventoryPath: opts.inventory, acceptNewHostKeys: opts.acceptNewHostKeys ?? false }, reporter.sink, gatherStatus);
+      reporter.result(renderStatus(report), report);
+      process.exitCode = report.healthy ? ExitCode.ok : ExitCode.failed;
+    });
+}
+
+/** The status as tables, then the verdict. */
+export function renderStatus(report: StatusReport): string {
+  const out: string[] = [];
+  for (const e of report.etcd) {
+    out.push(`etcd ${e.name}: ${e.members.filter((m) => m.healthy).length}/${e.members.length} healthy`);
+  }
+  for (const c of report.clusters) {
+    out.push('', `cluster ${c.name}${c.vipHolders.length ? ` (VIP on ${c.vipHolders.join(', ')})` : ''}`);
+    const backend = (member: string, kind: 'read_write' | 'read_only') =>
+      c.haproxy
+        .map((h) => h.servers?.find((s) => s.proxy === `${c.name}_${kind}` && s.server === member)?.status ?? '?')
+        .filter((s, i, all) => all.indexOf(s) === i)
+        .join('/') || '-';
+    out.push(
+      renderTable([
+        ['MEMBER', 'HOST', 'ROLE', 'STATE', 'TL', 'LAG', 'PENDING RESTART', 'HAPROXY RW', 'HAPROXY RO'],
+        ...c.members.map((m) => [
+          m.name,
+          m.host,
+          m.role,
+          m.state,
+          m.timeline === undefined ? '-' : String(m.timeline),
+          m.lag === undefined ? '-' : String(m.lag),
+          m.pendingRestart ? 'yes' : 'no',
+          backend(m.name, 'read_write'),
+          backend(m.name, 'read_only'),
+        ]),
+      ]),
+    );
+    for (const p of c.problems) out.push(`  problem: ${p}`);
+  }
+  for (const e of report.etcd) for (const p of e.problems) out.push(`  problem: etcd ${e.name}: ${p}`);
+  out.push('', report.healthy ? 'healthy' : 'DEGRADED');
+  return out.join('\n');
+}

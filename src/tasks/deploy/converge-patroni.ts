@@ -1,0 +1,86 @@
+import { HapgError } from '../../errors.js';
+import { fileStates } from '../../facts/files.js';
+import { serviceStates } from '../../facts/services.js';
+import { patroniScope } from '../../inventory/defaults.js';
+import type { InventorySecrets } from '../../inventory/secrets.js';
+import type { Cluster } from '../../inventory/schema.js';
+import { PATRONI_CONFIG_PATH, PATRONI_NAMESPACE, PATRONI_UNIT_PATH } from '../../render/roles.js';
+import { applyPlan } from '../../run/apply-plan.js';
+import type { Session } from '../../run/session.js';
+import type { PlanItem } from '../../run/steps.js';
+import { etcdKeyExists } from '../etcd/facts.js';
+import { pgData } from '../patroni/facts.js';
+import { memberSteps, planPatroniMember, type MemberPlan } from '../patroni/plan.js';
+import { patroniState } from '../patroni/rest.js';
+import { waitForLeader, waitForStreamingReplicas } from '../patroni/wait.js';
+
+export interface PatroniClusterPlan {
+  /** The cluster's initialize key exists in etcd (undefined: etcd did not answer). */
+  initialized: boolean | undefined;
+  /** Member that initialises a new cluster. */
+  bootstrapLeader: string;
+  members: Map<string, { plan: MemberPlan; items: PlanItem[] }>;
+}
+
+/** Whether Patroni has initialised this cluster: its `initialize` key in etcd. */
+export async function isClusterInitialized(session: Session, name: string, cluster: Cluster): Promise<boolean | undefined> {
+  const etcd = session.loaded.inventory.etcd[cluster.etcd]!;
+  const key = `${PATRONI_NAMESPACE}${patroniScope(name, cluster)}/initialize`;
+  for (const host of etcd.hosts) {
+    const exists = await session.facts.get(host, etcdKeyExists(etcd.client_port, key)).catch(() => undefined);
+    if (exists !== undefined) return exists;
+  }
+  return undefined;
+}
+
+/** Plan of every member of one Patroni cluster (read-only), with the guard against unknown data. */
+export async function planPatroniCluster(session: Session, secrets: InventorySecrets, name: string): Promise<PatroniClusterPlan> {
+  const { inventory } = session.loaded;
+  const cluster = inventory.clusters[name]!;
+  const initialized = await isClusterInitialized(session, name, cluster);
+  const members = new Map<string, { plan: MemberPlan; items: PlanItem[] }>();
+  await Promise.all(
+    cluster.hosts.map(async (host) => {
+      const [files, services, state, data] = await Promise.all([
+        session.facts.get(host, fileStates([PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH])),
+        session.facts.get(host, serviceStates(['patroni'])),
+        session.facts.get(host, patroniState(cluster.patroni.rest_api_port)),
+        session.facts.get(host, pgData(cluster.postgres.data_dir)),
+      ]);
+      const plan = planPatroniMember(inventory, name, host, secrets, { files, service: services.get('patroni'), state, hasData: data.exists });
+      if (!initialized && data.exists && host !== cluster.leader) {
+        throw new HapgError(
+          'UNSAFE_OPERATION',
+          `${host}: ${cluster.postgres.data_dir} holds a PostgreSQL cluster, but cluster ${name} is not initialised in etcd: hapg will not start a member on data of unknown origin`,
+          { host, hint: 'move the data directory away if it is not needed, or make this host the leader in the inventory' },
+        );
+      }
+      members.set(host, { plan, items: memberSteps(inventory, name, host, plan) });
+    }),
+  );
+  return { initialized, bootstrapLeader: cluster.leader, members };
+}
+
+/**
+ * Converges one Patroni cluster. A new cluster: the designated leader starts alone and must
+ * run as leader before the replicas start (in parallel) and stream. A live cluster: stopped
+ * members start, members with a changed patroni.yml reload; nothing else is touched.
+ */
+export async function convergePatroni(session: Session, secrets: InventorySecrets, name: string): Promise<{ changes: number; leader: string }> {
+  const cluster = session.loaded.inventory.clusters[name]!;
+  const plan = await planPatroniCluster(session, secrets, name);
+  if (plan.initialized === undefined) {
+    throw new HapgError('CLUSTER_UNHEALTHY', `cannot read cluster ${name}'s state from etcd cluster ${cluster.etcd}`);
+  }
+  let changes = 0;
+  const others = [...plan.members.keys()].filter((h) => plan.initialized || h !== plan.bootstrapLeader);
+  if (!plan.initialized) {
+    const leader = plan.members.get(plan.bootstrapLeader)!;
+    session.sink({ kind: 'info', host: plan.bootstrapLeader, message: `initialising cluster ${name} on ${plan.bootstrapLeader}` });
+    changes += await applyPlan(leader.items, session, `patroni ${name}`);
+    await waitForLeader(session.facts, cluster, plan.bootstrapLeader);
+  }
+  changes += await applyPlan(others.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
+  const leader = await waitForStreamingReplicas(session.facts, cluster);
+  return { changes, leader };
+}

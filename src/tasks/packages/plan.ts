@@ -1,0 +1,56 @@
+import type { Inventory } from '../../inventory/schema.js';
+import { renderTemplate } from '../../render/templates.js';
+import { exec, file, noop, type PlanItem } from '../../run/steps.js';
+import { fileMatches, type RemoteFileState } from '../../facts/files.js';
+
+export const APT_PROXY_PATH = '/etc/apt/apt.conf.d/01hapg-proxy';
+export const APT_MIRROR_PATH = '/etc/apt/sources.list.d/hapg-mirror.list';
+export const CREATECLUSTER_PATH = '/etc/postgresql-common/createcluster.conf';
+
+/**
+ * Installs packages without their side effects: policy-rc.d keeps every service stopped
+ * during the install (no single-node etcd with a default data dir, no HAProxy on default
+ * ports), and createcluster.conf, written first, stops postgresql-common from creating and
+ * starting a `main` cluster beside Patroni. An existing policy-rc.d is left as it is.
+ */
+const INSTALL_SCRIPT = [
+  'set -e',
+  'if [ ! -e /usr/sbin/policy-rc.d ]; then',
+  "  printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d",
+  "  trap 'rm -f /usr/sbin/policy-rc.d' EXIT",
+  'fi',
+  'export DEBIAN_FRONTEND=noninteractive',
+  'apt-get update -q',
+  'apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold "$@"',
+].join('\n');
+
+export interface PackageFacts {
+  installed: ReadonlySet<string>;
+  files: ReadonlyMap<string, RemoteFileState | null>;
+}
+
+/** Files that steer the package manager, wanted on a host before it installs anything. */
+export function packageSourceFiles(inventory: Inventory, host: string, wanted: readonly string[]) {
+  const files = [];
+  const proxy = inventory.packages.apt_proxy;
+  if (proxy) files.push(file(host, APT_PROXY_PATH, renderTemplate('apt/proxy.conf', { proxy }), { title: 'configure the apt proxy' }));
+  const mirror = inventory.packages.mirror;
+  if (mirror) {
+    files.push(file(host, APT_MIRROR_PATH, `# Managed by hapg: the inventory's package mirror.\ndeb ${mirror} bookworm main\n`, { title: 'configure the package mirror' }));
+  }
+  if (wanted.some((p) => p.startsWith('postgresql-'))) {
+    files.push(file(host, CREATECLUSTER_PATH, renderTemplate('postgres/createcluster.conf', {}), { title: 'keep postgresql-common from creating a main cluster' }));
+  }
+  return files;
+}
+
+/** The package steps for one host; a noop when everything is installed and configured. */
+export function planPackages(inventory: Inventory, host: string, wanted: readonly string[], facts: PackageFacts): PlanItem[] {
+  const files = packageSourceFiles(inventory, host, wanted).filter((f) => !fileMatches(facts.files.get(f.path), f));
+  const missing = wanted.filter((p) => !facts.installed.has(p));
+  const steps: PlanItem[] = [...files];
+  if (missing.length > 0) {
+    steps.push(exec(host, `install ${missing.join(' ')}`, ['sh', '-c', INSTALL_SCRIPT, 'sh', ...missing], { timeoutMs: 15 * 60_000 }));
+  }
+  return steps.length > 0 ? steps : [noop(host, `${wanted.length} packages installed`)];
+}

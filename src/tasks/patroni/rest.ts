@@ -1,0 +1,148 @@
+import type { HttpFact } from '../../facts/fact.js';
+
+/** A member's role, named as hapg speaks of it (Patroni 3.0.2 says "master" for the leader). */
+export type MemberRole = 'leader' | 'replica' | 'standby_leader' | 'uninitialized' | 'unknown';
+
+export interface ReplicationEntry {
+  applicationName: string;
+  clientAddr: string;
+  state: string;
+  syncState: string;
+}
+
+/** What `GET /patroni` says about the member on this host. */
+export interface PatroniState {
+  role: MemberRole;
+  /** running, starting, stopped, crashed, creating replica, … */
+  state: string;
+  timeline: number | undefined;
+  pendingRestart: boolean;
+  systemId: string | undefined;
+  /** Current WAL position (leader) or received/replayed positions (replica), in bytes. */
+  walPosition: number | undefined;
+  replayedPosition: number | undefined;
+  /** Streaming standbys connected to this member (the leader lists its replicas). */
+  replication: ReplicationEntry[];
+  version: string | undefined;
+  scope: string | undefined;
+}
+
+export function normalizeRole(role: string | undefined): MemberRole {
+  switch (role) {
+    case 'master':
+    case 'primary':
+    case 'leader':
+      return 'leader';
+    case 'replica':
+    case 'sync_standby':
+      return 'replica';
+    case 'standby_leader':
+    case 'standby-leader':
+      return 'standby_leader';
+    case 'uninitialized':
+      return 'uninitialized';
+    default:
+      return 'unknown';
+  }
+}
+
+interface RawPatroni {
+  state?: string;
+  role?: string;
+  timeline?: number;
+  pending_restart?: boolean;
+  database_system_identifier?: string;
+  xlog?: { location?: number; received_location?: number; replayed_location?: number };
+  replication?: { application_name?: string; client_addr?: string; state?: string; sync_state?: string }[];
+  patroni?: { version?: string; scope?: string };
+}
+
+/** Parses a `GET /patroni` body (any HTTP status: 503 still carries the member's state). */
+export function parsePatroniState(body: string): PatroniState {
+  const raw = JSON.parse(body) as RawPatroni;
+  return {
+    role: normalizeRole(raw.role),
+    state: raw.state ?? 'unknown',
+    timeline: raw.timeline,
+    pendingRestart: raw.pending_restart === true,
+    systemId: raw.database_system_identifier,
+    walPosition: raw.xlog?.location ?? raw.xlog?.received_location,
+    replayedPosition: raw.xlog?.replayed_location,
+    replication: (raw.replication ?? []).map((r) => ({
+      applicationName: r.application_name ?? '',
+      clientAddr: r.client_addr ?? '',
+      state: r.state ?? '',
+      syncState: r.sync_state ?? '',
+    })),
+    version: raw.patroni?.version,
+    scope: raw.patroni?.scope,
+  };
+}
+
+/** The member's state from its REST API; undefined when Patroni is not answering. */
+export function patroniState(restPort: number): HttpFact<PatroniState | undefined> {
+  return {
+    id: `patroni:${restPort}`,
+    http: { method: 'GET', port: restPort, path: '/patroni', timeoutMs: 5000 },
+    parse: (res) => {
+      if (!res) return undefined;
+      try {
+        return parsePatroniState(res.body);
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+export interface ClusterMember {
+  name: string;
+  role: MemberRole;
+  state: string;
+  host: string;
+  timeline: number | undefined;
+  /** Replication lag in bytes as Patroni reports it (undefined for the leader or unknown). */
+  lag: number | undefined;
+  pendingRestart: boolean;
+}
+
+export interface ClusterView {
+  members: ClusterMember[];
+  paused: boolean;
+}
+
+/** Parses a `GET /cluster` body. */
+export function parseClusterView(body: string): ClusterView {
+  const raw = JSON.parse(body) as {
+    members?: { name?: string; role?: string; state?: string; host?: string; timeline?: number; lag?: number | string; pending_restart?: boolean }[];
+    pause?: boolean;
+  };
+  return {
+    paused: raw.pause === true,
+    members: (raw.members ?? []).map((m) => ({
+      name: m.name ?? '',
+      role: normalizeRole(m.role),
+      state: m.state ?? 'unknown',
+      host: m.host ?? '',
+      timeline: m.timeline,
+      lag: typeof m.lag === 'number' ? m.lag : undefined,
+      pendingRestart: m.pending_restart === true,
+    })),
+  };
+}
+
+/** The whole cluster as one member sees it (`GET /cluster`); undefined when not answering. */
+export function clusterView(restPort: number): HttpFact<ClusterView | undefined> {
+  return {
+    id: `patroni-cluster:${restPort}`,
+    http: { method: 'GET', port: restPort, path: '/cluster', timeoutMs: 5000 },
+    parse: (res) => {
+      if (!res || res.status !== 200) return undefined;
+      try {
+        return parseClusterView(res.body);
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import type { CommandFact } from '../../facts/fact.js';
+import type { Cluster } from '../../inventory/schema.js';
+import type { Secret } from '../../secret.js';
+import { exec, noop, type ExecStep, type PlanItem } from '../../run/steps.js';
+import { scramMatches, scramVerifier } from './scram.js';
+
+export interface ExistingRole {
+  name: string;
+  verifier: string;
+  attributes: Set<string>;
+}
+
+export interface ExistingDatabase {
+  name: string;
+  owner: string;
+}
+
+export interface CatalogFacts {
+  roles: Map<string, ExistingRole>;
+  databases: Map<string, ExistingDatabase>;
+  /** Installed extensions per existing database that the inventory lists extensions for. */
+  extensions: Map<string, Set<string>>;
+}
+
+const ATTRIBUTE_COLUMNS: [string, string][] = [
+  ['rolcanlogin', 'LOGIN'],
+  ['rolcreatedb', 'CREATEDB'],
+  ['rolcreaterole', 'CREATEROLE'],
+  ['rolinherit', 'INHERIT'],
+  ['rolreplication', 'REPLICATION'],
+  ['rolbypassrls', 'BYPASSRLS'],
+  ['rolsuper', 'SUPERUSER'],
+];
+
+/** Runs a query on the local PostgreSQL as the postgres OS user, tab-separated rows. */
+export function psqlArgv(port: number, database: string, query?: string): string[] {
+  return ['psql', '-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-p', String(port), '-d', database, ...(query ? ['-c', query] : [])];
+}
+
+/** Roles and databases of the cluster, read on the leader. */
+export function catalogFact(port: number): CommandFact<Omit<CatalogFacts, 'extensions'>> {
+  const query = [
+    `select 'role', rolname, coalesce(rolpassword, ''), ${ATTRIBUTE_COLUMNS.map(([c]) => c).join(', ')} from pg_authid`,
+    `select 'db', datname, pg_get_userbyid(datdba), '', '', '', '', '', '', '' from pg_database`,
+  ].join(' union all ');
+  return { id: `catalog:${port}`, argv: ['runuser', '-u', 'postgres', '--', ...psqlArgv(port, 'postgres', query)], sudo: true, parse: (r) => parseCatalog(r.stdout, r.exitCode) };
+}
+
+export function parseCatalog(stdout: string, exitCode: number | null): Omit<CatalogFacts, 'extensions'> {
+  if (exitCode !== 0) throw new Error(`cannot read roles and databases (psql exit ${exitCode})`);
+  const roles = new Map<string, ExistingRole>();
+  const databases = new Map<string, ExistingDatabase>();
+  for (const line of stdout.split('\n')) {
+    const cols = line.split('\t');
+    if (cols[0] === 'role' && cols[1]) {
+      const attributes = new Set<string>();
+      ATTRIBUTE_COLUMNS.forEach(([, attr], i) => cols[3 + i] === 't' && attributes.add(attr));
+      roles.set(cols[1], { name: cols[1], verifier: cols[2] ?? '', attributes });
+    } else if (cols[0] === 'db' && cols[1]) {
+      databases.set(cols[1], { name: cols[1], owner: cols[2] ?? '' });
+    }
+  }
+  return { roles, databases };
+}
+
+/** Extensions installed in one database. */
+export function extensionsFact(port: number, database: string): CommandFact<Set<string>> {
+  return {
+    id: `extensions:${port}:${database}`,
+    argv: ['runuser', '-u', 'postgres', '--', ...psqlArgv(port, database, 'select extname from pg_extension')],
+    sudo: true,
+    parse: (r) => new Set(r.stdout.split('\n').map((l) => l.trim()).filter(Boolean)),
+  };
+}
+
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+const quoteLiteral = (value: string) => `'${value.replace(/'/g, "''")}'`;
+
+/**
+ * The attributes the inventory manages: those it names (LOGIN or NOLOGIN, …) with the value
+ * it wants; the others keep PostgreSQL's defaults and are not compared.
+ */
+function managedAttributes(options: readonly string[]): Map<string, boolean> {
+  const managed = new Map<string, boolean>();
+  for (const [, attr] of ATTRIBUTE_COLUMNS) {
+    if (options.includes(attr)) managed.set(attr, true);
+    else if (options.includes(`NO${attr}`)) managed.set(attr, false);
+  }
+  return managed;
+}
+
+function attributeClause(managed: ReadonlyMap<string, boolean>): string {
+  return [...managed].map(([attr, on]) => (on ? attr : `NO${attr}`)).join(' ');
+}
+
+/**
+ * Steps that make the application roles and databases match the inventory, run on the
+ * leader. Passwords travel as SCRAM verifiers on stdin; a role whose stored verifier already
+ * matches its password is left alone, so a re-run changes nothing.
+ */
+export function planRolesAndDatabases(
+  host: string,
+  clusterName: string,
+  cluster: Cluster,
+  passwords: ReadonlyMap<string, Secret>,
+  facts: CatalogFacts,
+): PlanItem[] {
+  const port = cluster.postgres.port;
+  const steps: ExecStep[] = [];
+  const sqlStep = (title: string, database: string, sql: string, secrets: Secret[] = []) =>
+    exec(host, title, ['runuser', '-u', 'postgres', '--', ...psqlArgv(port, database)], { stdin: sql, secrets });
+
+  for (const [name, spec] of Object.entries(cluster.postgres.users)) {
+    const password = passwords.get(name);
+    if (!password) throw new Error(`password of user ${name} in cluster ${clusterName} was not resolved`);
+    const existing = facts.roles.get(name);
+    const managed = managedAttributes(spec.options);
+    const attrs = attributeClause(managed);
+    if (!existing) {
+      steps.push(sqlStep(`create role ${name}`, 'postgres', `CREATE ROLE ${quoteIdent(name)} ${attrs}${attrs ? ' ' : ''}PASSWORD ${quoteLiteral(scramVerifier(password.reveal()))};\n`, [password]));
+      continue;
+    }
+    const attrsDiffer = [...managed].some(([attr, on]) => existing.attributes.has(attr) !== on);
+    const passwordDiffers = !scramMatches(existing.verifier, password.reveal());
+    if (attrsDiffer || passwordDiffers) {
+      const what = [attrsDiffer && 'attributes', passwordDiffers && 'password'].filter(Boolean).join(' and ');
+      const pw = passwordDiffers ? ` PASSWORD ${quoteLiteral(scramVerifier(password.reveal()))}` : '';
+      steps.push(sqlStep(`update role ${name} (${what})`, 'postgres', `ALTER ROLE ${quoteIdent(name)}${attrs ? ` ${attrs}` : ''}${pw};\n`, [password]));
+    }
+  }
+
+  for (const [name, spec] of Object.entries(cluster.postgres.databases)) {
+    const existing = facts.databases.get(name);
+    if (!existing) {
+      steps.push(sqlStep(`create database ${name}`, 'postgres', `CREATE DATABASE ${quoteIdent(name)} OWNER ${quoteIdent(spec.owner)};\n`));
+    } else if (existing.owner !== spec.owner) {
+      steps.push(sqlStep(`change owner of database ${name} to ${spec.owner}`, 'postgres', `ALTER DATABASE ${quoteIdent(name)} OWNER TO ${quoteIdent(spec.owner)};\n`));
+    }
+    const installed = facts.extensions.get(name) ?? new Set<string>();
+    const missing = spec.extensions.filter((e) => !installed.has(e));
+    if (missing.length > 0) {
+      const sql = missing.map((e) => `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e)};`).join('\n');
+      steps.push(sqlStep(`create extension ${missing.join(', ')} in ${name}`, name, `${sql}\n`));
+    }
+  }
+  const users = Object.keys(cluster.postgres.users).length;
+  const dbs = Object.keys(cluster.postgres.databases).length;
+  return steps.length > 0 ? steps : [noop(host, `${users} users and ${dbs} databases as declared`)];
+}

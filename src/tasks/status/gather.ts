@@ -1,0 +1,72 @@
+import type { Session } from '../../run/session.js';
+import { etcdClusterHealth } from '../etcd/wait.js';
+import { vipHolders } from '../deploy/converge-proxies.js';
+import { clusterView, type ClusterMember } from '../patroni/rest.js';
+import { memberStates } from '../patroni/wait.js';
+import { haproxyServers, type BackendServer } from './haproxy-stats.js';
+import { clusterProblems } from './verdict.js';
+
+export interface EtcdStatus {
+  name: string;
+  members: { host: string; healthy: boolean; detail: string }[];
+  problems: string[];
+}
+
+export interface ClusterStatus {
+  name: string;
+  members: ClusterMember[];
+  haproxy: { host: string; servers: BackendServer[] | undefined }[];
+  vipHolders: string[];
+  problems: string[];
+}
+
+export interface StatusReport {
+  etcd: EtcdStatus[];
+  clusters: ClusterStatus[];
+  healthy: boolean;
+}
+
+/** Reads etcd, Patroni, HAProxy and the VIP from every host and judges each cluster. */
+export async function gatherStatus(session: Session): Promise<StatusReport> {
+  const { inventory } = session.loaded;
+  const etcd = await Promise.all(
+    Object.entries(inventory.etcd).map(async ([name, e]): Promise<EtcdStatus> => {
+      const h = await etcdClusterHealth(session.facts, e);
+      const members = e.hosts.map((host) => {
+        const bad = h.unhealthy.find((u) => u.host === host);
+        return { host, healthy: !bad, detail: bad ? bad.detail : 'healthy' };
+      });
+      const problems = members.filter((m) => !m.healthy).map((m) => `etcd member ${m.host}: ${m.detail}`);
+      if (h.healthy.length < Math.floor(e.hosts.length / 2) + 1) problems.unshift('no quorum');
+      return { name, members, problems };
+    }),
+  );
+  const clusters = await Promise.all(
+    Object.entries(inventory.clusters).map(async ([name, cluster]): Promise<ClusterStatus> => {
+      const states = await memberStates(session.facts, cluster);
+      let view: ClusterMember[] | undefined;
+      for (const host of cluster.hosts) {
+        if (!states.get(host)) continue;
+        const v = await session.facts.get(host, clusterView(cluster.patroni.rest_api_port));
+        if (v) {
+          view = v.members;
+          break;
+        }
+      }
+      const members = view?.map((m) => ({ ...m, pendingRestart: m.pendingRestart || states.get(m.name)?.pendingRestart === true }));
+      const problems = clusterProblems(cluster, members);
+      const haproxy = await Promise.all(
+        (cluster.haproxy?.hosts ?? []).map(async (host) => {
+          const all = await session.facts.get(host, haproxyServers(cluster.haproxy!.stats_port));
+          return { host, servers: all?.filter((s) => s.proxy.startsWith(`${name}_`)) };
+        }),
+      );
+      for (const h of haproxy) if (!h.servers) problems.push(`HAProxy on ${h.host} is not answering`);
+      const holders = await vipHolders(session, cluster);
+      if (cluster.vip && holders.length !== 1) problems.push(holders.length === 0 ? 'no host holds the VIP' : `VIP held by ${holders.join(', ')}`);
+      return { name, members: members ?? [], haproxy, vipHolders: holders, problems };
+    }),
+  );
+  const healthy = etcd.every((e) => e.problems.length === 0) && clusters.every((c) => c.problems.length === 0);
+  return { etcd, clusters, healthy };
+}

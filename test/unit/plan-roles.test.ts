@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { loadInventory } from '../../src/inventory/load.js';
+import { Secret } from '../../src/secret.js';
+import { parseCatalog, planRolesAndDatabases, type CatalogFacts } from '../../src/tasks/postgres/roles.js';
+import { scramMatches, scramVerifier } from '../../src/tasks/postgres/scram.js';
+
+const { inventory } = await loadInventory('inventories/three-hosts.yml');
+const cluster = inventory.clusters['main']!;
+const password = new Secret('app-password-1');
+const passwords = new Map([['app', password]]);
+const empty: CatalogFacts = { roles: new Map(), databases: new Map(), extensions: new Map() };
+
+describe('SCRAM verifiers', () => {
+  it('matches the password it was made from, with its own salt, and nothing else', () => {
+    const v = scramVerifier('s3cret');
+    expect(v).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+    expect(scramMatches(v, 's3cret')).toBe(true);
+    expect(scramMatches(v, 's3cret ')).toBe(false);
+    expect(scramMatches('md5abcdef', 's3cret')).toBe(false);
+    expect(scramVerifier('s3cret')).not.toBe(v); // a fresh salt each time
+  });
+});
+
+describe('roles and databases', () => {
+  it('creates the role with a SCRAM verifier on stdin, never the password', () => {
+    const items = planRolesAndDatabases('pg1', 'main', cluster, passwords, empty);
+    const create = items.find((i) => i.kind === 'exec' && i.title === 'create role app');
+    expect(create?.kind).toBe('exec');
+    if (create?.kind !== 'exec') return;
+    expect(create.stdin).toMatch(/^CREATE ROLE "app" LOGIN PASSWORD 'SCRAM-SHA-256\$4096:/);
+    expect(create.stdin).not.toContain('app-password-1');
+    expect(create.argv.join(' ')).not.toContain('app-password-1');
+    expect(items.some((i) => i.kind === 'exec' && i.stdin === 'CREATE DATABASE "app" OWNER "app";\n')).toBe(true);
+  });
+
+  it('leaves a role whose verifier matches and whose attributes match alone: noop', () => {
+    const facts: CatalogFacts = {
+      roles: new Map([['app', { name: 'app', verifier: scramVerifier('app-password-1'), attributes: new Set(['LOGIN']) }]]),
+      databases: new Map([['app', { name: 'app', owner: 'app' }]]),
+      extensions: new Map(),
+    };
+    const items = planRolesAndDatabases('pg1', 'main', cluster, passwords, facts);
+    expect(items).toEqual([{ kind: 'noop', host: 'pg1', reason: '1 users and 1 databases as declared' }]);
+  });
+
+  it('updates only the password when it changed, and the owner when it differs', () => {
+    const facts: CatalogFacts = {
+      roles: new Map([['app', { name: 'app', verifier: scramVerifier('old'), attributes: new Set(['LOGIN']) }]]),
+      databases: new Map([['app', { name: 'app', owner: 'postgres' }]]),
+      extensions: new Map(),
+    };
+    const titles = planRolesAndDatabases('pg1', 'main', cluster, passwords, facts).map((i) => (i.kind === 'noop' ? 'noop' : i.title));
+    expect(titles).toEqual(['update role app (password)', 'change owner of database app to app']);
+  });
+
+  it('parses the catalog query output', () => {
+    const out = 'role\tapp\tSCRAM-SHA-256$4096:x$y:z\tt\tf\tf\tt\tf\tf\tf\ndb\tapp\tapp\t\t\t\t\t\t\t\n';
+    const c = parseCatalog(out, 0);
+    expect([...c.roles.get('app')!.attributes].sort()).toEqual(['INHERIT', 'LOGIN']);
+    expect(c.databases.get('app')).toEqual({ name: 'app', owner: 'app' });
+    expect(() => parseCatalog('', 2)).toThrow(/psql exit 2/);
+  });
+});

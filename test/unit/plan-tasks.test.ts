@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { RemoteFileState } from '../../src/facts/files.js';
+import type { ServiceState } from '../../src/facts/services.js';
+import { loadInventory } from '../../src/inventory/load.js';
+import { CLUSTER_SECRETS, clusterSecretKey } from '../../src/inventory/secrets.js';
+import { ETCD_ENV_PATH, HAPROXY_CONFIG_PATH, KEEPALIVED_CONFIG_PATH, PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH } from '../../src/render/roles.js';
+import type { PlanItem } from '../../src/run/steps.js';
+import { Secret } from '../../src/secret.js';
+import { etcdEnvFile, planEtcdMember } from '../../src/tasks/etcd/plan.js';
+import { haproxyFile, keepalivedFile, planProxyHost } from '../../src/tasks/haproxy/plan.js';
+import { APT_PROXY_PATH, CREATECLUSTER_PATH, packageSourceFiles, planPackages } from '../../src/tasks/packages/plan.js';
+import { wantedPackages } from '../../src/tasks/packages/wanted.js';
+import { memberSteps, patroniFiles, planPatroniMember } from '../../src/tasks/patroni/plan.js';
+
+const { inventory } = await loadInventory('inventories/three-hosts.yml');
+const dedicated = (await loadInventory('inventories/dedicated-etcd.yml')).inventory;
+const secrets = new Map(CLUSTER_SECRETS.map((s) => [clusterSecretKey('main', s), new Secret(`secret-${s}`)]));
+
+/** The state a host reports for a file hapg wrote with exactly this content. */
+const written = (f: { content: string; mode: number; owner: string; group: string }): RemoteFileState => ({
+  sha256: createHash('sha256').update(f.content).digest('hex'),
+  mode: f.mode,
+  owner: f.owner,
+  group: f.group,
+});
+const svc = (name: string, active: string, enabled = 'enabled'): ServiceState => ({ name, loaded: true, active, enabled, activeSince: 1, mainPid: 1 });
+const kinds = (items: PlanItem[]) =>
+  items.map((i) => (i.kind === 'noop' ? 'noop' : i.kind === 'service' ? `${i.state} ${i.name}` : i.kind === 'file' ? `file ${i.path}` : i.kind === 'exec' ? `exec ${i.argv[0]}` : `http ${i.path}`));
+
+describe('packages', () => {
+  it('wants each role its packages, and only those', () => {
+    expect(wantedPackages(inventory, 'pg1')).toEqual(['etcd-client', 'etcd-server', 'haproxy', 'keepalived', 'patroni', 'postgresql-15', 'python3-etcd']);
+    const etcdOnly = dedicated.etcd[Object.keys(dedicated.etcd)[0]!]!.hosts[0]!;
+    expect(wantedPackages(dedicated, etcdOnly)).toEqual(['etcd-client', 'etcd-server']);
+  });
+
+  it('bare host: proxy, createcluster.conf, then one install of everything missing', () => {
+    const items = planPackages(inventory, 'pg1', wantedPackages(inventory, 'pg1'), { installed: new Set(), files: new Map() });
+    expect(kinds(items)).toEqual([`file ${APT_PROXY_PATH}`, `file ${CREATECLUSTER_PATH}`, 'exec sh']);
+    const install = items[2]!;
+    expect(install.kind === 'exec' && install.argv.slice(4)).toEqual(['etcd-client', 'etcd-server', 'haproxy', 'keepalived', 'patroni', 'postgresql-15', 'python3-etcd']);
+    expect(install.kind === 'exec' && install.argv[2]).toContain('policy-rc.d');
+  });
+
+  it('converged host: a noop that says why', () => {
+    const wanted = wantedPackages(inventory, 'pg1');
+    const files = new Map(packageSourceFiles(inventory, 'pg1', wanted).map((f) => [f.path, written(f)]));
+    const items = planPackages(inventory, 'pg1', wanted, { installed: new Set(wanted), files });
+    expect(items).toEqual([{ kind: 'noop', host: 'pg1', reason: '7 packages installed' }]);
+  });
+});
+
+describe('etcd member', () => {
+  const env = etcdEnvFile(inventory, 'dc1', 'pg2');
+  it.each<[string, RemoteFileState | null, ServiceState | undefined, string[]]>([
+    ['bare host', null, svc('etcd', 'inactive', 'enabled'), [`file ${ETCD_ENV_PATH}`, 'started etcd']],
+    ['running, unchanged', written(env), svc('etcd', 'active'), ['noop']],
+    ['running, config changed', { ...written(env), sha256: 'x' }, svc('etcd', 'active'), [`file ${ETCD_ENV_PATH}`, 'restarted etcd']],
+    ['stopped, unchanged', written(env), svc('etcd', 'inactive'), ['started etcd']],
+  ])('%s', (_, envFile, service, expected) => {
+    expect(kinds(planEtcdMember(inventory, 'dc1', 'pg2', { envFile, service }))).toEqual(expected);
+  });
+});
+
+describe('patroni member', () => {
+  const files = patroniFiles(inventory, 'main', 'pg1', secrets);
+  const asWritten = new Map(files.map((f) => [f.path, written(f)]));
+  const plan = (fileStates: Map<string, RemoteFileState | null>, service: ServiceState | undefined) =>
+    kinds(memberSteps(inventory, 'main', 'pg1', planPatroniMember(inventory, 'main', 'pg1', secrets, { files: fileStates, service, state: undefined, hasData: false })));
+
+  it('writes patroni.yml 0600 postgres-owned, and masks its passwords', () => {
+    const cfg = files.find((f) => f.path === PATRONI_CONFIG_PATH)!;
+    expect(cfg).toMatchObject({ mode: 0o600, owner: 'postgres', group: 'postgres' });
+    expect(cfg.secrets?.map((s) => s.reveal()).sort()).toEqual(CLUSTER_SECRETS.map((s) => `secret-${s}`).sort());
+    expect(JSON.stringify(cfg.secrets)).not.toContain('secret-');
+  });
+
+  it.each<[string, Map<string, RemoteFileState | null>, ServiceState | undefined, string[]]>([
+    ['bare host', new Map(), svc('patroni', 'inactive', 'disabled'), [`file ${PATRONI_CONFIG_PATH}`, `file ${PATRONI_UNIT_PATH}`, 'exec systemctl', 'exec install', 'started patroni']],
+    ['running, unchanged', asWritten, svc('patroni', 'active'), ['noop']],
+    ['running, patroni.yml changed', new Map([...asWritten, [PATRONI_CONFIG_PATH, { ...written(files[0]!), sha256: 'old' }]]), svc('patroni', 'active'), [`file ${PATRONI_CONFIG_PATH}`, 'reloaded patroni']],
+    ['running, mode drifted to 0644', new Map([...asWritten, [PATRONI_CONFIG_PATH, { ...written(files[0]!), mode: 0o644 }]]), svc('patroni', 'active'), [`file ${PATRONI_CONFIG_PATH}`, 'reloaded patroni']],
+    ['stopped member (heal)', asWritten, svc('patroni', 'inactive'), ['exec install', 'started patroni']],
+    ['running but disabled', asWritten, svc('patroni', 'active', 'disabled'), ['exec systemctl']],
+  ])('%s', (_, fileStates, service, expected) => expect(plan(fileStates, service)).toEqual(expected));
+});
+
+describe('haproxy and keepalived host', () => {
+  const cfg = haproxyFile(inventory, 'pg3');
+  const ka = keepalivedFile(inventory, 'pg3');
+  const services = (haproxy: string, keepalived: string) => new Map([['haproxy', svc('haproxy', haproxy)], ['keepalived', svc('keepalived', keepalived)]]);
+
+  it('bare host: check the config before writing it, then start both', () => {
+    const items = planProxyHost(inventory, 'pg3', { files: new Map(), services: services('inactive', 'inactive') });
+    expect(kinds(items)).toEqual(['exec haproxy', `file ${HAPROXY_CONFIG_PATH}`, 'started haproxy', `file ${KEEPALIVED_CONFIG_PATH}`, 'started keepalived']);
+    const check = items[0]!;
+    expect(check.kind === 'exec' && check.stdin).toBe(cfg.content);
+  });
+
+  it('running with a changed haproxy.cfg: graceful reload, keepalived untouched', () => {
+    const files = new Map([[HAPROXY_CONFIG_PATH, { ...written(cfg), sha256: 'old' }], [KEEPALIVED_CONFIG_PATH, written(ka)]]);
+    expect(kinds(planProxyHost(inventory, 'pg3', { files, services: services('active', 'active') }))).toEqual([
+      'exec haproxy',
+      `file ${HAPROXY_CONFIG_PATH}`,
+      'reloaded haproxy',
+      'noop',
+    ]);
+  });
+
+  it('converged: two noops', () => {
+    const files = new Map([[HAPROXY_CONFIG_PATH, written(cfg)], [KEEPALIVED_CONFIG_PATH, written(ka)]]);
+    expect(kinds(planProxyHost(inventory, 'pg3', { files, services: services('active', 'active') }))).toEqual(['noop', 'noop']);
+  });
+});

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { loadInventory } from '../../src/inventory/load.js';
+import { CLUSTER_SECRETS, clusterSecretKey } from '../../src/inventory/secrets.js';
+import { etcdContext } from '../../src/render/etcd-context.js';
+import { patroniContext } from '../../src/render/patroni-context.js';
+import { haproxyContext, keepalivedContext } from '../../src/render/proxy-context.js';
+import { renderTemplate } from '../../src/render/templates.js';
+import { Secret } from '../../src/secret.js';
+
+const loaded = await loadInventory('inventories/three-hosts.yml');
+const inventory = loaded.inventory;
+const secrets = new Map(CLUSTER_SECRETS.map((s) => [clusterSecretKey('main', s), new Secret(`pw-${s}-"quoted"\\x`)]));
+
+describe('patroni.yml', () => {
+  const { context, secrets: used } = patroniContext(inventory, 'main', 'pg2', secrets);
+  const text = renderTemplate('patroni/patroni.yml', context);
+  const doc = parseYaml(text);
+
+  it('parses back with the member, scope and etcd3 endpoints', () => {
+    expect(doc.scope).toBe('main');
+    expect(doc.name).toBe('pg2');
+    expect(doc.namespace).toBe('/service/');
+    expect(doc.etcd3.hosts).toEqual(['192.0.2.11:2379', '192.0.2.12:2379', '192.0.2.13:2379']);
+    expect(doc.restapi.connect_address).toBe('192.0.2.12:8008');
+    expect(doc.restapi.authentication.username).toBe('patroni');
+  });
+
+  it('carries passwords exactly (quotes and backslashes survive) and lists them for masking', () => {
+    expect(doc.postgresql.authentication.superuser).toEqual({ username: 'postgres', password: 'pw-superuser-"quoted"\\x' });
+    expect(doc.postgresql.authentication.replication.password).toBe('pw-replication-"quoted"\\x');
+    expect(doc.restapi.authentication.password).toBe('pw-rest_api-"quoted"\\x');
+    expect(used.map((s) => s.reveal()).sort()).toEqual(CLUSTER_SECRETS.map((s) => `pw-${s}-"quoted"\\x`).sort());
+  });
+
+  it('seeds bootstrap.dcs from the inventory, inventory parameters over hapg base ones', () => {
+    expect(doc.bootstrap.dcs).toMatchObject({ ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576 });
+    expect(doc.bootstrap.dcs.postgresql.use_pg_rewind).toBe(true);
+    expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({
+      max_connections: 200,
+      shared_buffers: '256MB',
+      wal_level: 'replica',
+      password_encryption: 'scram-sha-256',
+    });
+    expect(doc.bootstrap.initdb).toContain('data-checksums');
+  });
+
+  it('allows replication only from cluster members, with scram-sha-256', () => {
+    const hba: string[] = doc.postgresql.pg_hba;
+    const replication = hba.filter((l) => l.startsWith('host replication'));
+    expect(replication).toEqual([
+      'host replication replicator 192.0.2.11/32 scram-sha-256',
+      'host replication replicator 192.0.2.12/32 scram-sha-256',
+      'host replication replicator 192.0.2.13/32 scram-sha-256',
+    ]);
+    expect(hba.at(-1)).toBe('host all all 192.0.2.0/24 scram-sha-256');
+    expect(hba.some((l) => / (trust|md5|password)$/.test(l))).toBe(false);
+  });
+
+  it('runs PostgreSQL from the version bin dir on the member address', () => {
+    expect(doc.postgresql.bin_dir).toBe('/usr/lib/postgresql/15/bin');
+    expect(doc.postgresql.data_dir).toBe('/var/lib/postgresql/15/main');
+    expect(doc.postgresql.listen).toBe('127.0.0.1,192.0.2.12:5432');
+    expect(doc.tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
+  });
+
+  it('renders the Patroni unit as the postgres user', () => {
+    const unit = renderTemplate('patroni/patroni.service', { scope: 'main', name: 'pg2', configPath: '/etc/patroni/patroni.yml', etcdLocal: true });
+    expect(unit).toMatch(/^User=postgres$/m);
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/patroni \/etc\/patroni\/patroni\.yml$/m);
+    expect(unit).toMatch(/^KillMode=process$/m);
+  });
+});
+
+describe('etcd environment', () => {
+  it('lists every member in the initial cluster and listens on loopback too', () => {
+    const text = renderTemplate('etcd/etcd.env', etcdContext(inventory, 'dc1', 'pg1'));
+    const env = Object.fromEntries(
+      text.split('\n').filter((l) => /^ETCD_/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]),
+    );
+    expect(env.ETCD_NAME).toBe('pg1');
+    expect(env.ETCD_INITIAL_CLUSTER).toBe('pg1=http://192.0.2.11:2380,pg2=http://192.0.2.12:2380,pg3=http://192.0.2.13:2380');
+    expect(env.ETCD_LISTEN_CLIENT_URLS).toBe('http://192.0.2.11:2379,http://127.0.0.1:2379');
+    expect(env.ETCD_INITIAL_CLUSTER_STATE).toBe('new');
+    expect(env.ETCD_DATA_DIR).toBe('/var/lib/etcd/dc1');
+  });
+});
+
+describe('haproxy.cfg', () => {
+  const text = renderTemplate('haproxy/haproxy.cfg', haproxyContext(inventory, 'pg1'));
+  const sections = parseHaproxy(text);
+
+  it('routes the read-write port to the leader by /primary', () => {
+    const rw = sections.get('listen main_read_write')!;
+    expect(rw).toContain('bind *:5000');
+    expect(rw).toContain('option httpchk OPTIONS /primary');
+    expect(rw.filter((l) => l.startsWith('server '))).toEqual([
+      'server pg1 192.0.2.11:5432 check port 8008',
+      'server pg2 192.0.2.12:5432 check port 8008',
+      'server pg3 192.0.2.13:5432 check port 8008',
+    ]);
+  });
+
+  it('routes the read-only port to replicas within the failover lag', () => {
+    const ro = sections.get('listen main_read_only')!;
+    expect(ro).toContain('bind *:5001');
+    expect(ro).toContain('option httpchk OPTIONS /replica?lag=1048576');
+    expect(ro).toContain('balance roundrobin');
+  });
+
+  it('has a stats listener and cuts sessions of a demoted leader', () => {
+    expect(sections.get('listen main_stats')).toContain('bind *:7000');
+    expect(sections.get('listen main_read_write')!.some((l) => l.includes('on-marked-down shutdown-sessions'))).toBe(true);
+  });
+});
+
+describe('keepalived.conf', () => {
+  it('one VRRP instance with unicast peers, the VIP and the HAProxy check', () => {
+    const text = renderTemplate('keepalived/keepalived.conf', keepalivedContext(inventory, 'pg2'));
+    expect(text).toMatch(/vrrp_instance hapg_main \{/);
+    expect(text).toMatch(/virtual_router_id 51\n/);
+    expect(text).toMatch(/unicast_src_ip 192\.0\.2\.12\n/);
+    expect(text).toMatch(/unicast_peer \{\n\s+192\.0\.2\.11\n\s+192\.0\.2\.13\n\s+\}/);
+    expect(text).toMatch(/192\.0\.2\.100\/32 dev eth0/);
+    expect(text).toMatch(/priority 149\n/);
+    expect(balanced(text)).toBe(true);
+  });
+});
+
+/** Splits haproxy.cfg into sections: header line → indented lines. */
+function parseHaproxy(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const raw of text.split('\n')) {
+    if (raw.trim() === '' || raw.trim().startsWith('#')) continue;
+    if (!/^\s/.test(raw)) out.set(raw.trim(), (current = []));
+    else current?.push(raw.trim());
+  }
+  return out;
+}
+
+function balanced(text: string): boolean {
+  let depth = 0;
+  for (const ch of text) {
+    if (ch === '{') depth++;
+    if (ch === '}') depth--;
+    if (depth < 0) return false;
+  }
+  return depth === 0;
+}

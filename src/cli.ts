@@ -1,5 +1,11 @@
 import { Command, CommanderError } from 'commander';
+import { registerCheckCommand } from './commands/check.js';
+import { registerDeployCommand } from './commands/deploy.js';
+import { registerPlanCommand } from './commands/plan.js';
+import { registerSchemaCommand } from './commands/schema.js';
+import { registerStatusCommand } from './commands/status.js';
 import { asHapgError, ExitCode } from './errors.js';
+import { registerLabCommands } from './lab/commands.js';
 
 /** Builds the command tree. Each command module registers itself here. */
 export function buildProgram(): Command {
@@ -7,6 +13,12 @@ export function buildProgram(): Command {
     .description('Deploy and operate highly available PostgreSQL clusters over SSH')
     .option('--verbose', 'print stack traces and debug output')
     .exitOverride();
+  registerCheckCommand(program);
+  registerPlanCommand(program);
+  registerDeployCommand(program);
+  registerStatusCommand(program);
+  registerSchemaCommand(program);
+  registerLabCommands(program);
   return program;
 }
 

@@ -39,7 +39,10 @@ interface SecretSlot {
  * Resolves every password the inventory refers to. Generated ones live in the secrets file:
  * created (mode 0600) when `createMissing` (deploy), otherwise a missing one is an error.
  */
-export async function resolveSecrets(loaded: LoadedInventory, opts: { createMissing: boolean }): Promise<InventorySecrets> {
+export async function resolveSecrets(
+  loaded: LoadedInventory,
+  opts: { createMissing: boolean; /** plan: stand-ins for generated secrets that do not exist yet */ placeholders?: boolean },
+): Promise<InventorySecrets> {
   const { inventory } = loaded;
   const baseDir = inventoryDir(loaded.path);
   const secretsFile = secretsFilePath(loaded);
@@ -76,6 +79,8 @@ export async function resolveSecrets(loaded: LoadedInventory, opts: { createMiss
         value = generatePassword();
         generated.set(slot.key, value);
         created = true;
+      } else if (value === undefined && opts.placeholders) {
+        value = `(generated on first deploy: ${slot.key})`;
       }
       if (value === undefined) {
         fail(slot, `the generated password is not in ${inventory.secrets_file ?? secretsFile} yet: \`hapg deploy\` creates it`);

@@ -40,7 +40,7 @@ export function psqlArgv(port: number, database: string, query?: string): string
 /** Roles and databases of the cluster, read on the leader. */
 export function catalogFact(port: number): CommandFact<Omit<CatalogFacts, 'extensions'>> {
   const query = [
-    `select 'role', rolname, coalesce(rolpassword, ''), ${ATTRIBUTE_COLUMNS.map(([c]) => c).join(', ')} from pg_authid`,
+    `select 'role', rolname, coalesce(rolpassword, ''), ${ATTRIBUTE_COLUMNS.map(([c]) => `case when ${c} then 't' else 'f' end`).join(', ')} from pg_authid`,
     `select 'db', datname, pg_get_userbyid(datdba), '', '', '', '', '', '', '' from pg_database`,
   ].join(' union all ');
   return { id: `catalog:${port}`, argv: ['runuser', '-u', 'postgres', '--', ...psqlArgv(port, 'postgres', query)], sudo: true, parse: (r) => parseCatalog(r.stdout, r.exitCode) };

@@ -83,7 +83,7 @@ export async function verifyWriteRead(session: Session, name: string, leader: st
     async () => {
       const r = await psql(read, READ_SQL);
       const [count, inRecovery] = r.stdout.trim().split(' ');
-      return { done: count === '1' && inRecovery === 't', status: `found ${count ?? '?'} row(s), in recovery: ${inRecovery ?? '?'}` };
+      return { done: count === '1' && inRecovery === 'true', status: `found ${count ?? '?'} row(s), in recovery: ${inRecovery ?? '?'}` };
     },
     { timeoutMs: 30_000, intervalMs: 250, host: leader },
   );

@@ -49,7 +49,7 @@ export function normalizeRole(role: string | undefined): MemberRole {
 interface RawPatroni {
   state?: string;
   role?: string;
-  timeline?: number;
+  timeline?: number | null;
   pending_restart?: boolean;
   database_system_identifier?: string;
   xlog?: { location?: number; received_location?: number; replayed_location?: number };
@@ -63,7 +63,7 @@ export function parsePatroniState(body: string): PatroniState {
   return {
     role: normalizeRole(raw.role),
     state: raw.state ?? 'unknown',
-    timeline: raw.timeline,
+    timeline: raw.timeline ?? undefined,
     pendingRestart: raw.pending_restart === true,
     systemId: raw.database_system_identifier,
     walPosition: raw.xlog?.location ?? raw.xlog?.received_location,
@@ -114,7 +114,7 @@ export interface ClusterView {
 /** Parses a `GET /cluster` body. */
 export function parseClusterView(body: string): ClusterView {
   const raw = JSON.parse(body) as {
-    members?: { name?: string; role?: string; state?: string; host?: string; timeline?: number; lag?: number | string; pending_restart?: boolean }[];
+    members?: { name?: string; role?: string; state?: string; host?: string; timeline?: number | null; lag?: number | string; pending_restart?: boolean }[];
     pause?: boolean;
   };
   return {
@@ -124,7 +124,7 @@ export function parseClusterView(body: string): ClusterView {
       role: normalizeRole(m.role),
       state: m.state ?? 'unknown',
       host: m.host ?? '',
-      timeline: m.timeline,
+      timeline: m.timeline ?? undefined,
       lag: typeof m.lag === 'number' ? m.lag : undefined,
       pendingRestart: m.pending_restart === true,
     })),

@@ -13,9 +13,11 @@ export interface Reporter {
 /** Picks the renderer: `--json` for machines, plain lines otherwise. */
 export function createReporter(opts: { json?: boolean; quiet?: boolean }): Reporter {
   if (opts.json) {
+    const started = Date.now();
     return {
       mode: 'json',
-      sink: (event) => process.stdout.write(`${JSON.stringify(event)}\n`),
+      // `ms`: milliseconds since the command started, so machines can time each stage.
+      sink: (event) => process.stdout.write(`${JSON.stringify({ ...event, ms: Date.now() - started })}\n`),
       result: (_text, data) => process.stdout.write(`${JSON.stringify({ kind: 'result', ...toObject(data) })}\n`),
     };
   }

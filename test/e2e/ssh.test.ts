@@ -70,16 +70,13 @@ afterAll(async () => {
 
 describe('exec', () => {
   it('connects to every lab host and runs one command on each', async () => {
-    const started = performance.now();
     const results = await withRemotes(
       lab.hosts.map((_, i) => target(i)),
       {},
       async (fresh) => Promise.all([...fresh.values()].map((r) => r.exec(['hostname']))),
     );
-    const elapsed = performance.now() - started;
     expect(results.map((r) => r.exitCode)).toEqual(lab.hosts.map(() => 0));
-    expect(results.every((r) => r.stdout.trim().length > 0)).toBe(true);
-    console.info(`ssh round (connect ${lab.hosts.length} hosts + one exec each): ${Math.round(elapsed)} ms`);
+    expect(results.map((r) => r.stdout.trim())).toEqual(lab.hosts.map((h) => h.name));
   });
 
   it('returns stdout, stderr and the exit code', async () => {

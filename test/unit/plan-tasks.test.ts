@@ -67,7 +67,15 @@ describe('patroni member', () => {
   const files = patroniFiles(inventory, 'main', 'pg1', secrets);
   const asWritten = new Map(files.map((f) => [f.path, written(f)]));
   const plan = (fileStates: Map<string, RemoteFileState | null>, service: ServiceState | undefined) =>
-    kinds(memberSteps(inventory, 'main', 'pg1', planPatroniMember(inventory, 'main', 'pg1', secrets, { files: fileStates, service, state: undefined, hasData: false })));
+    kinds(
+      memberSteps(
+        inventory,
+        'main',
+        'pg1',
+        // A member that ran before has its data directory; a bare host has none.
+        planPatroniMember(inventory, 'main', 'pg1', secrets, { files: fileStates, service, state: undefined, hasData: fileStates.size > 0 }),
+      ),
+    );
 
   it('writes patroni.yml 0600 postgres-owned, and masks its passwords', () => {
     const cfg = files.find((f) => f.path === PATRONI_CONFIG_PATH)!;
@@ -81,7 +89,7 @@ describe('patroni member', () => {
     ['running, unchanged', asWritten, svc('patroni', 'active'), ['noop']],
     ['running, patroni.yml changed', new Map([...asWritten, [PATRONI_CONFIG_PATH, { ...written(files[0]!), sha256: 'old' }]]), svc('patroni', 'active'), [`file ${PATRONI_CONFIG_PATH}`, 'reloaded patroni']],
     ['running, mode drifted to 0644', new Map([...asWritten, [PATRONI_CONFIG_PATH, { ...written(files[0]!), mode: 0o644 }]]), svc('patroni', 'active'), [`file ${PATRONI_CONFIG_PATH}`, 'reloaded patroni']],
-    ['stopped member (heal)', asWritten, svc('patroni', 'inactive'), ['exec install', 'started patroni']],
+    ['stopped member (heal)', asWritten, svc('patroni', 'inactive'), ['started patroni']],
     ['running but disabled', asWritten, svc('patroni', 'active', 'disabled'), ['exec systemctl']],
   ])('%s', (_, fileStates, service, expected) => expect(plan(fileStates, service)).toEqual(expected));
 });

@@ -80,7 +80,11 @@ export async function convergePatroni(session: Session, secrets: InventorySecret
     changes += await applyPlan(leader.items, session, `patroni ${name}`);
     await waitForLeader(session.facts, cluster, plan.bootstrapLeader);
   }
-  changes += await applyPlan(others.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
+  // Running members first (a changed pg_hba lets new members in), then the ones to start.
+  const running = others.filter((h) => !plan.members.get(h)!.plan.start);
+  const starting = others.filter((h) => plan.members.get(h)!.plan.start);
+  changes += await applyPlan(running.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
+  changes += await applyPlan(starting.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
   const leader = await waitForStreamingReplicas(session.facts, cluster);
   return { changes, leader };
 }

@@ -38,6 +38,8 @@ export interface MemberPlan {
   unitChanged: boolean;
   /** Patroni is not running here and must be started. */
   start: boolean;
+  /** The data directory's parent must be created first (a new member). */
+  createDataParent: boolean;
   /** Patroni runs with an outdated patroni.yml: reload it (SIGHUP). */
   reload: boolean;
   /** Patroni runs but would not start at boot. */
@@ -59,6 +61,7 @@ export function planPatroniMember(
     files,
     unitChanged,
     start: !running,
+    createDataParent: !running && !facts.hasData,
     reload: running && files.some((f) => f.path === PATRONI_CONFIG_PATH),
     enable: running && facts.service?.enabled !== 'enabled',
   };
@@ -69,9 +72,11 @@ export function memberSteps(inventory: Inventory, clusterName: string, host: str
   const cluster = inventory.clusters[clusterName]!;
   const items: PlanItem[] = [...plan.files];
   if (plan.unitChanged) items.push(exec(host, 'systemctl daemon-reload', ['systemctl', 'daemon-reload']));
-  if (plan.start) {
+  if (plan.createDataParent) {
     const parent = dirname(cluster.postgres.data_dir);
     items.push(exec(host, `create ${parent}`, ['install', '-d', '-o', 'postgres', '-g', 'postgres', '-m', '0750', parent]));
+  }
+  if (plan.start) {
     items.push(service(host, 'patroni', 'started', true));
   } else if (plan.reload) {
     items.push(service(host, 'patroni', 'reloaded'));

@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import { ExitCode } from '../errors.js';
+import { resolveSecrets } from '../inventory/secrets.js';
+import { withSession } from '../run/session.js';
+import { switchover } from '../tasks/switchover/switchover.js';
+import { createReporter } from '../ui/reporter.js';
+import { withInventoryOptions, type InventoryCommandOptions } from './options.js';
+
+interface SwitchoverOptions extends InventoryCommandOptions {
+  cluster: string;
+  to?: string;
+}
+
+/** `hapg switchover`: planned leader change, verified end to end. */
+export function registerSwitchoverCommand(program: Command): void {
+  withInventoryOptions(program.command('switchover'))
+    .description('planned switchover to a streaming replica (the most caught-up one unless --to), then verified')
+    .requiredOption('--cluster <name>', 'cluster to switch over')
+    .option('--to <host>', 'member to promote')
+    .action(async (opts: SwitchoverOptions) => {
+      const reporter = createReporter(opts);
+      const result = await withSession({ inventoryPath: opts.inventory, acceptNewHostKeys: opts.acceptNewHostKeys ?? false }, reporter.sink, async (session) => {
+        const secrets = await resolveSecrets(session.loaded, { createMissing: false });
+        return switchover(session, secrets, opts.cluster, opts.to);
+      });
+      reporter.result(`cluster ${opts.cluster}: leader moved from ${result.from} to ${result.to} in ${(result.promotedMs / 1000).toFixed(1)}s; HAProxy, VIP and a write verified`, result);
+      process.exitCode = ExitCode.ok;
+    });
+}

@@ -1,0 +1,176 @@
+// One-command deploy on three bare lab hosts with every role, then the day-2 behaviour the
+// product promises: a no-op re-run, plan, switchover, failover with HAProxy and the VIP
+// following, and a re-run that heals the stopped member.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import YAML from 'yaml';
+import { eventually, hapg, jsonEvents, jsonResult, onHost, writeInventory } from './hapg.js';
+
+const lab = inject('lab');
+const HOSTS = ['pg1', 'pg2', 'pg3'];
+let inventory: string;
+let vip: string;
+
+interface StatusJson {
+  healthy: boolean;
+  clusters: { name: string; members: { name: string; role: string; state: string; timeline?: number }[]; vipHolders: string[]; problems: string[]; haproxy: { host: string; servers?: { proxy: string; server: string; status: string }[] }[] }[];
+  etcd: { name: string; members: { host: string; healthy: boolean }[] }[];
+}
+
+async function status(): Promise<{ exitCode: number | undefined; report: StatusJson }> {
+  const r = await hapg(['status', '-i', inventory, '--json']);
+  return { exitCode: r.exitCode, report: jsonResult<StatusJson>(r.stdout) };
+}
+
+const leaderOf = (report: StatusJson) => report.clusters[0]!.members.filter((m) => m.role === 'leader').map((m) => m.name);
+
+/** psql on pg1 against an endpoint with a password on stdin; returns trimmed stdout. */
+async function psql(endpoint: string, user: string, password: string, sql: string): Promise<string> {
+  const [host, port] = endpoint.split(':');
+  const r = await onHost(lab, 'pg1', `IFS= read -r PGPASSWORD; export PGPASSWORD; psql -X -A -t -v ON_ERROR_STOP=1 "host=${host} port=${port} user=${user} dbname=app connect_timeout=5" -c "${sql}"`, {
+    stdin: `${password}\n`,
+  });
+  if (r.exitCode !== 0) throw new Error(`psql ${endpoint}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Main PIDs and start times of every service hapg manages, and the postmaster's PID. */
+async function processFingerprint(): Promise<string[]> {
+  return Promise.all(
+    HOSTS.map(async (h) => {
+      const r = await onHost(lab, h, 'systemctl show -p MainPID,ActiveEnterTimestampMonotonic etcd patroni haproxy keepalived; head -1 /var/lib/postgresql/15/main/postmaster.pid');
+      return `${h}: ${r.stdout.replace(/\n/g, ' ')}`;
+    }),
+  );
+}
+
+beforeAll(async () => {
+  const base = YAML.parse(await readFile(lab.inventoryPath, 'utf8'));
+  vip = base.clusters.main.vip.address;
+  inventory = await writeInventory(lab, {
+    hosts: HOSTS,
+    etcd: { dc1: { hosts: HOSTS } },
+    clusters: {
+      main: {
+        hosts: HOSTS,
+        postgres: {
+          parameters: { max_connections: 100, shared_buffers: '128MB' },
+          hba: base.clusters.main.postgres.hba,
+          users: { app: { options: ['LOGIN'] } },
+          databases: { app: { owner: 'app' } },
+        },
+        haproxy: {},
+        vip: base.clusters.main.vip,
+      },
+    },
+  });
+});
+
+describe('deploy on three bare hosts, every role', () => {
+  it('takes bare hosts to a verified healthy cluster', async () => {
+    const before = await onHost(lab, 'pg1', 'dpkg-query -W patroni 2>/dev/null || echo none');
+    expect(before.stdout.trim()).toBe('none'); // really bare
+    const r = await hapg(['deploy', '-i', inventory]);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/cluster main: leader pg1, VIP on pg\d, write\/read check passed/);
+  });
+
+  it('reports a healthy cluster: one leader, all running on one timeline, etcd 3/3, VIP on one host', async () => {
+    const { exitCode, report } = await status();
+    expect(report.clusters[0]!.problems).toEqual([]);
+    expect(exitCode).toBe(0);
+    expect(report.healthy).toBe(true);
+    expect(leaderOf(report)).toEqual(['pg1']);
+    expect(report.clusters[0]!.members.map((m) => m.state)).toEqual(['running', 'running', 'running']);
+    expect(report.etcd[0]!.members.every((m) => m.healthy)).toBe(true);
+    expect(report.clusters[0]!.vipHolders).toHaveLength(1);
+  });
+
+  it('keeps secrets in a 0600 file and patroni.yml 0600 owned by postgres, never in output', async () => {
+    const secretsFile = path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml');
+    const { stat } = await import('node:fs/promises');
+    expect((await stat(secretsFile)).mode & 0o777).toBe(0o600);
+    const r = await onHost(lab, 'pg2', 'stat -c "%a %U %G" /etc/patroni/patroni.yml');
+    expect(r.stdout.trim()).toBe('600 postgres postgres');
+    const secrets = Object.values(YAML.parse(await readFile(secretsFile, 'utf8')) as Record<string, string>);
+    const plan = await hapg(['plan', '-i', inventory]);
+    const statusOut = await hapg(['status', '-i', inventory, '--json']);
+    for (const s of secrets) {
+      expect(plan.stdout + plan.stderr).not.toContain(s);
+      expect(statusOut.stdout).not.toContain(s);
+    }
+  });
+
+  it('the application user writes through the VIP and reads the row back from a replica', async () => {
+    const secretsFile = path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml');
+    const password = (YAML.parse(await readFile(secretsFile, 'utf8')) as Record<string, string>)['clusters.main.users.app']!;
+    await psql(`${vip}:5000`, 'app', password, 'create table if not exists t (id int primary key, note text)');
+    await psql(`${vip}:5000`, 'app', password, 'insert into t values (1, $$via vip$$) on conflict (id) do nothing');
+    const read = await eventually('the row on a replica', async () => {
+      const out = await psql(`${vip}:5001`, 'app', password, 'select note || $$ $$ || pg_is_in_recovery() from t where id = 1');
+      return out === 'via vip true' ? out : undefined;
+    });
+    expect(read).toBe('via vip true');
+  });
+
+  it('a second deploy changes nothing and restarts nothing; plan says nothing to do', async () => {
+    const before = await processFingerprint();
+    const started = Date.now();
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    const elapsed = Date.now() - started;
+    expect(r.exitCode).toBe(0);
+    expect(jsonResult<{ changes: number }>(r.stdout).changes).toBe(0);
+    expect(jsonEvents(r.stdout).filter((e) => e.kind === 'change')).toEqual([]);
+    expect(await processFingerprint()).toEqual(before);
+    expect(elapsed).toBeLessThan(15_000);
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(plan.exitCode).toBe(0);
+    expect(plan.stdout).toMatch(/nothing to do: everything is as the inventory declares/);
+  });
+
+  it('switches over to a replica; HAProxy and a write follow', async () => {
+    const r = await hapg(['switchover', '-i', inventory, '--cluster', 'main', '--to', 'pg2']);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/leader moved from pg1 to pg2/);
+    const { report } = await status();
+    expect(leaderOf(report)).toEqual(['pg2']);
+    expect(report.healthy).toBe(true);
+  });
+
+  it('fails over when Patroni stops on the leader; HAProxy and the VIP follow; deploy heals the member', async () => {
+    await onHost(lab, 'pg2', 'systemctl stop patroni');
+    const report = await eventually('a new leader', async () => {
+      const { report } = await status();
+      const leaders = leaderOf(report);
+      return leaders.length === 1 && leaders[0] !== 'pg2' ? report : undefined;
+    }, 90_000);
+    const newLeader = leaderOf(report)[0]!;
+    // Degraded, and says why.
+    const degraded = await status();
+    expect(degraded.exitCode).toBe(1);
+    expect(degraded.report.clusters[0]!.problems.join('; ')).toMatch(/pg2/);
+    // Every HAProxy routes writes to the new leader only; the VIP is held by exactly one host.
+    await eventually('HAProxy routing writes to the new leader', async () => {
+      const { report } = await status();
+      const c = report.clusters[0]!;
+      const rwUp = c.haproxy.map((h) => h.servers?.filter((s) => s.proxy === 'main_read_write' && s.status === 'UP').map((s) => s.server).join(','));
+      return rwUp.every((s) => s === newLeader) && c.vipHolders.length === 1 ? true : undefined;
+    });
+    const secretsFile = path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml');
+    const password = (YAML.parse(await readFile(secretsFile, 'utf8')) as Record<string, string>)['clusters.main.users.app']!;
+    await psql(`${vip}:5000`, 'app', password, 'insert into t values (2, $$after failover$$)');
+
+    const heal = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(heal.exitCode).toBe(0);
+    const changes = jsonEvents(heal.stdout).filter((e) => e.kind === 'change');
+    expect(changes.map((e) => `${e.host} ${e.title}`)).toEqual(['pg2 start patroni']);
+    const healed = await status();
+    expect(healed.report.clusters[0]!.problems).toEqual([]);
+    expect(healed.exitCode).toBe(0);
+    expect(leaderOf(healed.report)).toEqual([newLeader]);
+    expect(await psql(`${vip}:5000`, 'app', password, 'select count(*) from t')).toBe('2');
+  });
+});

@@ -1,0 +1,74 @@
+// Helpers for e2e tests: run the real CLI against the lab, write inventories for a subset of
+// lab hosts, and run commands on hosts with the system ssh client.
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa, type Result } from 'execa';
+import YAML from 'yaml';
+import type { LabContext } from './lab-context.js';
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/hapg.js');
+
+/** Runs `hapg …` as a user would (the built CLI), never throwing on a non-zero exit. */
+export async function hapg(args: string[], opts: { timeoutMs?: number } = {}): Promise<Result<{ reject: false }>> {
+  return execa('node', [BIN, ...args], { reject: false, timeout: opts.timeoutMs ?? 600_000, env: { NO_COLOR: '1' } });
+}
+
+/** The result object of a `--json` run (the last line, kind "result"). */
+export function jsonResult<T = Record<string, unknown>>(stdout: string): T {
+  const lines = stdout.trim().split('\n').filter(Boolean);
+  const last = lines.map((l) => JSON.parse(l) as { kind: string }).filter((e) => e.kind === 'result').at(-1);
+  if (!last) throw new Error(`no result line in: ${stdout.slice(-500)}`);
+  return last as T;
+}
+
+/** Every event of a `--json` run. */
+export function jsonEvents(stdout: string): { kind: string; host?: string; title?: string }[] {
+  return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/**
+ * An inventory for some lab hosts: the lab's own ssh and package settings, with the given
+ * hosts, etcd clusters and clusters. Written to a fresh directory (its secrets file beside it).
+ */
+export async function writeInventory(
+  lab: LabContext,
+  spec: { hosts: string[]; etcd: Record<string, unknown>; clusters: Record<string, unknown> },
+  /** Rewrite this inventory (keeping its secrets file) instead of starting a new directory. */
+  file?: string,
+): Promise<string> {
+  const base = YAML.parse(await readFile(lab.inventoryPath, 'utf8')) as Record<string, unknown> & { hosts: Record<string, unknown> };
+  const hosts = Object.fromEntries(spec.hosts.map((h) => {
+    const host = base.hosts[h];
+    if (!host) throw new Error(`the lab has no host ${h}`);
+    return [h, host];
+  }));
+  const target = file ?? path.join(await mkdtemp(path.join(tmpdir(), 'hapg-e2e-')), 'inventory.yml');
+  await writeFile(target, YAML.stringify({ ssh: base['ssh'], hosts, packages: base['packages'], etcd: spec.etcd, clusters: spec.clusters }));
+  return target;
+}
+
+/** Runs a shell command on a lab host with the system ssh client (host keys strictly checked). */
+export async function onHost(lab: LabContext, name: string, command: string, opts: { stdin?: string } = {}) {
+  const host = lab.hosts.find((h) => h.name === name);
+  if (!host) throw new Error(`the lab has no host ${name}`);
+  return execa(
+    'ssh',
+    ['-i', lab.identityFile, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes',
+      '-o', `UserKnownHostsFile=${lab.knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
+      `${lab.user}@${host.address}`, command],
+    { reject: false, timeout: 120_000, ...(opts.stdin !== undefined ? { input: opts.stdin } : {}) },
+  );
+}
+
+/** Polls until fn returns a truthy value or the time is up (then throws with the last value). */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    last = await fn().catch((e: unknown) => e);
+    if (last && !(last instanceof Error)) return last as T;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : String(last)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}

@@ -1,0 +1,325 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { EventSink } from '../run/events.js';
+import { HapgError } from '../errors.js';
+import { parseOsReleaseCodename, pickDebianMirrors, readMachineSources, type DebianMirrors } from './apt-sources.js';
+import { labCgroupRoots, cgroupTreePids, removeCgroupTree } from './cgroup.js';
+import { bootHost, findHostProcesses, isHostProcess, isRootMounted, powerOffHost, prepareHostDisk } from './hosts.js';
+import { GENERATED_HEADER, writeLabInventory } from './inventory-writer.js';
+import { ensureHostKey, ensureLabKey, publicKeyBlob, renderKnownHosts, type KeyPair } from './keys.js';
+import { planLayout, type LabLayout } from './layout.js';
+import { removeTree, unmountTree } from './mounts.js';
+import {
+  assertSubnetIsFree,
+  createHostNetwork,
+  deleteLink,
+  deleteNetns,
+  ensureBridge,
+  hostIsIsolated,
+  hostNetworkIsIntact,
+  linkExists,
+  listLabNetworkObjects,
+  setHostIsolated,
+} from './network.js';
+import { BRIDGE_NAME, hostDirs, labPaths, type LabPaths } from './paths.js';
+import { assertLabPlatform, assertOverlayfs, installLabPackages, missingLabPackages } from './prereqs.js';
+import { terminate } from './processes.js';
+import { APT_PROXY_PORT, aptProxyRunning, ensureAptProxy, stopAptProxy } from './proxy.js';
+import { baseRootfsDir, ensureBaseRootfs, LAB_SUITE } from './rootfs.js';
+import { sshAccepts, waitForSsh } from './ssh-probe.js';
+import { findHost, readLabState, withLabLock, writeLabState, type LabHostState, type LabState } from './state.js';
+
+const BOOT_TIMEOUT_MS = 120_000;
+/** nspawn turns SIGTERM into an orderly poweroff of the host's systemd; this long we wait for it. */
+const POWEROFF_GRACE_MS = 30_000;
+
+export interface LabUpOptions {
+  hosts: number;
+  datacenters: number;
+  out: string;
+  subnet: string;
+}
+
+export interface LabUpResult {
+  state: LabState;
+  inventoryPath: string;
+  /** True when the running lab already matched and nothing was (re)created. */
+  reused: boolean;
+  /** True when this call built the lab from nothing (no usable lab was running before). */
+  created: boolean;
+}
+
+export interface LabHostStatus {
+  name: string;
+  address: string;
+  datacenter: string;
+  running: boolean;
+  sshReachable: boolean;
+  isolated: boolean;
+}
+
+function proxyUrlOn(address: string): string {
+  return `http://${address}:${APT_PROXY_PORT}`;
+}
+
+/** Packages, kernel features and the machine's Debian mirror: what every lab command that builds needs. */
+async function ensureMachineReady(sink: EventSink): Promise<DebianMirrors> {
+  assertLabPlatform();
+  const missing = await missingLabPackages();
+  if (missing.length > 0) await installLabPackages(missing, sink);
+  else sink({ kind: 'noop', host: 'localhost', title: 'lab packages', reason: 'installed' });
+  await assertOverlayfs();
+  const codename = parseOsReleaseCodename(await readFile('/etc/os-release', 'utf8').catch(() => ''));
+  if (!codename) throw new HapgError('LAB', 'cannot tell the Debian release of this machine (no VERSION_CODENAME in /etc/os-release)');
+  return pickDebianMirrors(await readMachineSources(), codename, LAB_SUITE);
+}
+
+/** Proxy, lab key and base rootfs: the caches every `lab up` builds on. */
+async function ensureCaches(paths: LabPaths, mirrors: DebianMirrors, bridgeAddress: string | undefined, sink: EventSink): Promise<{ baseDir: string; labKey: KeyPair }> {
+  const bind = bridgeAddress ? ['127.0.0.1', bridgeAddress] : ['127.0.0.1'];
+  await ensureAptProxy(paths, { bindAddresses: bind, mirror: mirrors.archive }, sink);
+  const labKey = await ensureLabKey(paths);
+  const baseDir = await ensureBaseRootfs(paths, { mirror: mirrors.archive, hostSources: mirrors.hostSources, proxyUrl: proxyUrlOn('127.0.0.1') }, sink);
+  return { baseDir, labKey };
+}
+
+/** `hapg lab setup`: installs what is missing, starts the apt proxy, builds the base rootfs. */
+export async function labSetup(sink: EventSink, paths = labPaths()): Promise<void> {
+  assertLabPlatform();
+  await withLabLock(paths, (pid) => sink({ kind: 'info', message: `waiting for another hapg lab command (pid ${pid})` }), async () => {
+    const mirrors = await ensureMachineReady(sink);
+    const state = await readLabState(paths);
+    const bridge = state && (await linkExists(BRIDGE_NAME)) ? state.bridgeAddress : undefined;
+    await ensureCaches(paths, mirrors, bridge, sink);
+  });
+}
+
+/**
+ * `hapg lab up`: a running lab with the same host count and subnet is kept as it is (hosts
+ * powered off by `lab stop` are booted, isolated hosts healed); anything else — leftovers of
+ * a killed session, a lab of another size, a host that died — is torn down and re-created.
+ */
+export async function labUp(opts: LabUpOptions, sink: EventSink, paths = labPaths()): Promise<LabUpResult> {
+  const layout = planLayout({ hosts: opts.hosts, datacenters: opts.datacenters, subnet: opts.subnet });
+  const inventoryPath = path.resolve(opts.out);
+  assertLabPlatform();
+  return withLabLock(paths, (pid) => sink({ kind: 'info', message: `waiting for another hapg lab command (pid ${pid})` }), async () => {
+    const mirrors = await ensureMachineReady(sink);
+    await assertSubnetIsFree(layout.subnet);
+    const previous = await readLabState(paths);
+    const verdict = await reusable(paths, previous, layout);
+    if (!verdict.ok) {
+      if (verdict.reason) sink({ kind: 'info', message: `re-creating the lab: ${verdict.reason}` });
+      await teardown(paths, sink);
+    }
+    await ensureBridge(layout.subnet, layout.bridgeAddress);
+    const { baseDir, labKey } = await ensureCaches(paths, mirrors, layout.bridgeAddress, sink);
+    const hostKeys = new Map<string, KeyPair>();
+    for (const host of layout.hosts) hostKeys.set(host.name, await ensureHostKey(paths, host.name));
+    const proxyUrl = proxyUrlOn(layout.bridgeAddress);
+
+    const state: LabState =
+      verdict.ok && previous
+        ? { ...previous, datacenters: layout.datacenters, hosts: previous.hosts.map((h, i) => ({ ...h, datacenter: layout.hosts[i]?.datacenter ?? h.datacenter })) }
+        : {
+            version: 1,
+            subnet: layout.subnet.cidr,
+            bridgeAddress: layout.bridgeAddress,
+            datacenters: layout.datacenters,
+            baseDir,
+            proxyUrl,
+            inventories: [],
+            hosts: layout.hosts.map((h) => ({ ...h, stopped: false, isolated: false })),
+          };
+    await mkdir(paths.stateDir, { recursive: true, mode: 0o755 });
+    const knownHosts = renderKnownHosts(layout.hosts.map((h) => ({ address: h.address, publicKey: hostKeys.get(h.name)?.publicKey ?? '' })));
+    if ((await readFile(paths.knownHosts, 'utf8').catch(() => undefined)) !== knownHosts) await writeFile(paths.knownHosts, knownHosts, { mode: 0o644 });
+
+    const toBoot: LabHostState[] = [];
+    if (verdict.ok) {
+      for (const host of state.hosts) {
+        if (host.isolated) {
+          await setHostIsolated(host.name, false);
+          host.isolated = false;
+          sink({ kind: 'change', host: host.name, title: 'network healed' });
+        }
+        if (!(await isHostProcess(paths, host.name, host.pid))) toBoot.push(host);
+      }
+    } else {
+      await Promise.all(
+        state.hosts.map(async (host) => {
+          await createHostNetwork(host.name, host.address, layout.subnet);
+          await prepareHostDisk(paths, { host, hosts: layout.hosts, baseDir, labKey, hostKey: hostKeys.get(host.name) as KeyPair, proxyUrl });
+        }),
+      );
+      toBoot.push(...state.hosts);
+    }
+    for (const host of toBoot) {
+      host.pid = await bootHost(paths, host.name);
+      host.stopped = false;
+      sink({ kind: 'step', host: host.name, title: `booting (${host.address})` });
+    }
+    await writeLabState(paths, state);
+
+    await waitForSsh(
+      state.hosts.map((h) => ({ host: h.name, address: h.address, hostKey: publicKeyBlob(hostKeys.get(h.name)?.publicKey ?? '') })),
+      labKey.privateKeyFile,
+      {
+        timeoutMs: BOOT_TIMEOUT_MS,
+        stillRunning: (name) => isHostProcess(paths, name, state.hosts.find((h) => h.name === name)?.pid),
+        logOf: (name) => hostDirs(paths, name).log,
+      },
+    );
+    for (const host of state.hosts) {
+      if (toBoot.includes(host)) sink({ kind: 'change', host: host.name, title: 'up', detail: `ssh root@${host.address}` });
+      else sink({ kind: 'noop', host: host.name, title: 'host', reason: `running, ssh root@${host.address}` });
+    }
+    await writeLabInventory({ layout, identityFile: labKey.privateKeyFile, knownHosts: paths.knownHosts, proxyUrl, inventoryPath });
+    if (!state.inventories.includes(inventoryPath)) state.inventories.push(inventoryPath);
+    await writeLabState(paths, state);
+    return { state, inventoryPath, reused: verdict.ok && toBoot.length === 0, created: !verdict.ok };
+  });
+}
+
+/** Whether the lab on the machine is exactly what LAYOUT asks for and whole. */
+async function reusable(paths: LabPaths, state: LabState | undefined, layout: LabLayout): Promise<{ ok: boolean; reason?: string }> {
+  if (!state) return { ok: false };
+  if (state.subnet !== layout.subnet.cidr) return { ok: false, reason: `subnet ${state.subnet} → ${layout.subnet.cidr}` };
+  if (state.hosts.length !== layout.hosts.length) return { ok: false, reason: `${state.hosts.length} hosts → ${layout.hosts.length}` };
+  if (state.baseDir !== baseRootfsDir(paths)) return { ok: false, reason: 'the base rootfs changed' };
+  if (!(await linkExists(BRIDGE_NAME))) return { ok: false, reason: `bridge ${BRIDGE_NAME} is gone` };
+  for (const host of state.hosts) {
+    if (!(await hostNetworkIsIntact(host.name, host.address))) return { ok: false, reason: `the network of ${host.name} is incomplete` };
+    if (!(await isRootMounted(paths, host.name))) return { ok: false, reason: `the root of ${host.name} is not mounted` };
+    if (!host.stopped && !(await isHostProcess(paths, host.name, host.pid))) {
+      return { ok: false, reason: `${host.name} is not running (killed, or powered off from inside)` };
+    }
+  }
+  return { ok: true };
+}
+
+/**
+ * Removes every kernel object and process the lab owns — found by name and path, not only
+ * through the state file — in dependency order: processes (waited for), cgroups, mounts,
+ * veths, namespaces, bridge, state dir. Caches and the apt proxy stay.
+ */
+async function teardown(paths: LabPaths, sink: EventSink): Promise<void> {
+  const state = await readLabState(paths);
+  const running = new Map<number, string>();
+  for (const p of await findHostProcesses()) running.set(p.pid, p.host);
+  for (const h of state?.hosts ?? []) {
+    if (h.pid !== undefined && (await isHostProcess(paths, h.name, h.pid))) running.set(h.pid, h.name);
+  }
+  if (running.size > 0) {
+    sink({ kind: 'step', host: 'localhost', title: `powering off ${[...new Set(running.values())].sort().join(', ')}` });
+    const left = await terminate([...running.keys()], { signal: 'SIGTERM', graceMs: POWEROFF_GRACE_MS });
+    if (left.length > 0) throw new HapgError('LAB', `nspawn processes ${left.join(', ')} survived SIGKILL`);
+  }
+  for (const root of await labCgroupRoots()) {
+    const pids = await cgroupTreePids(root);
+    if (pids.length > 0) await terminate(pids, { signal: 'SIGKILL', graceMs: 5000 });
+    await removeCgroupTree(root);
+  }
+  await unmountTree(paths.hostsDir);
+  const objects = await listLabNetworkObjects();
+  for (const veth of objects.veths) await deleteLink(veth);
+  for (const ns of objects.netns) await deleteNetns(ns);
+  if (objects.bridge) await deleteLink(BRIDGE_NAME);
+  for (const file of state?.inventories ?? []) {
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text?.startsWith(`#${GENERATED_HEADER}`)) await rm(file, { force: true });
+  }
+  await removeTree(paths.stateDir);
+}
+
+/** `hapg lab down`: everything the lab created goes, the caches stay; the apt proxy is stopped too. */
+export async function labDown(sink: EventSink, paths = labPaths()): Promise<void> {
+  assertLabPlatform();
+  await withLabLock(paths, (pid) => sink({ kind: 'info', message: `waiting for another hapg lab command (pid ${pid})` }), async () => {
+    await teardown(paths, sink);
+    if (await stopAptProxy(paths)) sink({ kind: 'change', host: 'localhost', title: 'apt proxy stopped', detail: `cache kept in ${paths.proxyDir}` });
+  });
+}
+
+/** `hapg lab status`: each host's address, whether it runs, answers SSH, is isolated. */
+export async function labStatus(paths = labPaths()): Promise<{ state: LabState | undefined; hosts: LabHostStatus[]; proxyRunning: boolean }> {
+  assertLabPlatform();
+  const state = await readLabState(paths);
+  const proxyRunning = await aptProxyRunning(paths);
+  if (!state) return { state, hosts: [], proxyRunning };
+  const privateKey = await readFile(paths.labKey).catch(() => undefined);
+  const hosts = await Promise.all(
+    state.hosts.map(async (h) => {
+      const running = await isHostProcess(paths, h.name, h.pid);
+      const pub = await readFile(path.join(paths.hostKeysDir, h.name, 'ssh_host_ed25519_key.pub'), 'utf8').catch(() => undefined);
+      const sshReachable =
+        running && privateKey !== undefined && pub !== undefined ? await sshAccepts({ host: h.name, address: h.address, hostKey: publicKeyBlob(pub) }, privateKey, 2000) : false;
+      return { name: h.name, address: h.address, datacenter: h.datacenter, running, sshReachable, isolated: await hostIsIsolated(h.name) };
+    }),
+  );
+  return { state, hosts, proxyRunning };
+}
+
+async function withHost<T>(paths: LabPaths, name: string, sink: EventSink, fn: (state: LabState, host: LabHostState) => Promise<T>): Promise<T> {
+  assertLabPlatform();
+  return withLabLock(paths, (pid) => sink({ kind: 'info', message: `waiting for another hapg lab command (pid ${pid})` }), async () => {
+    const state = await readLabState(paths);
+    const host = findHost(state, name);
+    const result = await fn(state as LabState, host);
+    await writeLabState(paths, state as LabState);
+    return result;
+  });
+}
+
+/** `hapg lab stop HOST`: orderly poweroff; address, disk and identity stay for `lab start`. */
+export async function labStop(name: string, sink: EventSink, paths = labPaths()): Promise<void> {
+  await withHost(paths, name, sink, async (_state, host) => {
+    if (!(await isHostProcess(paths, host.name, host.pid))) {
+      host.stopped = true;
+      host.pid = undefined;
+      sink({ kind: 'noop', host: host.name, title: 'stop', reason: 'not running' });
+      return;
+    }
+    await powerOffHost(host.name, host.pid, { graceMs: POWEROFF_GRACE_MS });
+    host.stopped = true;
+    host.pid = undefined;
+    sink({ kind: 'change', host: host.name, title: 'powered off' });
+  });
+}
+
+/** `hapg lab start HOST`: boots a stopped host with its disk and waits for its sshd. */
+export async function labStart(name: string, sink: EventSink, paths = labPaths()): Promise<void> {
+  await withHost(paths, name, sink, async (state, host) => {
+    if (await isHostProcess(paths, host.name, host.pid)) {
+      sink({ kind: 'noop', host: host.name, title: 'start', reason: 'already running' });
+      return;
+    }
+    if (!(await hostNetworkIsIntact(host.name, host.address)) || !(await isRootMounted(paths, host.name))) {
+      throw new HapgError('LAB', `${host.name}: its network or disk is gone`, { host: host.name, hint: 're-create the lab with `hapg lab up`' });
+    }
+    host.pid = await bootHost(paths, host.name);
+    host.stopped = false;
+    await writeLabState(paths, state);
+    const pub = await readFile(path.join(paths.hostKeysDir, host.name, 'ssh_host_ed25519_key.pub'), 'utf8');
+    await waitForSsh([{ host: host.name, address: host.address, hostKey: publicKeyBlob(pub) }], paths.labKey, {
+      timeoutMs: BOOT_TIMEOUT_MS,
+      stillRunning: () => isHostProcess(paths, host.name, host.pid),
+      logOf: () => hostDirs(paths, host.name).log,
+    });
+    sink({ kind: 'change', host: host.name, title: 'up', detail: `ssh root@${host.address}` });
+  });
+}
+
+/** `hapg lab isolate HOST` / `heal HOST`: drops (or forwards again) the host's frames at the bridge. */
+export async function labSetIsolated(name: string, isolated: boolean, sink: EventSink, paths = labPaths()): Promise<void> {
+  await withHost(paths, name, sink, async (_state, host) => {
+    if ((await hostIsIsolated(host.name)) === isolated) {
+      host.isolated = isolated;
+      sink({ kind: 'noop', host: host.name, title: isolated ? 'isolate' : 'heal', reason: isolated ? 'already isolated' : 'not isolated' });
+      return;
+    }
+    await setHostIsolated(host.name, isolated);
+    host.isolated = isolated;
+    sink({ kind: 'change', host: host.name, title: isolated ? 'isolated (frames dropped at the bridge)' : 'network healed' });
+  });
+}

@@ -1,0 +1,95 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { HapgError } from '../errors.js';
+import type { LabHost } from './layout.js';
+import { sleep } from './local.js';
+import type { LabPaths } from './paths.js';
+import { isAlive } from './processes.js';
+
+/** One host as the lab last left it. */
+export interface LabHostState extends LabHost {
+  /** nspawn PID while the host runs. */
+  pid?: number | undefined;
+  /** Powered off by `lab stop` (not a crash): `lab up` boots it again with the same disk. */
+  stopped: boolean;
+  /** Network cut by `lab isolate`. */
+  isolated: boolean;
+}
+
+/** What `lab up` created; the source for status, stop/start and the e2e tests' context. */
+export interface LabState {
+  version: 1;
+  subnet: string;
+  bridgeAddress: string;
+  datacenters: number;
+  baseDir: string;
+  proxyUrl: string;
+  /** Inventory files written by `lab up`, removed by `lab down`. */
+  inventories: string[];
+  hosts: LabHostState[];
+}
+
+export async function readLabState(paths: LabPaths): Promise<LabState | undefined> {
+  const text = await readFile(paths.stateFile, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const state = JSON.parse(text) as LabState;
+    return state.version === 1 && Array.isArray(state.hosts) ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Replaces the state file atomically (temp + rename). */
+export async function writeLabState(paths: LabPaths, state: LabState): Promise<void> {
+  await mkdir(paths.stateDir, { recursive: true, mode: 0o755 });
+  const tmp = `${paths.stateFile}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
+  await rename(tmp, paths.stateFile);
+}
+
+export function findHost(state: LabState | undefined, name: string): LabHostState {
+  const host = state?.hosts.find((h) => h.name === name);
+  if (!state) throw new HapgError('LAB', 'no lab is running', { hint: 'start one with `hapg lab up --hosts 3`' });
+  if (!host) {
+    throw new HapgError('USAGE', `unknown lab host "${name}" (the lab has ${state.hosts.map((h) => h.name).join(', ')})`);
+  }
+  return host;
+}
+
+/**
+ * Serialises lab commands on this machine (a directory lock holding the owner's PID; a lock
+ * whose owner died is taken over). Concurrent `lab up`/`down` would otherwise race on the
+ * same namespaces and mounts.
+ */
+export async function withLabLock<T>(paths: LabPaths, onWait: (pid: number) => void, fn: () => Promise<T>): Promise<T> {
+  await mkdir(path.dirname(paths.lockDir), { recursive: true });
+  const deadline = Date.now() + 30 * 60_000;
+  let announced = false;
+  for (;;) {
+    try {
+      await mkdir(paths.lockDir);
+      await writeFile(path.join(paths.lockDir, 'pid'), `${process.pid}\n`);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number((await readFile(path.join(paths.lockDir, 'pid'), 'utf8').catch(() => '')).trim());
+      if (!Number.isInteger(owner) || owner <= 0 || !(await isAlive(owner))) {
+        // Owner gone (or it died between mkdir and writing its PID: give it a moment first).
+        if (!Number.isInteger(owner) || owner <= 0) await sleep(500);
+        const again = Number((await readFile(path.join(paths.lockDir, 'pid'), 'utf8').catch(() => '')).trim());
+        if (again === owner || !Number.isInteger(again) || again <= 0) await rm(paths.lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (!announced) onWait(owner);
+      announced = true;
+      if (Date.now() > deadline) throw new HapgError('LAB', `another hapg lab command (pid ${owner}) holds ${paths.lockDir}`);
+      await sleep(500);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(paths.lockDir, { recursive: true, force: true });
+  }
+}

@@ -4,7 +4,9 @@ import { registerDeployCommand } from './commands/deploy.js';
 import { registerPlanCommand } from './commands/plan.js';
 import { registerSchemaCommand } from './commands/schema.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerSwitchoverCommand } from './commands/switchover.js';
 import { asHapgError, ExitCode } from './errors.js';
+import { closeProgress } from './ui/reporter.js';
 import { registerLabCommands } from './lab/commands.js';
 
 /** Builds the command tree. Each command module registers itself here. */
@@ -12,11 +14,14 @@ export function buildProgram(): Command {
   const program = new Command('hapg')
     .description('Deploy and operate highly available PostgreSQL clusters over SSH')
     .option('--verbose', 'print stack traces and debug output')
-    .exitOverride();
+    .exitOverride()
+    // Usage errors read like every other error: one line, `hapg: …` (subcommands inherit this).
+    .configureOutput({ outputError: (text, write) => write(`hapg: ${text.replace(/^error: /, '')}`) });
   registerCheckCommand(program);
   registerPlanCommand(program);
   registerDeployCommand(program);
   registerStatusCommand(program);
+  registerSwitchoverCommand(program);
   registerSchemaCommand(program);
   registerLabCommands(program);
   return program;
@@ -33,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
     }
     const e = asHapgError(err);
+    await closeProgress(e);
     process.stderr.write(`hapg: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
     if (program.opts()['verbose'] && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
     return e.exitCode;

@@ -27,7 +27,7 @@ async function runCheck(opts: InventoryCommandOptions): Promise<number> {
     },
   );
   const overall = worstVerdict(reports.flatMap((r) => r.checks));
-  reporter.result(renderCheckReport(reports, overall), { verdict: overall, hosts: reports });
+  await reporter.result(renderCheckReport(reports, overall), { verdict: overall, hosts: reports });
   return overall === 'fail' ? ExitCode.failed : ExitCode.ok;
 }
 

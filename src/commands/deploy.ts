@@ -30,6 +30,6 @@ async function runDeploy(opts: DeployCommandOptions): Promise<number> {
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const verdict = report.changes === 0 ? `nothing to do: everything already as declared (${seconds}s)` : `${report.changes} changes applied in ${seconds}s`;
   const lines = report.clusters.map((c) => `cluster ${c.name}: leader ${c.leader}${c.vipHolder ? `, VIP on ${c.vipHolder}` : ''}, write/read check passed`);
-  reporter.result([...lines, verdict].join('\n'), { changes: report.changes, seconds: Number(seconds), clusters: report.clusters });
+  await reporter.result([...lines, verdict].join('\n'), { changes: report.changes, seconds: Number(seconds), clusters: report.clusters });
   return ExitCode.ok;
 }

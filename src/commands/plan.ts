@@ -19,7 +19,7 @@ export function registerPlanCommand(program: Command): void {
         const secrets = await resolveSecrets(session.loaded, { createMissing: false, placeholders: true });
         const sections = await collectPlan(session, secrets);
         const text = await renderPlan(sections, (host, path) => session.facts.get(host, fileContent(path)));
-        reporter.result(text, { ...planCounts(sections), sections: sections.map((s) => ({ title: s.title, actions: s.actions, items: s.items.map(describe) })) });
+        await reporter.result(text, { ...planCounts(sections), sections: sections.map((s) => ({ title: s.title, actions: s.actions, items: s.items.map(describe) })) });
       });
       process.exitCode = ExitCode.ok;
     });

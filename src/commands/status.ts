@@ -13,7 +13,7 @@ export function registerStatusCommand(program: Command): void {
     .action(async (opts: InventoryCommandOptions) => {
       const reporter = createReporter({ ...opts, quiet: !opts.json });
       const report = await withSession({ inventoryPath: opts.inventory, acceptNewHostKeys: opts.acceptNewHostKeys ?? false }, reporter.sink, gatherStatus);
-      reporter.result(renderStatus(report), report);
+      await reporter.result(renderStatus(report), report);
       process.exitCode = report.healthy ? ExitCode.ok : ExitCode.failed;
     });
 }

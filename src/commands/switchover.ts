@@ -23,7 +23,7 @@ export function registerSwitchoverCommand(program: Command): void {
         const secrets = await resolveSecrets(session.loaded, { createMissing: false });
         return switchover(session, secrets, opts.cluster, opts.to);
       });
-      reporter.result(`cluster ${opts.cluster}: leader moved from ${result.from} to ${result.to} in ${(result.promotedMs / 1000).toFixed(1)}s; HAProxy, VIP and a write verified`, result);
+      await reporter.result(`cluster ${opts.cluster}: leader moved from ${result.from} to ${result.to} in ${(result.promotedMs / 1000).toFixed(1)}s; HAProxy, VIP and a write verified`, result);
       process.exitCode = ExitCode.ok;
     });
 }

@@ -1,30 +1,56 @@
 import type { EventSink, RunEvent } from '../run/events.js';
+import { ListrProgress } from './listr-progress.js';
 
-export type OutputMode = 'json' | 'plain';
+export type OutputMode = 'json' | 'plain' | 'tty';
 
-/** Progress output: plain lines on stderr for people, or one JSON object per line on stdout. */
+/** Progress output: listr2 on a terminal, plain lines on stderr otherwise, or JSON lines on stdout. */
 export interface Reporter {
   mode: OutputMode;
   sink: EventSink;
   /** A command's final result: JSON on stdout in json mode, otherwise the given text. */
-  result(text: string, data: unknown): void;
+  result(text: string, data: unknown): Promise<void>;
 }
 
-/** Picks the renderer: `--json` for machines, plain lines otherwise. */
+let active: { close(error?: Error): Promise<void> } | undefined;
+
+/** Ends the progress display of the running command (the CLI calls it before printing an error). */
+export async function closeProgress(error?: Error): Promise<void> {
+  const a = active;
+  active = undefined;
+  await a?.close(error);
+}
+
+/** Picks the renderer: `--json` for machines, listr2 on a terminal, plain lines otherwise. */
 export function createReporter(opts: { json?: boolean; quiet?: boolean }): Reporter {
+  if (!opts.json && !opts.quiet && process.stderr.isTTY && !process.env['CI']) {
+    const progress = new ListrProgress();
+    active = progress;
+    return {
+      mode: 'tty',
+      sink: progress.sink,
+      result: async (text) => {
+        await closeProgress();
+        process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+      },
+    };
+  }
   if (opts.json) {
     const started = Date.now();
     return {
       mode: 'json',
       // `ms`: milliseconds since the command started, so machines can time each stage.
       sink: (event) => process.stdout.write(`${JSON.stringify({ ...event, ms: Date.now() - started })}\n`),
-      result: (_text, data) => process.stdout.write(`${JSON.stringify({ kind: 'result', ...toObject(data) })}\n`),
+      result: async (_text, data) => {
+        process.stdout.write(`${JSON.stringify({ kind: 'result', ...toObject(data) })}\n`);
+      },
     };
   }
   return {
     mode: 'plain',
     sink: opts.quiet ? () => {} : (event) => process.stderr.write(`${formatEvent(event)}\n`),
-    result: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    result: async (text) => {
+      process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
   };
 }
 

@@ -18,7 +18,11 @@ const member = (name: string, extra: Partial<ClusterMember> = {}): ClusterMember
 const healthy = [member('pg1', { role: 'leader', lag: undefined }), member('pg2'), member('pg3')];
 
 describe('cluster verdict (the checks of field report 004)', () => {
-  it('a healthy cluster has no problems', () => expect(clusterProblems(cluster, healthy)).toEqual([]));
+  it('a healthy cluster has no problems', () => expect(clusterProblems(cluster, healthy, new Set(['pg2', 'pg3']))).toEqual([]));
+
+  it('a replica the leader does not list as streaming is a problem, though Patroni says running', () => {
+    expect(clusterProblems(cluster, healthy, new Set(['pg2']))).toEqual(['pg3 is not streaming from the leader']);
+  });
 
   it.each<[string, ClusterMember[] | undefined, string]>([
     ['nobody answers', undefined, 'no member answers on its REST API'],

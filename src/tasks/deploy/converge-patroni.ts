@@ -2,9 +2,9 @@ import { HapgError } from '../../errors.js';
 import { fileStates } from '../../facts/files.js';
 import { serviceStates } from '../../facts/services.js';
 import { patroniScope } from '../../inventory/defaults.js';
-import type { InventorySecrets } from '../../inventory/secrets.js';
+import { clusterSecretKey, type InventorySecrets } from '../../inventory/secrets.js';
 import type { Cluster } from '../../inventory/schema.js';
-import { PATRONI_CONFIG_PATH, PATRONI_NAMESPACE, PATRONI_UNIT_PATH } from '../../render/roles.js';
+import { PATRONI_CONFIG_PATH, PATRONI_NAMESPACE, PATRONI_ROLES, PATRONI_UNIT_PATH } from '../../render/roles.js';
 import { applyPlan } from '../../run/apply-plan.js';
 import type { Session } from '../../run/session.js';
 import type { PlanItem } from '../../run/steps.js';
@@ -12,7 +12,8 @@ import { etcdKeyExists } from '../etcd/facts.js';
 import { pgData } from '../patroni/facts.js';
 import { memberSteps, planPatroniMember, type MemberPlan } from '../patroni/plan.js';
 import { patroniState } from '../patroni/rest.js';
-import { waitForLeader, waitForStreamingReplicas } from '../patroni/wait.js';
+import { memberStates, waitForLeader, waitForStreamingReplicas } from '../patroni/wait.js';
+import { catalogFact, planPatroniRolePasswords } from '../postgres/roles.js';
 
 export interface PatroniClusterPlan {
   /** The cluster's initialize key exists in etcd (undefined: etcd did not answer). */
@@ -61,6 +62,19 @@ export async function planPatroniCluster(session: Session, secrets: InventorySec
   return { initialized, bootstrapLeader: cluster.leader, members };
 }
 
+/** Sets changed passwords of Patroni's roles on the running leader (none running: nothing to do yet). */
+async function syncPatroniRolePasswords(session: Session, secrets: InventorySecrets, name: string): Promise<number> {
+  const cluster = session.loaded.inventory.clusters[name]!;
+  const states = await memberStates(session.facts, cluster);
+  const leader = [...states].find(([, s]) => s?.role === 'leader' && s.state === 'running')?.[0];
+  if (!leader) return 0;
+  const { roles } = await session.facts.get(leader, catalogFact(cluster.postgres.port));
+  const passwords = new Map(
+    (['superuser', 'replication', 'rewind'] as const).map((r) => [PATRONI_ROLES[r], secrets.get(clusterSecretKey(name, r))!] as const),
+  );
+  return applyPlan(planPatroniRolePasswords(leader, cluster, passwords, roles), session, `patroni ${name} roles`);
+}
+
 /**
  * Converges one Patroni cluster. A new cluster: the designated leader starts alone and must
  * run as leader before the replicas start (in parallel) and stream. A live cluster: stopped
@@ -73,6 +87,7 @@ export async function convergePatroni(session: Session, secrets: InventorySecret
     throw new HapgError('CLUSTER_UNHEALTHY', `cannot read cluster ${name}'s state from etcd cluster ${cluster.etcd}`);
   }
   let changes = 0;
+  if (plan.initialized) changes += await syncPatroniRolePasswords(session, secrets, name);
   const others = [...plan.members.keys()].filter((h) => plan.initialized || h !== plan.bootstrapLeader);
   if (!plan.initialized) {
     const leader = plan.members.get(plan.bootstrapLeader)!;

@@ -42,6 +42,11 @@ export interface MemberPlan {
   createDataParent: boolean;
   /** Patroni runs with an outdated patroni.yml: reload it (SIGHUP). */
   reload: boolean;
+  /**
+   * Patroni runs with an outdated patroni.yml but cannot reach its own PostgreSQL (state
+   * "unknown", e.g. stale credentials): it cannot apply a reload, so restart it.
+   */
+  restart: boolean;
   /** Patroni runs but would not start at boot. */
   enable: boolean;
 }
@@ -57,12 +62,14 @@ export function planPatroniMember(
   const files = patroniFiles(inventory, clusterName, host, secrets).filter((f) => !fileMatches(facts.files.get(f.path), f));
   const unitChanged = files.some((f) => f.path === PATRONI_UNIT_PATH);
   const running = facts.service?.active === 'active';
+  const configChanged = files.some((f) => f.path === PATRONI_CONFIG_PATH);
   return {
     files,
     unitChanged,
     start: !running,
     createDataParent: !running && !facts.hasData,
-    reload: running && files.some((f) => f.path === PATRONI_CONFIG_PATH),
+    reload: running && configChanged && facts.state?.state !== 'unknown',
+    restart: running && configChanged && facts.state?.state === 'unknown',
     enable: running && facts.service?.enabled !== 'enabled',
   };
 }
@@ -80,6 +87,8 @@ export function memberSteps(inventory: Inventory, clusterName: string, host: str
     items.push(service(host, 'patroni', 'started', true));
   } else if (plan.reload) {
     items.push(service(host, 'patroni', 'reloaded'));
+  } else if (plan.restart) {
+    items.push(service(host, 'patroni', 'restarted'));
   }
   if (plan.enable) items.push(exec(host, 'enable patroni', ['systemctl', 'enable', '--quiet', 'patroni.service']));
   if (items.length === 0) items.push(noop(host, `patroni running, configuration unchanged`));

@@ -147,3 +147,29 @@ export function planRolesAndDatabases(
   const dbs = Object.keys(cluster.postgres.databases).length;
   return steps.length > 0 ? steps : [noop(host, `${users} users and ${dbs} databases as declared`)];
 }
+
+/**
+ * Password changes of the roles Patroni itself uses (superuser, replication, rewind), made on
+ * the leader before any patroni.yml carries the new password: members reconnect with the new
+ * one only after the server already accepts it. Runs through the local socket as the postgres
+ * OS user (peer authentication), so it works whatever password the server had.
+ */
+export function planPatroniRolePasswords(
+  host: string,
+  cluster: Cluster,
+  passwords: ReadonlyMap<string, Secret>,
+  roles: ReadonlyMap<string, ExistingRole>,
+): PlanItem[] {
+  const steps: ExecStep[] = [];
+  for (const [role, password] of passwords) {
+    const existing = roles.get(role);
+    if (!existing || scramMatches(existing.verifier, password.reveal())) continue;
+    steps.push(
+      exec(host, `set the password of role ${role}`, ['runuser', '-u', 'postgres', '--', ...psqlArgv(cluster.postgres.port, 'postgres')], {
+        stdin: `ALTER ROLE ${quoteIdent(role)} PASSWORD ${quoteLiteral(scramVerifier(password.reveal()))};\n`,
+        secrets: [password],
+      }),
+    );
+  }
+  return steps.length > 0 ? steps : [noop(host, `passwords of ${[...passwords.keys()].join(', ')} match`)];
+}

@@ -54,7 +54,9 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
         }
       }
       const members = view?.map((m) => ({ ...m, pendingRestart: m.pendingRestart || states.get(m.name)?.pendingRestart === true }));
-      const problems = clusterProblems(cluster, members);
+      const leaderState = [...states.values()].find((st) => st?.role === 'leader');
+      const streaming = leaderState && new Set(leaderState.replication.filter((r) => r.state === 'streaming').map((r) => r.applicationName));
+      const problems = clusterProblems(cluster, members, streaming);
       const haproxy = await Promise.all(
         (cluster.haproxy?.hosts ?? []).map(async (host) => {
           const all = await session.facts.get(host, haproxyServers(cluster.haproxy!.stats_port));

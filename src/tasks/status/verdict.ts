@@ -6,7 +6,12 @@ import type { ClusterMember } from '../patroni/rest.js';
  * every member running, all on the leader's timeline, lag within maximum_lag_on_failover,
  * and the expected members present. Returns the problems; none means healthy.
  */
-export function clusterProblems(cluster: Cluster, members: readonly ClusterMember[] | undefined): string[] {
+export function clusterProblems(
+  cluster: Cluster,
+  members: readonly ClusterMember[] | undefined,
+  /** Replicas the leader lists as streaming (Patroni 3.0.2 shows replicas only as "running"). */
+  streaming?: ReadonlySet<string>,
+): string[] {
   if (!members) return ['no member answers on its REST API'];
   const problems: string[] = [];
   const leaders = members.filter((m) => m.role === 'leader' || m.role === 'standby_leader');
@@ -21,6 +26,11 @@ export function clusterProblems(cluster: Cluster, members: readonly ClusterMembe
     if (m.state !== 'running' && m.state !== 'streaming') problems.push(`${m.name} is ${m.state}`);
   }
   const leader = leaders.length === 1 ? leaders[0] : undefined;
+  if (leader && streaming) {
+    for (const m of members) {
+      if (m.role === 'replica' && m.state === 'running' && !streaming.has(m.name)) problems.push(`${m.name} is not streaming from the leader`);
+    }
+  }
   if (leader?.timeline !== undefined) {
     for (const m of members) {
       if (m !== leader && m.timeline !== undefined && m.timeline !== leader.timeline) {

@@ -31,7 +31,7 @@ describe('dedicated etcd hosts', () => {
     const r = await hapg(['deploy', '-i', inventory]);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
     expect(r.exitCode).toBe(0);
-    const etcdHost = await onHost(lab, 'pg4', 'dpkg-query -W -f "${Package} " etcd-server postgresql-15 patroni 2>/dev/null; systemctl is-active etcd');
+    const etcdHost = await onHost(lab, 'pg4', "dpkg-query -W -f '${Package} ' etcd-server postgresql-15 patroni 2>/dev/null; systemctl is-active etcd");
     expect(etcdHost.stdout).toContain('etcd-server');
     expect(etcdHost.stdout).not.toContain('patroni');
     expect(etcdHost.stdout.trim().endsWith('active')).toBe(true);
@@ -55,5 +55,23 @@ describe('dedicated etcd hosts', () => {
     expect(report.healthy).toBe(true);
     expect(report.clusters[0]!.members.map((m) => `${m.name}:${m.role}`)).toEqual(['pg7:leader', 'pg8:replica']);
     expect(status.exitCode).toBe(0);
+  });
+
+  it('refuses to change anything while etcd has lost quorum, then converges once it is back', async () => {
+    await onHost(lab, 'pg5', 'systemctl stop etcd');
+    await onHost(lab, 'pg6', 'systemctl stop etcd');
+    try {
+      const r = await hapg(['deploy', '-i', inventory]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^hapg: etcd cluster dc1 has lost quorum \(0 of 3 members healthy; .*\) \(bring the failed etcd members back before deploying\)$/);
+      // Nothing was started behind the operator's back.
+      expect((await onHost(lab, 'pg5', 'systemctl is-active etcd')).stdout.trim()).toBe('inactive');
+    } finally {
+      await onHost(lab, 'pg5', 'systemctl start etcd');
+      await onHost(lab, 'pg6', 'systemctl start etcd');
+    }
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(r.exitCode).toBe(0);
+    expect(jsonResult<{ changes: number }>(r.stdout).changes).toBe(0);
   });
 });

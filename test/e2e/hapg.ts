@@ -61,8 +61,11 @@ export async function onHost(lab: LabContext, name: string, command: string, opt
   );
 }
 
-/** Polls until fn returns a truthy value or the time is up (then throws with the last value). */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+/**
+ * Polls until fn returns a truthy value that is not an Error, or the time is up; then throws
+ * with the last answer (return an Error to say why it is not there yet).
+ */
+export async function eventually<T>(what: string, fn: () => Promise<T | Error | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -17,7 +17,9 @@ export async function assertLiveClustersHealthy(session: Session, opts: { force:
   for (const [name, etcd] of Object.entries(inventory.etcd)) {
     const health = await etcdClusterHealth(session.facts, etcd);
     const quorum = Math.floor(etcd.hosts.length / 2) + 1;
-    if (health.healthy.length > 0 && health.healthy.length < quorum) {
+    const answering = health.healthy.length + health.unhealthy.filter((u) => u.detail !== 'not answering').length;
+    // Nothing answering is a cluster not deployed yet; answering without quorum is a broken one.
+    if (answering > 0 && health.healthy.length < quorum) {
       throw new HapgError(
         'CLUSTER_UNHEALTHY',
         `etcd cluster ${name} has lost quorum (${health.healthy.length} of ${etcd.hosts.length} members healthy; ${health.unhealthy.map((u) => `${u.host}: ${u.detail}`).join('; ')})`,

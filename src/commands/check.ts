@@ -5,7 +5,7 @@ import { worstVerdict, type CheckResult, type Verdict } from '../tasks/preflight
 import { runPreflight, type HostCheckReport } from '../tasks/preflight/run.js';
 import { createReporter } from '../ui/reporter.js';
 import { renderTable } from '../ui/table.js';
-import { withInventoryOptions, type InventoryCommandOptions } from './options.js';
+import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
 
 /** `hapg check`: validate the inventory, connect to every host, run the preflight checks. */
 export function registerCheckCommand(program: Command): void {
@@ -19,7 +19,7 @@ export function registerCheckCommand(program: Command): void {
 async function runCheck(opts: InventoryCommandOptions): Promise<number> {
   const reporter = createReporter(opts);
   const reports = await withSession(
-    { inventoryPath: opts.inventory, acceptNewHostKeys: opts.acceptNewHostKeys ?? false },
+    sessionOptionsOf(opts),
     reporter.sink,
     async (session) => {
       session.sink({ kind: 'phase', title: 'Running preflight checks' });

@@ -4,7 +4,7 @@ import { resolveSecrets } from '../inventory/secrets.js';
 import { withSession } from '../run/session.js';
 import { deploy } from '../tasks/deploy/play.js';
 import { createReporter } from '../ui/reporter.js';
-import { withInventoryOptions, type InventoryCommandOptions } from './options.js';
+import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
 
 interface DeployCommandOptions extends InventoryCommandOptions {
   force?: boolean;
@@ -23,7 +23,7 @@ export function registerDeployCommand(program: Command): void {
 async function runDeploy(opts: DeployCommandOptions): Promise<number> {
   const reporter = createReporter(opts);
   const started = Date.now();
-  const report = await withSession({ inventoryPath: opts.inventory, acceptNewHostKeys: opts.acceptNewHostKeys ?? false }, reporter.sink, async (session) => {
+  const report = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
     const secrets = await resolveSecrets(session.loaded, { createMissing: true });
     return deploy(session, secrets, { force: opts.force ?? false });
   });

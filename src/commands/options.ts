@@ -14,3 +14,8 @@ export function withInventoryOptions(cmd: Command): Command {
     .option('--accept-new-host-keys', 'record host keys not yet in known_hosts (like ssh accept-new); changed keys are always refused')
     .option('--json', 'write events and the result as JSON lines on stdout');
 }
+
+/** The session settings the inventory options ask for. */
+export function sessionOptionsOf(opts: InventoryCommandOptions): { inventoryPath: string; acceptNewHostKeys: boolean } {
+  return { inventoryPath: opts.inventory, acceptNewHostKeys: opts.acceptNewHostKeys ?? false };
+}

@@ -7,7 +7,7 @@ import type { PlanItem } from '../run/steps.js';
 import { collectPlan } from '../tasks/plan/collect.js';
 import { planCounts, renderPlan } from '../ui/plan-render.js';
 import { createReporter } from '../ui/reporter.js';
-import { withInventoryOptions, type InventoryCommandOptions } from './options.js';
+import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
 
 /** `hapg plan`: what deploy would change, per host, with file diffs; changes nothing. */
 export function registerPlanCommand(program: Command): void {
@@ -15,7 +15,7 @@ export function registerPlanCommand(program: Command): void {
     .description('show what deploy would change (file diffs with secrets masked, packages, services, cluster actions); changes nothing')
     .action(async (opts: InventoryCommandOptions) => {
       const reporter = createReporter({ ...opts, quiet: !opts.json });
-      await withSession({ inventoryPath: opts.inventory, acceptNewHostKeys: opts.acceptNewHostKeys ?? false }, reporter.sink, async (session) => {
+      await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
         const secrets = await resolveSecrets(session.loaded, { createMissing: false, placeholders: true });
         const sections = await collectPlan(session, secrets);
         const text = await renderPlan(sections, (host, path) => session.facts.get(host, fileContent(path)));

@@ -4,7 +4,7 @@ import { withSession } from '../run/session.js';
 import { gatherStatus, type StatusReport } from '../tasks/status/gather.js';
 import { createReporter } from '../ui/reporter.js';
 import { renderTable } from '../ui/table.js';
-import { withInventoryOptions, type InventoryCommandOptions } from './options.js';
+import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
 
 /** `hapg status`: etcd, every cluster's members, HAProxy backends, the VIP, and a verdict. */
 export function registerStatusCommand(program: Command): void {
@@ -12,7 +12,7 @@ export function registerStatusCommand(program: Command): void {
     .description('show etcd, Patroni members, HAProxy backends and the VIP, and judge their health (exit 1 when degraded)')
     .action(async (opts: InventoryCommandOptions) => {
       const reporter = createReporter({ ...opts, quiet: !opts.json });
-      const report = await withSession({ inventoryPath: opts.inventory, acceptNewHostKeys: opts.acceptNewHostKeys ?? false }, reporter.sink, gatherStatus);
+      const report = await withSession(sessionOptionsOf(opts), reporter.sink, gatherStatus);
       await reporter.result(renderStatus(report), report);
       process.exitCode = report.healthy ? ExitCode.ok : ExitCode.failed;
     });

@@ -4,7 +4,7 @@ import { resolveSecrets } from '../inventory/secrets.js';
 import { withSession } from '../run/session.js';
 import { switchover } from '../tasks/switchover/switchover.js';
 import { createReporter } from '../ui/reporter.js';
-import { withInventoryOptions, type InventoryCommandOptions } from './options.js';
+import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
 
 interface SwitchoverOptions extends InventoryCommandOptions {
   cluster: string;
@@ -19,7 +19,7 @@ export function registerSwitchoverCommand(program: Command): void {
     .option('--to <host>', 'member to promote')
     .action(async (opts: SwitchoverOptions) => {
       const reporter = createReporter(opts);
-      const result = await withSession({ inventoryPath: opts.inventory, acceptNewHostKeys: opts.acceptNewHostKeys ?? false }, reporter.sink, async (session) => {
+      const result = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
         const secrets = await resolveSecrets(session.loaded, { createMissing: false });
         return switchover(session, secrets, opts.cluster, opts.to);
       });

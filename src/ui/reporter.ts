@@ -41,7 +41,7 @@ export function createReporter(opts: { json?: boolean; quiet?: boolean }): Repor
       // `ms`: milliseconds since the command started, so machines can time each stage.
       sink: (event) => process.stdout.write(`${JSON.stringify({ ...event, ms: Date.now() - started })}\n`),
       result: async (_text, data) => {
-        process.stdout.write(`${JSON.stringify({ kind: 'result', ...toObject(data) })}\n`);
+        process.stdout.write(`${JSON.stringify({ kind: 'result', ...toObject(data), ms: Date.now() - started })}\n`);
       },
     };
   }

@@ -78,6 +78,17 @@ describe('deploy on three bare hosts, every role', () => {
     expect((await onHost(lab, 'pg1', 'dpkg-query -W patroni 2>/dev/null || echo none')).stdout.trim()).toBe('none');
   });
 
+  it('plans the whole deploy on bare hosts, secrets masked, and changes nothing', async () => {
+    const r = await hapg(['plan', '-i', inventory]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^  \+ \[pg1\] install etcd-client etcd-server haproxy keepalived patroni postgresql-15 python3-etcd$/m);
+    expect(r.stdout).toMatch(/^  > initialise cluster main on pg1, wait until it runs as leader, then start pg2, pg3 as replicas and wait until they stream$/m);
+    expect(r.stdout).toMatch(/^      \+\+\+ \/etc\/patroni\/patroni\.yml\twanted$/m);
+    expect(r.stdout).toMatch(/^      \+      password: "\*\*\*"$/m);
+    expect(r.stdout).not.toMatch(/generated on first deploy/);
+    expect((await onHost(lab, 'pg1', 'dpkg-query -W patroni 2>/dev/null || echo none; ls /etc/patroni 2>&1')).stdout).toMatch(/^none\n.*No such file/);
+  });
+
   it('takes bare hosts to a verified healthy cluster', async () => {
     const before = await onHost(lab, 'pg1', 'dpkg-query -W patroni 2>/dev/null || echo none');
     expect(before.stdout.trim()).toBe('none'); // really bare
@@ -111,6 +122,13 @@ describe('deploy on three bare hosts, every role', () => {
       expect(plan.stdout + plan.stderr).not.toContain(s);
       expect(statusOut.stdout).not.toContain(s);
     }
+  });
+
+  it("refuses Patroni REST API writes without the inventory's credentials", async () => {
+    const r = await onHost(lab, 'pg3', 'curl -s -o /dev/null -w "%{http_code}" -XPOST http://10.213.77.11:8008/restart -d "{}"');
+    expect(r.stdout).toBe('401');
+    const read = await onHost(lab, 'pg3', 'curl -s -o /dev/null -w "%{http_code}" http://10.213.77.11:8008/patroni');
+    expect(read.stdout).toBe('200');
   });
 
   it('the application user writes through the VIP and reads the row back from a replica', async () => {

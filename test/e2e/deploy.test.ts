@@ -158,6 +158,33 @@ describe('deploy on three bare hosts, every role', () => {
     expect(plan.stdout).toMatch(/nothing to do: everything is as the inventory declares/);
   });
 
+  it('applies a changed reload-only parameter through the dynamic configuration, restarting nothing', async () => {
+    const text = await readFile(inventory, 'utf8');
+    const doc = YAML.parse(text);
+    doc.clusters.main.postgres.parameters.work_mem = '8MB';
+    await writeFile(inventory, YAML.stringify(doc));
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(plan.stdout).toMatch(/^  \+ \[pg1\] PATCH \/config: work_mem \(unset\) → 8MB$/m);
+    const before = await processFingerprint();
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(r.exitCode).toBe(0);
+    // patroni.yml carries bootstrap.dcs (for a future re-bootstrap), so it is rewritten and
+    // Patroni reloaded; the live value comes from the PATCH.
+    const changes = jsonEvents(r.stdout).filter((e) => e.kind === 'change').map((e) => `${e.host} ${e.title}`);
+    expect(changes.sort()).toEqual(
+      ['pg1 PATCH /config: work_mem (unset) → 8MB', ...HOSTS.flatMap((h) => [`${h} reload patroni`, `${h} write /etc/patroni/patroni.yml`])].sort(),
+    );
+    for (const host of HOSTS) {
+      await eventually(`work_mem on ${host}`, async () => {
+        const show = await onHost(lab, host, "runuser -u postgres -- psql -XAtc 'show work_mem'");
+        return show.stdout.trim() === '8MB' ? true : new Error(show.stdout.trim());
+      }, 30_000);
+    }
+    expect(await processFingerprint()).toEqual(before);
+    const again = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(jsonResult<{ changes: number }>(again.stdout).changes).toBe(0);
+  });
+
   it('switches over to a replica; HAProxy and a write follow', async () => {
     const r = await hapg(['switchover', '-i', inventory, '--cluster', 'main', '--to', 'pg2']);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);

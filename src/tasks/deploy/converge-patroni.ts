@@ -10,6 +10,7 @@ import type { Session } from '../../run/session.js';
 import type { PlanItem } from '../../run/steps.js';
 import { etcdKeyExists } from '../etcd/facts.js';
 import { pgData } from '../patroni/facts.js';
+import { desiredDynamicConfig, dynamicConfig, dynamicConfigChanges, parameterContexts, planDynamicConfig } from '../patroni/dynamic-config.js';
 import { memberSteps, planPatroniMember, type MemberPlan } from '../patroni/plan.js';
 import { patroniState } from '../patroni/rest.js';
 import { memberStates, waitForLeader, waitForStreamingReplicas } from '../patroni/wait.js';
@@ -101,5 +102,32 @@ export async function convergePatroni(session: Session, secrets: InventorySecret
   changes += await applyPlan(running.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
   changes += await applyPlan(starting.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
   const leader = await waitForStreamingReplicas(session.facts, cluster);
+  changes += await convergeDynamicConfig(session, secrets, name, leader);
   return { changes, leader };
+}
+
+/**
+ * Cluster-wide settings (Patroni's dynamic configuration in etcd) through PATCH /config on the
+ * leader: Patroni then reloads every member. Parameters that only take effect on restart are
+ * named, with the members that now wait for one.
+ */
+export async function convergeDynamicConfig(session: Session, secrets: InventorySecrets, name: string, leader: string): Promise<number> {
+  const cluster = session.loaded.inventory.clusters[name]!;
+  const live = await session.facts.get(leader, dynamicConfig(cluster.patroni.rest_api_port));
+  const items = planDynamicConfig(leader, cluster, live, secrets.get(clusterSecretKey(name, 'rest_api'))!);
+  const changes = await applyPlan(items, session, `patroni ${name} dynamic configuration`);
+  if (changes > 0 && live) {
+    const params = dynamicConfigChanges(live, desiredDynamicConfig(cluster))
+      .filter((c) => c.key.startsWith('postgresql.parameters.'))
+      .map((c) => c.key.slice('postgresql.parameters.'.length));
+    const contexts = params.length ? await session.facts.fresh(leader, parameterContexts(cluster.postgres.port, params)) : new Map<string, string>();
+    const needRestart = params.filter((p) => contexts.get(p) === 'postmaster');
+    if (needRestart.length > 0) {
+      session.sink({
+        kind: 'warn',
+        message: `cluster ${name}: ${needRestart.join(', ')} take effect only after a restart of every member (Patroni shows them as pending restart); hapg does not restart members yet: restart replicas one at a time, then switch over and restart the old leader`,
+      });
+    }
+  }
+  return changes;
 }

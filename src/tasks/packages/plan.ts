@@ -20,8 +20,11 @@ const INSTALL_SCRIPT = [
   "  trap 'rm -f /usr/sbin/policy-rc.d' EXIT",
   'fi',
   'export DEBIAN_FRONTEND=noninteractive',
-  'apt-get update -q',
-  'apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold "$@"',
+  // A stalled transfer (a proxy that stops answering mid-file) fails after 30 s and is retried,
+  // instead of hanging the deploy.
+  'net="-o Acquire::http::Timeout=30 -o Acquire::Retries=3"',
+  'for attempt in 1 2 3; do apt-get update -q $net && break; [ "$attempt" = 3 ] && exit 1; sleep 2; done',
+  'apt-get install -y -q --no-install-recommends $net -o Dpkg::Options::=--force-confold "$@"',
 ].join('\n');
 
 export interface PackageFacts {

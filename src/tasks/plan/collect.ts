@@ -1,5 +1,6 @@
 import type { InventorySecrets } from '../../inventory/secrets.js';
-import { userSecretKey } from '../../inventory/secrets.js';
+import { clusterSecretKey, userSecretKey } from '../../inventory/secrets.js';
+import { dynamicConfig, planDynamicConfig } from '../patroni/dynamic-config.js';
 import type { Session } from '../../run/session.js';
 import type { PlanItem } from '../../run/steps.js';
 import { planEtcdCluster } from '../deploy/converge-etcd.js';
@@ -42,6 +43,8 @@ export async function collectPlan(session: Session, secrets: InventorySecrets): 
 
     const leader = await findLeader(session, name);
     if (leader) {
+      const live = await session.facts.get(leader, dynamicConfig(cluster.patroni.rest_api_port));
+      sections.push({ title: `Dynamic configuration of ${name}`, items: planDynamicConfig(leader, cluster, live, secrets.get(clusterSecretKey(name, 'rest_api'))!), actions: [] });
       const port = cluster.postgres.port;
       const catalog = await session.facts.get(leader, catalogFact(port));
       const extensions = new Map<string, Set<string>>();

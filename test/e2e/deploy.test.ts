@@ -231,4 +231,27 @@ describe('deploy on three bare hosts, every role', () => {
     expect(leaderOf(healed.report)).toEqual([newLeader]);
     expect(await psql(`${vip}:5000`, 'app', password, 'select count(*) from t')).toBe('2');
   });
+
+  it('applies a restart-only parameter by restarting replicas one at a time, then switching over', async () => {
+    const doc = YAML.parse(await readFile(inventory, 'utf8'));
+    doc.clusters.main.postgres.parameters.max_connections = 150;
+    await writeFile(inventory, YAML.stringify(doc));
+    const leaderBefore = leaderOf((await status()).report)[0]!;
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    const restarts = jsonEvents(r.stdout).filter((e) => e.kind === 'change' && e.title === 'restart PostgreSQL (pending restart)').map((e) => e.host);
+    // Every member once; the leader last, after it handed over.
+    expect([...restarts].sort()).toEqual(HOSTS);
+    expect(restarts.at(-1)).toBe(leaderBefore);
+    for (const host of HOSTS) {
+      expect((await onHost(lab, host, "runuser -u postgres -- psql -XAtc 'show max_connections'")).stdout.trim()).toBe('150');
+    }
+    const after = await eventually<StatusJson>('a healthy status after the rolling restart', async () => {
+      const { report } = await status();
+      return report.healthy ? report : new Error(report.clusters[0]!.problems.join('; '));
+    }, 30_000);
+    expect(leaderOf(after)).not.toEqual([leaderBefore]);
+    expect(after.clusters[0]!.members.some((m) => (m as { pendingRestart?: boolean }).pendingRestart)).toBe(false);
+  });
 });

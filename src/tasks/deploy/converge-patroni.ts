@@ -10,6 +10,7 @@ import type { Session } from '../../run/session.js';
 import type { PlanItem } from '../../run/steps.js';
 import { etcdKeyExists } from '../etcd/facts.js';
 import { pgData } from '../patroni/facts.js';
+import { rollingRestart } from '../patroni/rolling-restart.js';
 import { desiredDynamicConfig, dynamicConfig, dynamicConfigChanges, parameterContexts, planDynamicConfig } from '../patroni/dynamic-config.js';
 import { memberSteps, planPatroniMember, type MemberPlan } from '../patroni/plan.js';
 import { patroniState } from '../patroni/rest.js';
@@ -102,8 +103,9 @@ export async function convergePatroni(session: Session, secrets: InventorySecret
   changes += await applyPlan(running.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
   changes += await applyPlan(starting.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
   const leader = await waitForStreamingReplicas(session.facts, cluster);
-  changes += await convergeDynamicConfig(session, secrets, name, leader);
-  return { changes, leader };
+  const configChanges = await convergeDynamicConfig(session, secrets, name, leader);
+  // A rolling restart may have switched over: ask again who leads.
+  return configChanges > 0 ? { changes: changes + configChanges, leader: await waitForStreamingReplicas(session.facts, cluster) } : { changes, leader };
 }
 
 /**
@@ -123,10 +125,8 @@ export async function convergeDynamicConfig(session: Session, secrets: Inventory
     const contexts = params.length ? await session.facts.fresh(leader, parameterContexts(cluster.postgres.port, params)) : new Map<string, string>();
     const needRestart = params.filter((p) => contexts.get(p) === 'postmaster');
     if (needRestart.length > 0) {
-      session.sink({
-        kind: 'warn',
-        message: `cluster ${name}: ${needRestart.join(', ')} take effect only after a restart of every member (Patroni shows them as pending restart); hapg does not restart members yet: restart replicas one at a time, then switch over and restart the old leader`,
-      });
+      session.sink({ kind: 'info', message: `cluster ${name}: ${needRestart.join(', ')} take effect on restart: restarting members one at a time` });
+      return changes + (await rollingRestart(session, secrets, name));
     }
   }
   return changes;

@@ -12,16 +12,14 @@ export function planServiceState(
   state: ServiceState | undefined,
   changedFiles: readonly FileStep[],
   onChange: 'reload' | 'restart',
-  unitChanged = false,
 ): PlanItem[] {
   const items: PlanItem[] = [];
-  if (unitChanged) items.push({ kind: 'exec', host, title: 'systemctl daemon-reload', argv: ['systemctl', 'daemon-reload'] });
   const running = state?.active === 'active';
   const enabled = state?.enabled === 'enabled';
   if (!running) {
     items.push(service(host, name, 'started', true));
-  } else if (changedFiles.length > 0 || unitChanged) {
-    items.push(service(host, name, onChange === 'reload' && !unitChanged ? 'reloaded' : 'restarted', enabled ? undefined : true));
+  } else if (changedFiles.length > 0) {
+    items.push(service(host, name, onChange === 'reload' ? 'reloaded' : 'restarted', enabled ? undefined : true));
   } else if (!enabled) {
     items.push({ kind: 'exec', host, title: `enable ${name}`, argv: ['systemctl', 'enable', '--quiet', `${name}.service`] });
   }

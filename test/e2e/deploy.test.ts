@@ -1,7 +1,7 @@
 // One-command deploy on three bare lab hosts with every role, then the day-2 behaviour the
 // product promises: a no-op re-run, plan, switchover, failover with HAProxy and the VIP
 // following, and a re-run that heals the stopped member.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
@@ -33,6 +33,14 @@ async function psql(endpoint: string, user: string, password: string, sql: strin
   });
   if (r.exitCode !== 0) throw new Error(`psql ${endpoint}: ${r.stderr}`);
   return r.stdout.trim();
+}
+
+/** The secrets file hapg keeps beside an inventory. */
+const secretsFileOf = (inv: string) => path.join(path.dirname(inv), '.hapg', 'inventory.secrets.yml');
+
+/** The generated password of the application user. */
+async function appPassword(): Promise<string> {
+  return (YAML.parse(await readFile(secretsFileOf(inventory), 'utf8')) as Record<string, string>)['clusters.main.users.app']!;
 }
 
 /** Main PIDs and start times of every service hapg manages, and the postmaster's PID. */
@@ -110,8 +118,7 @@ describe('deploy on three bare hosts, every role', () => {
   });
 
   it('keeps secrets in a 0600 file and patroni.yml 0600 owned by postgres, never in output', async () => {
-    const secretsFile = path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml');
-    const { stat } = await import('node:fs/promises');
+    const secretsFile = secretsFileOf(inventory);
     expect((await stat(secretsFile)).mode & 0o777).toBe(0o600);
     const r = await onHost(lab, 'pg2', 'stat -c "%a %U %G" /etc/patroni/patroni.yml');
     expect(r.stdout.trim()).toBe('600 postgres postgres');
@@ -132,8 +139,7 @@ describe('deploy on three bare hosts, every role', () => {
   });
 
   it('the application user writes through the VIP and reads the row back from a replica', async () => {
-    const secretsFile = path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml');
-    const password = (YAML.parse(await readFile(secretsFile, 'utf8')) as Record<string, string>)['clusters.main.users.app']!;
+    const password = await appPassword();
     await psql(`${vip}:5000`, 'app', password, 'create table if not exists t (id int primary key, note text)');
     await psql(`${vip}:5000`, 'app', password, 'insert into t values (1, $$via vip$$) on conflict (id) do nothing');
     const read = await eventually('the row on a replica', async () => {
@@ -217,8 +223,7 @@ describe('deploy on three bare hosts, every role', () => {
       const rwUp = c.haproxy.map((h) => h.servers?.filter((s) => s.proxy === 'main_read_write' && s.status === 'UP').map((s) => s.server).join(','));
       return rwUp.every((s) => s === newLeader) && c.vipHolders.length === 1 ? true : undefined;
     });
-    const secretsFile = path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml');
-    const password = (YAML.parse(await readFile(secretsFile, 'utf8')) as Record<string, string>)['clusters.main.users.app']!;
+    const password = await appPassword();
     await psql(`${vip}:5000`, 'app', password, 'insert into t values (2, $$after failover$$)');
 
     const heal = await hapg(['deploy', '-i', inventory, '--json']);

@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import { labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_SUBNET } from '../../src/lab/layout.js';
 import { labPaths } from '../../src/lab/paths.js';
+import { readLabState } from '../../src/lab/state.js';
 import { createReporter } from '../../src/ui/reporter.js';
 import type { LabContext } from './lab-context.js';
 
@@ -32,11 +33,21 @@ async function labContextFrom(inventoryPath: string, bridgeAddress: string): Pro
 
 /**
  * Hosts of the shared lab: pg1-pg3 for the all-in-one deploy, pg4-pg8 for the dedicated etcd
- * layout. Each test file owns its hosts, so files stay independent.
+ * layout, pg9-pg13 for the two-datacenter standby tests, pg14-pg16 for rolling changes under
+ * load. Each test file owns its hosts, so files stay independent.
  */
-export const LAB_HOSTS = 8;
+export const LAB_HOSTS = 16;
 
 export default async function setup({ provide }: TestProject): Promise<() => Promise<void>> {
+  // Development: HAPG_E2E_LAB names the inventory of a lab that is already up (`hapg lab up
+  // --hosts 16 --out …`); one test file then runs against its hosts, and the lab is kept.
+  const existing = process.env['HAPG_E2E_LAB'];
+  if (existing) {
+    const state = await readLabState(labPaths());
+    if (!state) throw new Error(`HAPG_E2E_LAB=${existing}, but no lab is up (hapg lab up --hosts ${LAB_HOSTS} --out ${existing})`);
+    provide('lab', await labContextFrom(path.resolve(existing), state.bridgeAddress));
+    return async () => {};
+  }
   const dir = await mkdtemp(path.join(tmpdir(), 'hapg-lab-e2e-'));
   const inventoryPath = path.join(dir, 'lab.yml');
   const reporter = createReporter({});

@@ -19,6 +19,8 @@ export interface HostFacts {
   disks: ReadonlyMap<string, DiskSpace>;
   /** Remote clock minus the control machine's, in seconds. */
   clockOffset: number;
+  /** Half the round trip of the clock reading, in seconds: the offset is exact to within this. */
+  clockUncertainty: number;
   sockets: ListeningSocket[];
   privilege: Privilege;
 }

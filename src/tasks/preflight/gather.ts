@@ -18,13 +18,16 @@ export async function gatherPreflightFacts(facts: FactCache, roles: HostRoles): 
     clockOffset,
     disks,
   ]);
-  return { os, init, sockets, privilege: priv, clockOffset: offset, disks: new Map(diskEntries) };
+  return { os, init, sockets, privilege: priv, clockOffset: offset.offset, clockUncertainty: offset.uncertainty, disks: new Map(diskEntries) };
 }
 
-/** Remote clock minus local clock, taking the midpoint of the round trip as the local time. */
-async function measureClockOffset(facts: FactCache, host: string): Promise<number> {
+/**
+ * Remote clock minus local clock, taking the midpoint of the round trip as the local time;
+ * the remote reading lies somewhere in the round trip, so half of it bounds the error.
+ */
+async function measureClockOffset(facts: FactCache, host: string): Promise<{ offset: number; uncertainty: number }> {
   const before = Date.now();
   const { remoteEpoch } = await facts.get(host, clock);
   const after = Date.now();
-  return remoteEpoch - (before + after) / 2000;
+  return { offset: remoteEpoch - (before + after) / 2000, uncertainty: (after - before) / 2000 };
 }

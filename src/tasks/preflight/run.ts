@@ -17,12 +17,22 @@ export async function runPreflight(session: Session): Promise<HostCheckReport[]>
   const { inventory } = session.loaded;
   const roles = hostRoles(inventory).filter((r) => session.remotes.has(r.host));
   const gathered = await Promise.all(roles.map((r) => gatherPreflightFacts(session.facts, r)));
-  const offsets = gathered.map((g) => g.clockOffset);
-  const spread = offsets.length ? Math.max(...offsets) - Math.min(...offsets) : 0;
+  const spread = clockSpread(gathered);
   return roles.map((r, i): HostCheckReport => {
     const checks = checkHost(r, gathered[i]!, spread);
     return { host: r.host, address: inventory.hosts[r.host]?.address ?? '?', roles: r.roles, verdict: worstVerdict(checks), checks };
   });
+}
+
+/**
+ * The least the hosts' clocks can differ given each reading's uncertainty: a slow round trip
+ * (a loaded control machine) widens a reading's window but is no evidence of skew.
+ */
+export function clockSpread(readings: readonly { clockOffset: number; clockUncertainty: number }[]): number {
+  if (readings.length === 0) return 0;
+  const latestEarliest = Math.max(...readings.map((r) => r.clockOffset - r.clockUncertainty));
+  const earliestLatest = Math.min(...readings.map((r) => r.clockOffset + r.clockUncertainty));
+  return Math.max(0, latestEarliest - earliestLatest);
 }
 
 /** Raises PRECHECK_FAILED naming the first failing check when any host fails; reports warnings. */

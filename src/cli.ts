@@ -4,6 +4,7 @@ import { registerDeployCommand } from './commands/deploy.js';
 import { registerPlanCommand } from './commands/plan.js';
 import { registerSchemaCommand } from './commands/schema.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerStandbyCommands } from './commands/standby.js';
 import { registerSwitchoverCommand } from './commands/switchover.js';
 import { asHapgError, ExitCode } from './errors.js';
 import { closeProgress } from './ui/reporter.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerDeployCommand(program);
   registerStatusCommand(program);
   registerSwitchoverCommand(program);
+  registerStandbyCommands(program);
   registerSchemaCommand(program);
   registerLabCommands(program);
   return program;

@@ -5,16 +5,19 @@ import { withSession } from '../run/session.js';
 import { deploy } from '../tasks/deploy/play.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
+import { rollingOptionsOf, wholeNumber, withRollingOptions, type RollingCommandOptions } from './rolling-options.js';
 
-interface DeployCommandOptions extends InventoryCommandOptions {
+interface DeployCommandOptions extends InventoryCommandOptions, RollingCommandOptions {
   force?: boolean;
+  restartTimeout?: number;
 }
 
 /** `hapg deploy`: converge the hosts to the inventory, from bare hosts or on a live cluster. */
 export function registerDeployCommand(program: Command): void {
-  withInventoryOptions(program.command('deploy'))
+  withRollingOptions(withInventoryOptions(program.command('deploy')))
     .description('install, configure and bootstrap (or converge) everything the inventory declares, then verify')
     .option('--force', 'proceed even when a live Patroni cluster is unhealthy')
+    .option('--restart-timeout <seconds>', 'how long a restarted member may take to run and stream again before deploy stops', wholeNumber(1), 120)
     .action(async (opts: DeployCommandOptions) => {
       process.exitCode = await runDeploy(opts);
     });
@@ -25,11 +28,18 @@ async function runDeploy(opts: DeployCommandOptions): Promise<number> {
   const started = Date.now();
   const report = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
     const secrets = await resolveSecrets(session.loaded, { createMissing: true });
-    return deploy(session, secrets, { force: opts.force ?? false });
+    return deploy(session, secrets, {
+      force: opts.force ?? false,
+      rolling: { ...rollingOptionsOf(opts), memberTimeoutMs: (opts.restartTimeout ?? 120) * 1000 },
+    });
   });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const verdict = report.changes === 0 ? `nothing to do: everything already as declared (${seconds}s)` : `${report.changes} changes applied in ${seconds}s`;
-  const lines = report.clusters.map((c) => `cluster ${c.name}: leader ${c.leader}${c.vipHolder ? `, VIP on ${c.vipHolder}` : ''}, write/read check passed`);
+  const lines = report.clusters.map((c) =>
+    c.standby
+      ? `cluster ${c.name}: standby leader ${c.leader}${c.vipHolder ? `, VIP on ${c.vipHolder}` : ''}, streaming from ${c.standby.source}, copy verified`
+      : `cluster ${c.name}: leader ${c.leader}${c.vipHolder ? `, VIP on ${c.vipHolder}` : ''}, write/read check passed`,
+  );
   await reporter.result([...lines, verdict].join('\n'), { changes: report.changes, seconds: Number(seconds), clusters: report.clusters });
   return ExitCode.ok;
 }

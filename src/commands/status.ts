@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { withSession } from '../run/session.js';
-import { gatherStatus, type StatusReport } from '../tasks/status/gather.js';
+import { gatherStatus, type StandbyLink, type StatusReport } from '../tasks/status/gather.js';
 import { createReporter } from '../ui/reporter.js';
 import { renderTable } from '../ui/table.js';
 import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
@@ -47,9 +47,20 @@ export function renderStatus(report: StatusReport): string {
         ]),
       ]),
     );
+    if (c.standby) out.push(renderStandbyLink(c.standby));
     for (const p of c.problems) out.push(`  problem: ${p}`);
   }
   for (const e of report.etcd) for (const p of e.problems) out.push(`  problem: etcd ${e.name}: ${p}`);
   out.push('', report.healthy ? 'healthy' : 'DEGRADED');
   return out.join('\n');
+}
+
+/** One line on a standby cluster's link: source, lag in bytes and seconds, and the slot. */
+export function renderStandbyLink(link: StandbyLink): string {
+  const receiver = link.receiver ? `${link.receiver.status} from ${link.receiver.senderHost || '?'}` : 'no WAL receiver';
+  const slot = link.slot
+    ? `slot ${link.slot.name} on ${link.sourceLeader}: ${link.slot.active ? 'active' : 'INACTIVE'}, retains ${link.slot.retainedBytes} bytes`
+    : `slot missing${link.sourceLeader ? ` on ${link.sourceLeader}` : ''}`;
+  const lag = link.slot?.lagBytes != null ? `lag ${link.slot.lagBytes} bytes, ${link.slot.lagSeconds ?? 0} s` : 'lag unknown';
+  return `  standby of ${link.source}: standby leader ${link.standbyLeader ?? 'none'}, ${receiver}; ${lag}; ${slot}`;
 }

@@ -40,7 +40,8 @@ export function completeInventory(raw: RawInventory): { inventory: CompleteInven
     etcd[name] = { ...e, data_dir: e.data_dir ?? `/var/lib/etcd/${name}` };
   }
   const clusters: Record<string, CompleteCluster> = {};
-  for (const [name, c] of Object.entries(raw.clusters)) {
+  for (const [name, c0] of Object.entries(raw.clusters)) {
+    const c = { ...c0, postgres: { ...c0.postgres, parameters: inheritedParameters(raw, name) } };
     const picked = c.etcd === undefined ? pickEtcdCluster(raw, c) : { name: c.etcd };
     if ('problem' in picked) findings.push({ path: ['clusters', name, 'etcd'], message: picked.problem });
     const { haproxy, vip, standby } = c;
@@ -55,6 +56,19 @@ export function completeInventory(raw: RawInventory): { inventory: CompleteInven
     };
   }
   return { inventory: { ...raw, etcd, clusters }, findings };
+}
+
+/**
+ * A standby cluster is a physical copy of its source: it starts from the source's PostgreSQL
+ * parameters (along its chain of sources), and its own override them.
+ */
+function inheritedParameters(raw: RawInventory, name: string, seen = new Set<string>()): RawCluster['postgres']['parameters'] {
+  const cluster = raw.clusters[name];
+  if (!cluster) return {};
+  const source = cluster.standby?.cluster;
+  if (!source || seen.has(name)) return cluster.postgres.parameters;
+  seen.add(name);
+  return { ...inheritedParameters(raw, source, seen), ...cluster.postgres.parameters };
 }
 
 /** Name of the physical slot a standby cluster streams from on its source cluster. */

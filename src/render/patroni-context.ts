@@ -5,6 +5,7 @@ import { patroniScope } from '../inventory/defaults.js';
 import type { Secret } from '../secret.js';
 import { addressOf, etcdClientEndpoints } from './etcd-context.js';
 import { PATRONI_NAMESPACE, PATRONI_ROLES } from './roles.js';
+import { standbyClusterConfig, standbyReplicationClients, standbysOf, type StandbyClusterConfig } from './standby.js';
 import { hostCidr, hostPort, yamlPairs, yamlString, yamlValue } from './values.js';
 
 type Pair = { name: string; value: string };
@@ -26,6 +27,8 @@ export interface PatroniContext {
     useSlots: boolean;
     parameters: Pair[];
     slots: { name: string; fields: Pair[] }[];
+    /** Set for a standby cluster: its first member clones the source by base backup. */
+    standbyCluster: { fields: Pair[]; createReplicaMethods: string[] } | undefined;
   };
   initdb: string[];
   postgres: {
@@ -94,12 +97,10 @@ export function patroniContext(
       usePgRewind: p.use_pg_rewind,
       useSlots: p.use_slots,
       parameters: yamlPairs({ ...BASE_PARAMETERS, ...cluster.postgres.parameters }),
-      slots: Object.entries(p.permanent_slots)
+      slots: Object.entries(permanentSlots(inventory, clusterName))
         .sort(([a], [b]) => a.localeCompare(b))
-        .map(([name, slot]) => ({
-          name,
-          fields: slot.type === 'logical' ? yamlPairs({ type: 'logical', database: slot.database, plugin: slot.plugin }) : yamlPairs({ type: 'physical' }),
-        })),
+        .map(([name, fields]) => ({ name, fields: yamlPairs(fields) })),
+      standbyCluster: standbyContext(standbyClusterConfig(inventory, clusterName)),
     },
     initdb: ['encoding: UTF8', 'locale: C.UTF-8', 'data-checksums', ...(cluster.postgres.wal_dir ? [`waldir: ${yamlString(cluster.postgres.wal_dir)}`] : [])],
     postgres: {
@@ -126,8 +127,28 @@ export function patroniContext(
 }
 
 /**
- * pg_hba in order: local superuser by peer, replication and rewind only from the cluster's
- * members, the superuser from members and HAProxy hosts (hapg's checks go through HAProxy),
+ * Patroni's permanent slots of a cluster: the inventory's, and one physical slot per standby
+ * cluster streaming from it (kept on whichever member leads, across failovers).
+ */
+export function permanentSlots(inventory: Inventory, clusterName: string): Record<string, Record<string, string>> {
+  const cluster = clusterOf(inventory, clusterName);
+  const slots: Record<string, Record<string, string>> = {};
+  for (const [name, slot] of Object.entries(cluster.patroni.permanent_slots)) {
+    slots[name] = slot.type === 'logical' ? { type: 'logical', database: slot.database, plugin: slot.plugin } : { type: 'physical' };
+  }
+  for (const standby of standbysOf(inventory, clusterName)) slots[inventory.clusters[standby]!.standby!.slot] = { type: 'physical' };
+  return slots;
+}
+
+function standbyContext(config: StandbyClusterConfig | undefined): PatroniContext['dcs']['standbyCluster'] {
+  if (!config) return undefined;
+  const { create_replica_methods, ...rest } = config;
+  return { fields: yamlPairs(rest), createReplicaMethods: create_replica_methods };
+}
+
+/**
+ * pg_hba in order: local superuser by peer, replication only from the cluster's members and
+ * its standby clusters' hosts, rewind only from the members, the superuser from members and HAProxy hosts (hapg's checks go through HAProxy),
  * then the inventory's own entries. Anything else is rejected by PostgreSQL's default.
  */
 export function hbaEntries(inventory: Inventory, clusterName: string): string[] {
@@ -135,10 +156,12 @@ export function hbaEntries(inventory: Inventory, clusterName: string): string[] 
   const members = cluster.hosts.map((h) => hostCidr(addressOf(inventory, h)));
   const proxies = (cluster.haproxy?.hosts ?? []).map((h) => hostCidr(addressOf(inventory, h)));
   const superuserFrom = [...new Set(['127.0.0.1/32', ...members, ...proxies])];
+  const standbyClients = standbyReplicationClients(inventory, clusterName).map((h) => hostCidr(addressOf(inventory, h)));
+  const replicationFrom = [...new Set([...members, ...standbyClients])];
   return [
     `local all ${PATRONI_ROLES.superuser} peer`,
     'local all all scram-sha-256',
-    ...members.map((m) => `host replication ${PATRONI_ROLES.replication} ${m} scram-sha-256`),
+    ...replicationFrom.map((m) => `host replication ${PATRONI_ROLES.replication} ${m} scram-sha-256`),
     ...members.map((m) => `host all ${PATRONI_ROLES.rewind} ${m} scram-sha-256`),
     ...superuserFrom.map((m) => `host all ${PATRONI_ROLES.superuser} ${m} scram-sha-256`),
     ...cluster.postgres.hba.map((e) => [e.type, e.database, e.user, ...(e.address ? [e.address] : []), e.method].join(' ')),

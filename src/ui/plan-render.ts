@@ -1,7 +1,9 @@
 import { createTwoFilesPatch } from 'diff';
 import { maskSecrets } from '../secret.js';
 import type { FileStep, PlanItem } from '../run/steps.js';
-import type { PlanSection } from '../tasks/plan/collect.js';
+import { describeParameterChange, showValue } from '../tasks/patroni/restart-plan.js';
+import type { Plan, PlanSection } from '../tasks/plan/collect.js';
+import { renderSequence } from '../tasks/plan/sequence.js';
 
 /** Remote content of a file a step would write ('' when absent). */
 export type ContentOf = (host: string, path: string) => Promise<string>;
@@ -15,19 +17,48 @@ export function planCounts(sections: readonly PlanSection[]): { changes: number;
 
 /**
  * The plan as people read it: per stage, per host, each step; files as unified diffs with
- * every secret masked on both sides; noops with their reason.
+ * every secret masked on both sides; noops with their reason; each changed parameter with how
+ * it takes effect; then the order of reloads, restarts and switchovers.
  */
-export async function renderPlan(sections: readonly PlanSection[], contentOf: ContentOf): Promise<string> {
+export async function renderPlan(plan: Plan, contentOf: ContentOf): Promise<string> {
   const out: string[] = [];
-  for (const section of sections) {
+  for (const section of plan.sections) {
     const changes = section.items.filter((i) => i.kind !== 'noop');
     out.push(`${section.title}: ${changes.length || section.actions.length ? `${changes.length} change${changes.length === 1 ? '' : 's'}` : 'nothing to do'}`);
     for (const item of section.items) out.push(...(await renderItem(item, contentOf)));
+    for (const p of section.parameters ?? []) out.push(`      ${describeParameterChange(p)}`);
     for (const action of section.actions) out.push(`  > ${action}`);
   }
-  const { changes, actions } = planCounts(sections);
-  out.push('', changes + actions === 0 ? 'nothing to do: everything is as the inventory declares' : `${changes} changes planned; run \`hapg deploy\` to apply`);
+  if (plan.sequence.length > 0) out.push('', 'Order of reloads, restarts and switchovers:', ...renderSequence(plan.sequence));
+  const { changes, actions } = planCounts(plan.sections);
+  out.push(
+    '',
+    changes + actions === 0
+      ? 'nothing to do: everything is as the inventory declares'
+      : `${changes} change${changes === 1 ? '' : 's'}${actions ? ` and ${actions} cluster action${actions === 1 ? '' : 's'}` : ''} planned; run \`hapg deploy\` to apply`,
+  );
   return out.join('\n');
+}
+
+/** The plan for `--json`: never file contents (they may hold secrets). */
+export function planJson(plan: Plan): Record<string, unknown> {
+  return {
+    ...planCounts(plan.sections),
+    sections: plan.sections.map((s) => ({
+      title: s.title,
+      actions: s.actions,
+      items: s.items.map(describeItem),
+      ...(s.parameters ? { parameters: s.parameters.map((p) => ({ ...p, from: showValue(p.from), to: showValue(p.to) })) } : {}),
+      ...(s.restarts ? { restarts: s.restarts.actions } : {}),
+    })),
+    sequence: plan.sequence,
+  };
+}
+
+function describeItem(item: PlanItem): Record<string, unknown> {
+  if (item.kind === 'noop') return { kind: 'noop', host: item.host, reason: item.reason };
+  if (item.kind === 'file') return { kind: 'file', host: item.host, path: item.path, mode: item.mode.toString(8), owner: item.owner };
+  return { kind: item.kind, host: item.host, title: item.title };
 }
 
 async function renderItem(item: PlanItem, contentOf: ContentOf): Promise<string[]> {

@@ -246,9 +246,10 @@ describe('deploy on three bare hosts, every role', () => {
     expect(r.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
     expect(r.exitCode).toBe(0);
     const restarts = jsonEvents(r.stdout).filter((e) => e.kind === 'change' && e.title === 'restart PostgreSQL (pending restart)').map((e) => e.host);
-    // Every member once; the leader last, after it handed over.
-    expect([...restarts].sort()).toEqual(HOSTS);
-    expect(restarts.at(-1)).toBe(leaderBefore);
+    // The replicas one at a time; then the leader hands over, and its demotion restarts it with
+    // the new settings (a separate restart only if Patroni still flags it pending: then last).
+    expect(restarts.filter((h) => h !== leaderBefore).sort()).toEqual(HOSTS.filter((h) => h !== leaderBefore));
+    if (restarts.includes(leaderBefore)) expect(restarts.at(-1)).toBe(leaderBefore);
     for (const host of HOSTS) {
       expect((await onHost(lab, host, "runuser -u postgres -- psql -XAtc 'show max_connections'")).stdout.trim()).toBe('150');
     }

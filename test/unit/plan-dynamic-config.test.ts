@@ -4,29 +4,28 @@ import { Secret } from '../../src/secret.js';
 import { desiredDynamicConfig, dynamicConfigChanges, planDynamicConfig } from '../../src/tasks/patroni/dynamic-config.js';
 
 const { inventory } = await loadInventory('inventories/three-hosts.yml');
-const cluster = inventory.clusters['main']!;
 const password = new Secret('rest-secret');
 
 /** What Patroni 3.0.2 returns from GET /config right after bootstrapping from bootstrap.dcs. */
-const liveAfterBootstrap = () => JSON.parse(JSON.stringify(desiredDynamicConfig(cluster))) as Record<string, unknown>;
+const liveAfterBootstrap = () => JSON.parse(JSON.stringify(desiredDynamicConfig(inventory, 'main'))) as Record<string, unknown>;
 
 describe('dynamic configuration', () => {
   it('right after bootstrap: nothing to change', () => {
-    expect(planDynamicConfig('pg1', cluster, liveAfterBootstrap(), password)).toEqual([{ kind: 'noop', host: 'pg1', reason: 'dynamic configuration as declared' }]);
+    expect(planDynamicConfig('pg1', inventory, 'main', liveAfterBootstrap(), password)).toEqual([{ kind: 'noop', host: 'pg1', reason: 'dynamic configuration as declared' }]);
   });
 
   it('treats numbers and their strings alike (Patroni and PostgreSQL do)', () => {
     const live = liveAfterBootstrap();
     (live['postgresql'] as { parameters: Record<string, unknown> }).parameters['max_connections'] = '200';
     live['ttl'] = '30';
-    expect(dynamicConfigChanges(live, desiredDynamicConfig(cluster))).toEqual([]);
+    expect(dynamicConfigChanges(live, desiredDynamicConfig(inventory, 'main'))).toEqual([]);
   });
 
   it('one PATCH with only the differing keys, nested as Patroni expects, with credentials', () => {
     const live = liveAfterBootstrap();
     (live['postgresql'] as { parameters: Record<string, unknown> }).parameters['shared_buffers'] = '128MB';
     live['loop_wait'] = 5;
-    const [step] = planDynamicConfig('pg1', cluster, live, password);
+    const [step] = planDynamicConfig('pg1', inventory, 'main', live, password);
     expect(step).toMatchObject({
       kind: 'http',
       host: 'pg1',
@@ -44,10 +43,10 @@ describe('dynamic configuration', () => {
     const params = (live['postgresql'] as { parameters: Record<string, unknown> }).parameters;
     delete params['wal_keep_size'];
     params['work_mem'] = '64MB'; // set by someone with patronictl edit-config
-    expect(dynamicConfigChanges(live, desiredDynamicConfig(cluster))).toEqual([{ key: 'postgresql.parameters.wal_keep_size', from: undefined, to: '1GB' }]);
+    expect(dynamicConfigChanges(live, desiredDynamicConfig(inventory, 'main'))).toEqual([{ key: 'postgresql.parameters.wal_keep_size', from: undefined, to: '1GB' }]);
   });
 
   it('says so when the leader has no dynamic configuration to read', () => {
-    expect(planDynamicConfig('pg1', cluster, undefined, password)[0]).toMatchObject({ kind: 'noop' });
+    expect(planDynamicConfig('pg1', inventory, 'main', undefined, password)[0]).toMatchObject({ kind: 'noop' });
   });
 });

@@ -4,6 +4,24 @@ import { type CheckContext, has } from './context.js';
 
 const SOURCE_ROLE_SECRETS = ['superuser', 'replication', 'rewind'] as const;
 
+/** Parameters a hot standby needs at least as high as its primary's (PostgreSQL checks them on replay). */
+export const SHARED_MEMORY_PARAMETERS = ['max_connections', 'max_prepared_transactions', 'max_locks_per_transaction', 'max_wal_senders', 'max_worker_processes'] as const;
+
+/** PostgreSQL's defaults, and hapg's own base value of max_wal_senders. */
+const PARAMETER_DEFAULTS: Record<(typeof SHARED_MEMORY_PARAMETERS)[number], number> = {
+  max_connections: 100,
+  max_prepared_transactions: 0,
+  max_locks_per_transaction: 64,
+  max_wal_senders: 10,
+  max_worker_processes: 8,
+};
+
+function numericParameter(parameters: Record<string, string | number | boolean>, name: (typeof SHARED_MEMORY_PARAMETERS)[number]): number | undefined {
+  const value = parameters[name] ?? PARAMETER_DEFAULTS[name];
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
 /** Standby clusters point at a real source, form no loop, and take roles from their source. */
 export function checkStandbyClusters(ctx: CheckContext): void {
   const { clusters } = ctx.inventory;
@@ -68,6 +86,19 @@ export function checkStandbyClusters(ctx: CheckContext): void {
     }
     if (has(source.patroni.permanent_slots, standby.slot)) {
       ctx.error([...base, 'standby', 'slot'], `"${standby.slot}" is already a permanent slot of cluster ${src}: pick another name`);
+    }
+    if (source.postgres.version !== cluster.postgres.version) {
+      ctx.error([...base, 'postgres', 'version'], `is ${cluster.postgres.version}, but its source cluster ${src} runs ${source.postgres.version}: a standby is a physical copy and needs the same major version`);
+    }
+    for (const param of SHARED_MEMORY_PARAMETERS) {
+      const mine = numericParameter(cluster.postgres.parameters, param);
+      const theirs = numericParameter(source.postgres.parameters, param);
+      if (mine !== undefined && theirs !== undefined && mine < theirs) {
+        ctx.error(
+          [...base, 'postgres', 'parameters', param],
+          `is ${mine}, lower than ${theirs} on its source cluster ${src}: a hot standby stops replaying WAL when this is lower than on its primary`,
+        );
+      }
     }
     const slots = slotsBySource.get(src) ?? new Map<string, string>();
     slotsBySource.set(src, slots);

@@ -10,11 +10,16 @@ import type { Session } from '../../run/session.js';
 import type { PlanItem } from '../../run/steps.js';
 import { etcdKeyExists } from '../etcd/facts.js';
 import { pgData } from '../patroni/facts.js';
-import { rollingRestart } from '../patroni/rolling-restart.js';
-import { desiredDynamicConfig, dynamicConfig, dynamicConfigChanges, parameterContexts, planDynamicConfig } from '../patroni/dynamic-config.js';
+import { DEFAULT_ROLLING, restartPendingMembers, type RollingOptions } from '../patroni/rolling-restart.js';
+import { configLoadTimes, waitForConfigReload } from '../patroni/config-reload.js';
+import { parameterSettings } from '../patroni/pg-settings.js';
+import { changedParameterNames, classifyParameters, describeParameterChange } from '../patroni/restart-plan.js';
+import { desiredDynamicConfig, dynamicConfig, dynamicConfigChanges, planDynamicConfig } from '../patroni/dynamic-config.js';
 import { memberSteps, planPatroniMember, type MemberPlan } from '../patroni/plan.js';
 import { patroniState } from '../patroni/rest.js';
 import { memberStates, waitForLeader, waitForStreamingReplicas } from '../patroni/wait.js';
+import { standbyClusterConfig } from '../../render/standby.js';
+import { RoleWatch, waitForSourceSlot, waitForStandbyLeader } from '../standby/bootstrap.js';
 import { catalogFact, planPatroniRolePasswords } from '../postgres/roles.js';
 
 export interface PatroniClusterPlan {
@@ -51,7 +56,7 @@ export async function planPatroniCluster(session: Session, secrets: InventorySec
         session.facts.get(host, pgData(cluster.postgres.data_dir)),
       ]);
       const plan = planPatroniMember(inventory, name, host, secrets, { files, service: services.get('patroni'), state, hasData: data.exists });
-      if (!initialized && data.exists && host !== cluster.leader) {
+      if (!initialized && data.exists && (host !== cluster.leader || cluster.standby)) {
         throw new HapgError(
           'UNSAFE_OPERATION',
           `${host}: ${cluster.postgres.data_dir} holds a PostgreSQL cluster, but cluster ${name} is not initialised in etcd: hapg will not start a member on data of unknown origin`,
@@ -82,7 +87,12 @@ async function syncPatroniRolePasswords(session: Session, secrets: InventorySecr
  * run as leader before the replicas start (in parallel) and stream. A live cluster: stopped
  * members start, members with a changed patroni.yml reload; nothing else is touched.
  */
-export async function convergePatroni(session: Session, secrets: InventorySecrets, name: string): Promise<{ changes: number; leader: string }> {
+export async function convergePatroni(
+  session: Session,
+  secrets: InventorySecrets,
+  name: string,
+  rolling: RollingOptions = DEFAULT_ROLLING,
+): Promise<{ changes: number; leader: string }> {
   const cluster = session.loaded.inventory.clusters[name]!;
   const plan = await planPatroniCluster(session, secrets, name);
   if (plan.initialized === undefined) {
@@ -91,43 +101,77 @@ export async function convergePatroni(session: Session, secrets: InventorySecret
   let changes = 0;
   if (plan.initialized) changes += await syncPatroniRolePasswords(session, secrets, name);
   const others = [...plan.members.keys()].filter((h) => plan.initialized || h !== plan.bootstrapLeader);
-  if (!plan.initialized) {
-    const leader = plan.members.get(plan.bootstrapLeader)!;
-    session.sink({ kind: 'info', host: plan.bootstrapLeader, message: `initialising cluster ${name} on ${plan.bootstrapLeader}` });
-    changes += await applyPlan(leader.items, session, `patroni ${name}`);
-    await waitForLeader(session.facts, cluster, plan.bootstrapLeader);
+  // A new standby cluster is watched from its first start until every member streams: no
+  // member may ever report the leader role.
+  const watch = !plan.initialized && cluster.standby ? new RoleWatch(session, name) : undefined;
+  let leader: string;
+  try {
+    if (!plan.initialized) {
+      const leader = plan.members.get(plan.bootstrapLeader)!;
+      if (cluster.standby) {
+        await waitForSourceSlot(session, name);
+        const config = standbyClusterConfig(session.loaded.inventory, name)!;
+        session.sink({
+          kind: 'info',
+          host: plan.bootstrapLeader,
+          message: `bootstrapping standby cluster ${name} on ${plan.bootstrapLeader}: base backup of ${cluster.standby.cluster} from ${config.host} port ${config.port}, then streaming through slot ${config.primary_slot_name}`,
+        });
+        const started = Date.now();
+        changes += await applyPlan(leader.items, session, `patroni ${name}`);
+        await waitForStandbyLeader(session, name, plan.bootstrapLeader, watch!);
+        session.sink({
+          kind: 'info',
+          host: plan.bootstrapLeader,
+          message: `standby leader ${plan.bootstrapLeader} streaming from ${cluster.standby.cluster}, slot active, ${((Date.now() - started) / 1000).toFixed(1)} s after its start`,
+        });
+      } else {
+        session.sink({ kind: 'info', host: plan.bootstrapLeader, message: `initialising cluster ${name} on ${plan.bootstrapLeader}` });
+        changes += await applyPlan(leader.items, session, `patroni ${name}`);
+        await waitForLeader(session.facts, cluster, plan.bootstrapLeader);
+      }
+    }
+    // Running members first (a changed pg_hba lets new members in), then the ones to start.
+    const running = others.filter((h) => !plan.members.get(h)!.plan.start);
+    const starting = others.filter((h) => plan.members.get(h)!.plan.start);
+    changes += await applyPlan(running.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
+    changes += await applyPlan(starting.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
+    leader = await waitForStreamingReplicas(session.facts, cluster, 300_000, watch && (() => watch.assert()));
+  } finally {
+    const summary = await watch?.stop();
+    if (watch && summary) {
+      watch.assert();
+      const roles = [...summary.seen].map(([h, r]) => `${h} ${[...r].join('/')}`).join(', ');
+      session.sink({ kind: 'info', message: `standby cluster ${name}: no member reported the leader role (${summary.polls} polls of every member; roles seen: ${roles})` });
+    }
   }
-  // Running members first (a changed pg_hba lets new members in), then the ones to start.
-  const running = others.filter((h) => !plan.members.get(h)!.plan.start);
-  const starting = others.filter((h) => plan.members.get(h)!.plan.start);
-  changes += await applyPlan(running.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
-  changes += await applyPlan(starting.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
-  const leader = await waitForStreamingReplicas(session.facts, cluster);
-  const configChanges = await convergeDynamicConfig(session, secrets, name, leader);
+  const configChanges = await convergeDynamicConfig(session, secrets, name, leader, rolling);
   // A rolling restart may have switched over: ask again who leads.
   return configChanges > 0 ? { changes: changes + configChanges, leader: await waitForStreamingReplicas(session.facts, cluster) } : { changes, leader };
 }
 
 /**
  * Cluster-wide settings (Patroni's dynamic configuration in etcd) through PATCH /config on the
- * leader: Patroni then reloads every member. Parameters that only take effect on restart are
- * named, with the members that now wait for one.
+ * leader: Patroni then reloads every member, and flags pending_restart where a parameter
+ * needs a restart. Then every member so flagged (now, or left so by an earlier run that
+ * stopped) restarts in the rolling order.
  */
-export async function convergeDynamicConfig(session: Session, secrets: InventorySecrets, name: string, leader: string): Promise<number> {
-  const cluster = session.loaded.inventory.clusters[name]!;
+export async function convergeDynamicConfig(
+  session: Session,
+  secrets: InventorySecrets,
+  name: string,
+  leader: string,
+  rolling: RollingOptions = DEFAULT_ROLLING,
+): Promise<number> {
+  const { inventory } = session.loaded;
+  const cluster = inventory.clusters[name]!;
   const live = await session.facts.get(leader, dynamicConfig(cluster.patroni.rest_api_port));
-  const items = planDynamicConfig(leader, cluster, live, secrets.get(clusterSecretKey(name, 'rest_api'))!);
+  const items = planDynamicConfig(leader, inventory, name, live, secrets.get(clusterSecretKey(name, 'rest_api'))!);
+  const configChanges = live ? dynamicConfigChanges(live, desiredDynamicConfig(inventory, name)) : [];
+  const names = changedParameterNames(configChanges);
+  const parameters = names.length ? classifyParameters(configChanges, await session.facts.fresh(leader, parameterSettings(cluster.postgres.port, names))) : [];
+  for (const p of parameters) session.sink({ kind: 'info', host: leader, message: `cluster ${name}: ${describeParameterChange(p)}` });
+  const loadedBefore = parameters.length ? await configLoadTimes(session, name) : undefined;
   const changes = await applyPlan(items, session, `patroni ${name} dynamic configuration`);
-  if (changes > 0 && live) {
-    const params = dynamicConfigChanges(live, desiredDynamicConfig(cluster))
-      .filter((c) => c.key.startsWith('postgresql.parameters.'))
-      .map((c) => c.key.slice('postgresql.parameters.'.length));
-    const contexts = params.length ? await session.facts.fresh(leader, parameterContexts(cluster.postgres.port, params)) : new Map<string, string>();
-    const needRestart = params.filter((p) => contexts.get(p) === 'postmaster');
-    if (needRestart.length > 0) {
-      session.sink({ kind: 'info', message: `cluster ${name}: ${needRestart.join(', ')} take effect on restart: restarting members one at a time` });
-      return changes + (await rollingRestart(session, secrets, name));
-    }
-  }
-  return changes;
+  if (changes > 0 && loadedBefore) await waitForConfigReload(session, name, loadedBefore);
+  return changes + (await restartPendingMembers(session, secrets, name, rolling));
 }

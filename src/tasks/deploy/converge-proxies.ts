@@ -8,6 +8,7 @@ import type { Session } from '../../run/session.js';
 import type { PlanItem } from '../../run/steps.js';
 import { waitUntil } from '../../run/wait.js';
 import { planProxyHost, proxyHosts } from '../haproxy/plan.js';
+import { waitForHaproxyRouting } from '../haproxy/routing.js';
 
 /** HAProxy and keepalived plan of every proxy host (read-only). */
 export async function planProxies(session: Session): Promise<PlanItem[]> {
@@ -24,9 +25,16 @@ export async function planProxies(session: Session): Promise<PlanItem[]> {
   return plans.flat();
 }
 
-/** Configures and starts (or gracefully reloads) HAProxy and keepalived on every proxy host. */
+/**
+ * Configures and starts (or gracefully reloads) HAProxy and keepalived on every proxy host,
+ * then waits until each HAProxy that started or reloaded has checked its servers.
+ */
 export async function convergeProxies(session: Session): Promise<number> {
-  return applyPlan(await planProxies(session), session, 'haproxy/keepalived');
+  const items = await planProxies(session);
+  const changes = await applyPlan(items, session, 'haproxy/keepalived');
+  const restarted = items.filter((i) => i.kind === 'service' && i.name === 'haproxy').map((i) => i.host);
+  if (restarted.length) await waitForHaproxyRouting(session, restarted);
+  return changes;
 }
 
 /** Addresses configured on the host's interfaces (`ip -o addr`). */

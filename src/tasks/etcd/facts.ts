@@ -61,3 +61,29 @@ export function etcdKeyExists(clientPort: number, key: string): HttpFact<boolean
     },
   };
 }
+
+/** A key's value in etcd (null: no such key; undefined: etcd did not answer). */
+export function etcdKeyValue(clientPort: number, key: string): HttpFact<string | null | undefined> {
+  return {
+    id: `etcd-value:${clientPort}:${key}`,
+    http: { method: 'POST', port: clientPort, path: '/v3/kv/range', body: JSON.stringify({ key: Buffer.from(key).toString('base64') }), timeoutMs: 5000 },
+    parse: (res) => {
+      if (!res || res.status !== 200) return undefined;
+      const parsed = JSON.parse(res.body) as { kvs?: { value?: string }[] };
+      const value = parsed.kvs?.[0]?.value;
+      return value === undefined ? null : Buffer.from(value, 'base64').toString('utf8');
+    },
+  };
+}
+
+/** The v3 range end that selects every key starting with `prefix`. */
+export function prefixRangeEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i] = end[i]! + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}

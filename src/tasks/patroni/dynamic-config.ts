@@ -1,10 +1,11 @@
 import type { CommandFact, HttpFact } from '../../facts/fact.js';
 import { psqlArgv } from '../postgres/roles.js';
-import type { Cluster } from '../../inventory/schema.js';
+import type { Inventory } from '../../inventory/schema.js';
+import { standbyClusterConfig, type StandbyClusterConfig } from '../../render/standby.js';
 import { PATRONI_ROLES } from '../../render/roles.js';
 import type { Secret } from '../../secret.js';
 import { noop, type HttpStep, type PlanItem } from '../../run/steps.js';
-import { BASE_PARAMETERS } from '../../render/patroni-context.js';
+import { BASE_PARAMETERS, permanentSlots } from '../../render/patroni-context.js';
 
 type Scalar = string | number | boolean;
 
@@ -17,11 +18,17 @@ export interface DynamicConfig {
   synchronous_mode: boolean;
   synchronous_mode_strict: boolean;
   postgresql: { use_pg_rewind: boolean; use_slots: boolean; parameters: Record<string, Scalar> };
+  /** Permanent slots, by name (the inventory's and those of standby clusters streaming from this one). */
+  slots: Record<string, Record<string, string>>;
+  /** Only on a standby cluster. */
+  standby_cluster?: StandbyClusterConfig;
 }
 
 /** The dynamic configuration the inventory asks for (the same values bootstrap.dcs seeds). */
-export function desiredDynamicConfig(cluster: Cluster): DynamicConfig {
+export function desiredDynamicConfig(inventory: Inventory, name: string): DynamicConfig {
+  const cluster = inventory.clusters[name]!;
   const p = cluster.patroni;
+  const standby = standbyClusterConfig(inventory, name);
   return {
     ttl: p.ttl,
     loop_wait: p.loop_wait,
@@ -30,6 +37,8 @@ export function desiredDynamicConfig(cluster: Cluster): DynamicConfig {
     synchronous_mode: p.synchronous_mode,
     synchronous_mode_strict: p.synchronous_mode_strict,
     postgresql: { use_pg_rewind: p.use_pg_rewind, use_slots: p.use_slots, parameters: { ...BASE_PARAMETERS, ...cluster.postgres.parameters } },
+    slots: permanentSlots(inventory, name),
+    ...(standby ? { standby_cluster: standby } : {}),
   };
 }
 
@@ -45,11 +54,15 @@ export function dynamicConfig(restPort: number): HttpFact<Record<string, unknown
 export interface ConfigChange {
   key: string;
   from: unknown;
-  to: Scalar;
+  to: unknown;
 }
 
-/** Same value as PostgreSQL and Patroni see it: 100 and "100", on and "on" are equal. */
-const same = (a: unknown, b: Scalar) => a !== undefined && a !== null && String(a) === String(b);
+/** Same value as PostgreSQL and Patroni see it: 100 and "100", on and "on" are equal; lists and maps by content. */
+const same = (a: unknown, b: unknown): boolean => {
+  if (a === undefined || a === null) return false;
+  if (typeof b === 'object' && b !== null) return JSON.stringify(a) === JSON.stringify(b);
+  return String(a) === String(b);
+};
 
 /**
  * The settings whose live value differs from the inventory's. Keys the inventory does not
@@ -68,18 +81,34 @@ export function dynamicConfigChanges(live: Record<string, unknown>, desired: Dyn
     const current = livePg.parameters?.[name];
     if (!same(current, value)) changes.push({ key: `postgresql.parameters.${name}`, from: current, to: value });
   }
+  const liveSlots = (live['slots'] ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [name, slot] of Object.entries(desired.slots).sort(([a], [b]) => a.localeCompare(b))) {
+    const current = liveSlots[name];
+    const matches = current !== undefined && current !== null && Object.entries(slot).every(([k, v]) => same(current[k], v));
+    if (!matches) changes.push({ key: `slots.${name}`, from: current ?? undefined, to: slot });
+  }
+  // A standby_cluster section is only ever adjusted here, never added or removed: adding one
+  // to a running cluster is the conversion hapg refuses, removing one is `hapg standby promote`.
+  const liveStandby = live['standby_cluster'] as Record<string, unknown> | null | undefined;
+  if (desired.standby_cluster && liveStandby) {
+    for (const [key, value] of Object.entries(desired.standby_cluster)) {
+      if (!same(liveStandby[key], value)) changes.push({ key: `standby_cluster.${key}`, from: liveStandby[key], to: value });
+    }
+  }
   return changes;
 }
 
 /** One PATCH /config with every change, sent to the leader's REST API with its credentials. */
 export function planDynamicConfig(
   leader: string,
-  cluster: Cluster,
+  inventory: Inventory,
+  name: string,
   live: Record<string, unknown> | undefined,
   restPassword: Secret,
 ): PlanItem[] {
+  const cluster = inventory.clusters[name]!;
   if (!live) return [noop(leader, 'dynamic configuration not readable yet (it is seeded at bootstrap)')];
-  const changes = dynamicConfigChanges(live, desiredDynamicConfig(cluster));
+  const changes = dynamicConfigChanges(live, desiredDynamicConfig(inventory, name));
   if (changes.length === 0) return [noop(leader, 'dynamic configuration as declared')];
   const body: Record<string, unknown> = {};
   for (const c of changes) {
@@ -88,7 +117,8 @@ export function planDynamicConfig(
     for (const part of path.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
     node[path.at(-1)!] = c.to;
   }
-  const describe = changes.map((c) => `${c.key.replace(/^postgresql\.parameters\./, '')} ${c.from === undefined ? '(unset)' : String(c.from)} → ${String(c.to)}`).join(', ');
+  const show = (v: unknown) => (v === undefined ? '(unset)' : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+  const describe = changes.map((c) => `${c.key.replace(/^postgresql\.parameters\./, '')} ${show(c.from)} → ${show(c.to)}`).join(', ');
   const step: HttpStep = {
     kind: 'http',
     host: leader,

@@ -2,7 +2,8 @@ import type { Session } from '../../run/session.js';
 import { etcdClusterHealth } from '../etcd/wait.js';
 import { vipHolders } from '../deploy/converge-proxies.js';
 import { clusterView, type ClusterMember } from '../patroni/rest.js';
-import { memberStates } from '../patroni/wait.js';
+import { leaderRoleOf, memberStates } from '../patroni/wait.js';
+import { slotState, walReceiver, type SlotState, type WalReceiver } from '../standby/facts.js';
 import { haproxyServers, type BackendServer } from './haproxy-stats.js';
 import { clusterProblems } from './verdict.js';
 
@@ -12,9 +13,21 @@ export interface EtcdStatus {
   problems: string[];
 }
 
+/** A standby cluster's link to its source: who streams, how far behind, and the slot on the source. */
+export interface StandbyLink {
+  source: string;
+  standbyLeader: string | undefined;
+  /** The standby leader's WAL receiver: streaming, and from which address. */
+  receiver: WalReceiver | undefined;
+  sourceLeader: string | undefined;
+  /** The slot on the source's leader, with the lag of the standby leader in bytes and seconds. */
+  slot: (SlotState & { name: string }) | undefined;
+}
+
 export interface ClusterStatus {
   name: string;
   members: ClusterMember[];
+  standby?: StandbyLink;
   haproxy: { host: string; servers: BackendServer[] | undefined }[];
   vipHolders: string[];
   problems: string[];
@@ -54,9 +67,12 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
         }
       }
       const members = view?.map((m) => ({ ...m, pendingRestart: m.pendingRestart || states.get(m.name)?.pendingRestart === true }));
-      const leaderState = [...states.values()].find((st) => st?.role === 'leader');
+      const leaderRole = leaderRoleOf(cluster);
+      const leaderState = [...states.values()].find((st) => st?.role === leaderRole);
       const streaming = leaderState && new Set(leaderState.replication.filter((r) => r.state === 'streaming').map((r) => r.applicationName));
       const problems = clusterProblems(cluster, members, streaming);
+      const standby = cluster.standby ? await standbyLink(session, name, [...states].find(([, st]) => st?.role === 'standby_leader')?.[0]) : undefined;
+      if (standby) problems.push(...standbyProblems(standby));
       const haproxy = await Promise.all(
         (cluster.haproxy?.hosts ?? []).map(async (host) => {
           const all = await session.facts.get(host, haproxyServers(cluster.haproxy!.stats_port));
@@ -66,9 +82,31 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
       for (const h of haproxy) if (!h.servers) problems.push(`HAProxy on ${h.host} is not answering`);
       const holders = await vipHolders(session, cluster);
       if (cluster.vip && holders.length !== 1) problems.push(holders.length === 0 ? 'no host holds the VIP' : `VIP held by ${holders.join(', ')}`);
-      return { name, members: members ?? [], haproxy, vipHolders: holders, problems };
+      return { name, members: members ?? [], ...(standby ? { standby } : {}), haproxy, vipHolders: holders, problems };
     }),
   );
   const healthy = etcd.every((e) => e.problems.length === 0) && clusters.every((c) => c.problems.length === 0);
   return { etcd, clusters, healthy };
+}
+
+async function standbyLink(session: Session, name: string, standbyLeader: string | undefined): Promise<StandbyLink> {
+  const { inventory } = session.loaded;
+  const cluster = inventory.clusters[name]!;
+  const sourceName = cluster.standby!.cluster;
+  const source = inventory.clusters[sourceName]!;
+  const sourceStates = await memberStates(session.facts, source);
+  const sourceLeader = [...sourceStates].find(([, s]) => s?.role === 'leader' && s.state === 'running')?.[0];
+  const receiver = standbyLeader ? await session.facts.get(standbyLeader, walReceiver(cluster.postgres.port)).catch(() => undefined) : undefined;
+  const slot = sourceLeader ? await session.facts.get(sourceLeader, slotState(source.postgres.port, cluster.standby!.slot)).catch(() => undefined) : undefined;
+  return { source: sourceName, standbyLeader, receiver, sourceLeader, slot: slot && { ...slot, name: cluster.standby!.slot } };
+}
+
+/** What is wrong with a standby link; the standby leader itself is judged with the members. */
+export function standbyProblems(link: StandbyLink): string[] {
+  const problems: string[] = [];
+  if (!link.sourceLeader) problems.push(`source cluster ${link.source} has no running leader`);
+  if (link.standbyLeader && link.receiver?.status !== 'streaming') problems.push(`standby leader ${link.standbyLeader} is not streaming from ${link.source} (WAL receiver ${link.receiver?.status ?? 'not running'})`);
+  if (link.sourceLeader && !link.slot) problems.push(`slot missing on ${link.source}'s leader ${link.sourceLeader}`);
+  else if (link.slot && !link.slot.active) problems.push(`slot ${link.slot.name} on ${link.sourceLeader} is inactive (it retains ${link.slot.retainedBytes} bytes of WAL)`);
+  return problems;
 }

@@ -1,0 +1,77 @@
+// bench/standby: on a two-datacenter lab (dc1: main on 3 hosts, dc2: standby on 2 hosts, an
+// etcd per datacenter), deploys both clusters, then rebuilds the standby cluster N times
+// (default 10) while a client writes to main (every 5th row 8 kB, stored out of line). Each
+// rebuild wipes the standby, bootstraps it with bootstrap.dcs.standby_cluster and verifies the
+// copy (system identifier, an out-of-line row read back on every member). After each round the
+// whole table is compared between main's leader and every standby member. Prints the success
+// count and the time to streaming (standby leader started → streaming, slot active).
+//
+//   npx tsx bench/standby.ts [N]          (as root; recreates the lab)
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { startWriteLoad, tableDigest, type PgTarget } from '../test/support/write-load.js';
+import { fmt, timedHapg } from './lab.js';
+
+const rounds = Number(process.argv[2] ?? 10);
+const dir = await mkdtemp(path.join(tmpdir(), 'hapg-bench-standby-'));
+const inventory = path.join(dir, 'lab.yml');
+await timedHapg(['lab', 'down']);
+await timedHapg(['lab', 'up', '--hosts', '5', '--datacenters', '2', '--out', inventory]);
+const deploy = await timedHapg(['deploy', '-i', inventory, '--json']);
+console.log(`deploy of main (3 hosts) and its standby cluster (2 hosts) from bare hosts: ${fmt(deploy.seconds)}`);
+
+const inv = YAML.parse(await readFile(inventory, 'utf8'));
+const secrets = YAML.parse(await readFile(path.join(dir, '.hapg', 'lab.secrets.yml'), 'utf8')) as Record<string, string>;
+const superuser = secrets['clusters.main.superuser']!;
+const target = (host: string, port: number): PgTarget => ({ host, port, user: 'postgres', password: superuser, database: 'postgres' });
+const mainHosts: string[] = inv.clusters.main.hosts;
+const standbyHosts: string[] = inv.clusters.standby.hosts;
+const address = (h: string) => inv.hosts[h].address as string;
+
+interface Round {
+  ok: boolean;
+  streamingSeconds?: number;
+  rebuildSeconds?: number;
+  error?: string;
+}
+const results: Round[] = [];
+for (let i = 1; i <= rounds; i++) {
+  const load = await startWriteLoad(target(inv.clusters.main.vip.address, 5000), { table: 'bench_standby', largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
+  try {
+    const rebuild = await timedHapg(['standby', 'rebuild', '-i', inventory, '--cluster', 'standby', '--yes-wipe-data', '--json']);
+    const report = await load.stop();
+    const events = rebuild.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; message?: string });
+    const streaming = events.map((e) => e.message?.match(/streaming from main, slot active, ([\d.]+) s after its start/)).find(Boolean);
+    const leaderSeen = events.some((e) => e.message?.includes('reported the leader role at'));
+    // The copy itself: every row, every out-of-line value, on every standby member.
+    const leader = (await Promise.all(mainHosts.map(async (h) => ((await fetch(`http://${address(h)}:8008/patroni`).then((r) => r.json()).catch(() => ({}))) as { role?: string }).role === 'master' ? h : undefined))).find(Boolean);
+    const want = await tableDigest(target(address(leader!), 5432), 'bench_standby');
+    let same = true;
+    for (const h of standbyHosts) {
+      const deadline = Date.now() + 60_000;
+      let got = await tableDigest(target(address(h), 5432), 'bench_standby');
+      while (got.digest !== want.digest && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1000));
+        got = await tableDigest(target(address(h), 5432), 'bench_standby');
+      }
+      if (got.digest !== want.digest) same = false;
+    }
+    const ok = Boolean(streaming) && !leaderSeen && same;
+    results.push({ ok, streamingSeconds: streaming ? Number(streaming[1]) : undefined, rebuildSeconds: rebuild.seconds, ...(ok ? {} : { error: !same ? 'data differs' : leaderSeen ? 'leader role seen' : 'no streaming event' }) });
+    console.log(`round ${i}: ${ok ? 'ok' : 'FAILED'}; streaming ${streaming ? `${streaming[1]} s` : '-'} after start; rebuild ${fmt(rebuild.seconds)}; ${report.acked.length} rows written meanwhile, ${want.rows} compared on ${standbyHosts.join(', ')}${ok ? '' : ` (${results.at(-1)!.error})`}`);
+  } catch (err) {
+    await load.stop();
+    results.push({ ok: false, error: err instanceof Error ? err.message : String(err) });
+    console.log(`round ${i}: FAILED: ${results.at(-1)!.error}`);
+  }
+}
+await timedHapg(['lab', 'down']);
+
+const times = results.flatMap((r) => (r.ok && r.streamingSeconds !== undefined ? [r.streamingSeconds] : [])).sort((a, b) => a - b);
+const rebuilds = results.flatMap((r) => (r.ok && r.rebuildSeconds !== undefined ? [r.rebuildSeconds] : [])).sort((a, b) => a - b);
+const median = (xs: number[]) => (xs.length ? (xs.length % 2 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2) : NaN);
+console.log(`standby bootstrap (rebuild) under write load: ${results.filter((r) => r.ok).length} of ${rounds} reached streaming with identical data and no leader role`);
+console.log(`time to streaming: min ${fmt(times[0] ?? NaN)}, median ${fmt(median(times))}, max ${fmt(times.at(-1) ?? NaN)}`);
+console.log(`whole rebuild (stop, wipe, bootstrap, verify): min ${fmt(rebuilds[0] ?? NaN)}, median ${fmt(median(rebuilds))}, max ${fmt(rebuilds.at(-1) ?? NaN)}`);

@@ -1,0 +1,29 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import type { RollingOptions } from '../tasks/patroni/rolling-restart.js';
+
+/** Flags of `deploy` and `plan` that shape restarts for parameters that need one. */
+export interface RollingCommandOptions {
+  /** false with --no-switchover. */
+  switchover?: boolean;
+  serial?: number;
+}
+
+/** A whole number of at least `min`, for numeric flags. */
+export const wholeNumber =
+  (min: number) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be a whole number of at least ${min}`);
+    return n;
+  };
+
+/** Adds --no-switchover and --serial (plan shows the sequence deploy would run with the same flags). */
+export function withRollingOptions(cmd: Command): Command {
+  return cmd
+    .option('--no-switchover', 'for parameters that need a restart: restart the leader in place (a write outage) instead of switching over')
+    .option('--serial <n>', 'replicas restarted at a time for parameters that need a restart', wholeNumber(1), 1);
+}
+
+export function rollingOptionsOf(opts: RollingCommandOptions): Pick<RollingOptions, 'switchover' | 'batch'> {
+  return { switchover: opts.switchover ?? true, batch: opts.serial ?? 1 };
+}

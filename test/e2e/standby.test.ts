@@ -1,0 +1,344 @@
+// Two datacenters on one lab: `main` on pg9-pg11 (dc1, its own etcd) and the standby cluster
+// `dr` on pg12-pg13 (dc2, its own etcd). Under a write load that includes large out-of-line
+// rows, hapg bootstraps dr as a standby without any member ever reporting the leader role,
+// refuses to convert a normal cluster, rebuilds it cleanly, promotes it for disaster
+// recovery, and rebuilds the old primary as a standby of the new one. Every step compares
+// the data itself, not just "streaming".
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import YAML from 'yaml';
+import { missingRows, startWriteLoad, tableDigest, type PgTarget, type WriteLoad, type WriteLoadReport } from '../support/write-load.js';
+import { eventually, hapg, jsonResult, onHost, writeInventory } from './hapg.js';
+
+const lab = inject('lab');
+const DC1 = ['pg9', 'pg10', 'pg11'];
+const DC2 = ['pg12', 'pg13'];
+const MAIN_VIP = { address: '10.213.77.103', interface: 'eth0', router_id: 54 };
+const DR_VIP = { address: '10.213.77.104', interface: 'eth0', router_id: 55 };
+const TABLE = 'standby_load';
+
+let dir: string;
+let hba: unknown;
+const inventories: Record<'mainOnly' | 'drNormal' | 'both' | 'flipped', string> = { mainOnly: '', drNormal: '', both: '', flipped: '' };
+
+const addressOf = (host: string) => lab.hosts.find((h) => h.name === host)!.address;
+const APP = { users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } };
+
+function cluster(hosts: string[], vip: object, extra: { standby?: object; app?: boolean } = {}) {
+  return {
+    hosts,
+    postgres: {
+      parameters: { max_connections: 100, shared_buffers: '128MB', wal_keep_size: '512MB' },
+      hba,
+      ...(extra.app ? APP : {}),
+    },
+    haproxy: {},
+    vip,
+    ...(extra.standby ? { standby: extra.standby } : {}),
+  };
+}
+
+/** Every inventory of the scenario, in one directory so they share the secrets file layout. */
+async function writeAll(): Promise<void> {
+  const hosts = [...DC1, ...DC2];
+  const etcd = { dc1: { hosts: DC1 }, dc2: { hosts: ['pg12'] } };
+  const write = async (file: string, clusters: Record<string, unknown>) => {
+    const target = path.join(dir, file);
+    await writeInventory(lab, { hosts, etcd, clusters }, target);
+    // The lab's hosts are all in dc1; dr's hosts are in dc2 here.
+    const doc = YAML.parse(await readFile(target, 'utf8'));
+    for (const h of DC2) doc.hosts[h].datacenter = 'dc2';
+    await writeFile(target, YAML.stringify(doc));
+    return target;
+  };
+  inventories.mainOnly = await write('main-only.yml', { main: cluster(DC1, MAIN_VIP, { app: true }) });
+  inventories.drNormal = await write('dr-normal.yml', { main: cluster(DC1, MAIN_VIP, { app: true }), dr: cluster(DC2, DR_VIP) });
+  inventories.both = await write('both.yml', { main: cluster(DC1, MAIN_VIP, { app: true }), dr: cluster(DC2, DR_VIP, { standby: { cluster: 'main' } }) });
+  inventories.flipped = await write('flipped.yml', { main: cluster(DC1, MAIN_VIP, { standby: { cluster: 'dr' } }), dr: cluster(DC2, DR_VIP, { app: true }) });
+}
+
+const secretsPath = (name: string) => path.join(dir, '.hapg', `${name}.secrets.yml`);
+const copySecrets = (from: string, to: string) => copyFile(secretsPath(from), secretsPath(to));
+
+/** The app user's password, from the secrets file of an inventory (generated on first deploy). */
+async function appTarget(inventory: string, host: string, port: number, clusterName: string): Promise<PgTarget> {
+  const secrets = YAML.parse(await readFile(secretsPath(path.basename(inventory, '.yml')), 'utf8')) as Record<string, string>;
+  const password = secrets[`clusters.${clusterName}.users.app`];
+  if (!password) throw new Error(`no app password for ${clusterName} in ${inventory}'s secrets`);
+  return { host, port, user: 'app', password, database: 'app' };
+}
+
+/**
+ * Polls every member's REST API (as any client could) and records each role it reports. It
+ * is armed once every member has been seen down: from then on a leader role is a violation.
+ * Armed from the start, it watches a bootstrap on bare hosts.
+ */
+class RoleWatcher {
+  readonly seen: { at: number; host: string; role: string }[] = [];
+  polls = 0;
+  #armed: boolean;
+  #down = new Set<string>();
+  #running = true;
+  #loop: Promise<void>;
+  constructor(readonly hosts: string[], armed: boolean) {
+    this.#armed = armed;
+    this.#loop = (async () => {
+      while (this.#running) {
+        await Promise.all(hosts.map((h) => this.#poll(h)));
+        this.polls++;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+  }
+  async #poll(host: string): Promise<void> {
+    const body = await fetch(`http://${addressOf(host)}:8008/patroni`, { signal: AbortSignal.timeout(2000) })
+      .then((r) => r.json() as Promise<{ role?: string; state?: string }>)
+      .catch(() => undefined);
+    if (!body || body.state === 'stopped') {
+      this.#down.add(host);
+      if (this.#down.size === this.hosts.length) this.#armed = true;
+      return;
+    }
+    if (this.#armed && body.role) this.seen.push({ at: Date.now(), host, role: body.role });
+  }
+  async stop() {
+    this.#running = false;
+    await this.#loop;
+    return { polls: this.polls, armed: this.#armed, leaders: this.seen.filter((s) => ['master', 'primary', 'leader'].includes(s.role)), roles: [...new Set(this.seen.map((s) => `${s.host}:${s.role}`))].sort() };
+  }
+}
+
+/** Waits until each standby member holds exactly the primary's rows (same digest, every payload read). */
+async function expectSameData(source: PgTarget, replicas: PgTarget[], load: WriteLoadReport): Promise<{ rows: number; digest: string }> {
+  expect(load.acked.length).toBeGreaterThan(50);
+  expect(await missingRows(source, TABLE, load.acked)).toEqual([]);
+  const want = await tableDigest(source, TABLE);
+  for (const r of replicas) {
+    await eventually(`${r.host} to hold the primary's ${want.rows} rows`, async () => {
+      const got = await tableDigest(r, TABLE);
+      return got.digest === want.digest || new Error(`${got.rows} rows, digest ${got.digest} (want ${want.rows}, ${want.digest})`);
+    }, 60_000);
+    expect(await missingRows(r, TABLE, load.acked)).toEqual([]);
+  }
+  return want;
+}
+
+async function sysid(host: string): Promise<string> {
+  const r = await onHost(lab, host, `runuser -u postgres -- psql -X -A -t -c 'select system_identifier from pg_control_system()'`);
+  return r.stdout.trim();
+}
+
+async function largeRows(target: PgTarget): Promise<number> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ ...target, connectionTimeoutMillis: 5000 });
+  await c.connect();
+  try {
+    const r = await c.query<{ n: string }>(`select count(*)::text as n from ${TABLE} where length(payload) >= 8000`);
+    return Number(r.rows[0]!.n);
+  } finally {
+    await c.end();
+  }
+}
+
+async function run(args: string[]) {
+  const r = await hapg(args);
+  if (r.exitCode !== 0) throw new Error(`hapg ${args.join(' ')} exited ${r.exitCode}: ${r.stderr.slice(-2000)}`);
+  return r;
+}
+
+interface StatusJson {
+  clusters: { name: string; members: { name: string; role: string; state: string; timeline?: number; pendingRestart: boolean }[] }[];
+}
+
+/** `hapg status` of the two-cluster inventory once healthy (a cascade replica may lag right after a load). */
+async function status(): Promise<StatusJson> {
+  const r = await eventually('status to report both clusters healthy', async () => {
+    const run = await hapg(['status', '-i', inventories.both, '--json']);
+    return run.exitCode === 0 ? run : new Error(run.stdout.slice(-600));
+  });
+  return jsonResult<StatusJson>(r.stdout);
+}
+
+/** main's current leader, from its members' REST APIs (switchovers move it). */
+async function mainLeader(): Promise<string> {
+  return eventually('main to have a running leader', async () => {
+    for (const h of DC1) {
+      const s = (await fetch(`http://${addressOf(h)}:8008/patroni`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json()).catch(() => ({}))) as { role?: string; state?: string };
+      if (s.role === 'master' && s.state === 'running') return h;
+    }
+    return undefined;
+  });
+}
+
+const mainVip = async (inv: string) => appTarget(inv, MAIN_VIP.address, 5000, 'main');
+const member = (target: PgTarget, host: string): PgTarget => ({ ...target, host: addressOf(host), port: 5432 });
+
+beforeAll(async () => {
+  const base = YAML.parse(await readFile(lab.inventoryPath, 'utf8'));
+  hba = base.clusters.main.postgres.hba;
+  dir = path.dirname(await writeInventory(lab, { hosts: [], etcd: {}, clusters: {} }));
+  await writeAll();
+  // main first, on its own: the standby is then bootstrapped while main takes writes.
+  await run(['deploy', '-i', inventories.mainOnly]);
+});
+
+describe('standby cluster in a second datacenter', () => {
+  let load: WriteLoad | undefined;
+
+  it('bootstraps dr from main under write load: never a leader, same system identifier, same data incl. large rows', async () => {
+    // The secrets file of the two-cluster inventory starts as main-only's (same generated passwords).
+    await copySecrets('main-only', 'both');
+    const vipTarget = await mainVip(inventories.both);
+    load = await startWriteLoad(vipTarget, { table: TABLE, largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
+    const watcher = new RoleWatcher(DC2, true);
+    const deploy = await hapg(['deploy', '-i', inventories.both]);
+    const watched = await watcher.stop();
+    const report = await load.stop();
+    load = undefined;
+    expect(deploy.exitCode, deploy.stderr).toBe(0);
+    // Progress lines go to stderr, the result to stdout.
+    expect(deploy.stderr).toMatch(/standby cluster dr: no member reported the leader role \(\d+ polls/);
+    expect(deploy.stderr).toMatch(/a row with a 8192-byte out-of-line value written on pg9 read back intact on every member/);
+    expect(deploy.stdout).toMatch(/cluster dr: standby leader pg12, VIP on pg1[23], streaming from main, copy verified/);
+    expect(watched.polls).toBeGreaterThan(20);
+    expect(watched.leaders).toEqual([]);
+    expect(watched.roles).toEqual(expect.arrayContaining(['pg12:standby_leader', 'pg13:replica']));
+
+    const leader = member(vipTarget, 'pg9');
+    const want = await expectSameData(leader, DC2.map((h) => member(vipTarget, h)), report);
+    expect(await largeRows(member(vipTarget, 'pg13'))).toBeGreaterThan(10);
+    expect(want.rows).toBeGreaterThanOrEqual(report.acked.length);
+    const id = await sysid('pg9');
+    expect(id).toMatch(/^\d+$/);
+    for (const h of DC2) expect(await sysid(h)).toBe(id);
+
+    // Healthy once the cascade replica has replayed what the load wrote.
+    const status = await eventually('status to report both clusters healthy', async () => {
+      const r = await hapg(['status', '-i', inventories.both, '--json']);
+      return r.exitCode === 0 ? r : new Error(r.stdout.slice(-600));
+    });
+    const dr = jsonResult<{ clusters: { name: string; standby?: { standbyLeader: string; receiver?: { status: string }; slot?: { name: string; active: boolean; lagBytes: number | null } } }[] }>(status.stdout).clusters.find((c) => c.name === 'dr')!;
+    expect(dr.standby).toMatchObject({ standbyLeader: 'pg12', receiver: { status: 'streaming' }, slot: { name: 'standby_dr', active: true } });
+    expect(dr.standby!.slot!.lagBytes).toEqual(expect.any(Number));
+
+    const again = await run(['deploy', '-i', inventories.both, '--json']);
+    expect(jsonResult<{ changes: number }>(again.stdout).changes).toBe(0);
+  });
+
+  it('rolls max_connections up on dr before main, and down on main before dr, without stopping replay', async () => {
+    const setMax = async (value: number) => {
+      const doc = YAML.parse(await readFile(inventories.both, 'utf8'));
+      // dr sets its own parameters here, so it follows main explicitly.
+      doc.clusters.main.postgres.parameters.max_connections = value;
+      doc.clusters.dr.postgres.parameters.max_connections = value;
+      await writeFile(inventories.both, YAML.stringify(doc));
+    };
+    const showMax = async (host: string) =>
+      (await onHost(lab, host, `runuser -u postgres -- psql -X -A -t -c 'show max_connections'`)).stdout.trim();
+    const vipTarget = await mainVip(inventories.both);
+    for (const [value, first, second] of [
+      [150, /Raising max_connections on standby cluster dr before its source/, /Rolling restart of main/],
+      [100, /Rolling restart of main: pg\d+ \(leader, in place\)/, /Rolling restart of dr/],
+    ] as const) {
+      await setMax(value);
+      load = await startWriteLoad(vipTarget, { table: TABLE, largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
+      const deploy = await hapg(['deploy', '-i', inventories.both]);
+      const report = await load.stop();
+      load = undefined;
+      expect(deploy.exitCode, deploy.stderr.slice(-2000)).toBe(0);
+      const a = deploy.stderr.search(first);
+      const b = deploy.stderr.search(second);
+      expect(a, deploy.stderr.slice(-3000)).toBeGreaterThanOrEqual(0);
+      expect(b).toBeGreaterThan(a);
+      const leader = (await status()).clusters.find((c) => c.name === 'main')!.members.find((m) => m.role === 'leader')!.name;
+      await expectSameData(member(vipTarget, leader), [...DC1, ...DC2].filter((h) => h !== leader).map((h) => member(vipTarget, h)), report);
+      for (const h of [...DC1, ...DC2]) expect(await showMax(h)).toBe(String(value));
+      const after = await status();
+      for (const c of after.clusters) {
+        expect(c.members.every((m) => !m.pendingRestart && m.state === 'running')).toBe(true);
+        expect(new Set(c.members.map((m) => m.timeline)).size).toBe(1);
+      }
+    }
+  });
+
+  it('refuses to turn a normal cluster into a standby; standby rebuild does it cleanly under load', async () => {
+    // dr as a normal cluster: back to bare PostgreSQL hosts, then deployed on its own.
+    for (const h of DC2) await onHost(lab, h, 'systemctl stop patroni && rm -rf /var/lib/postgresql/15/dr');
+    await onHost(lab, 'pg12', 'ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 del --prefix /service/dr/');
+    await copySecrets('main-only', 'dr-normal');
+    await run(['deploy', '-i', inventories.drNormal]);
+    const normalId = await sysid('pg12');
+    expect(normalId).not.toBe(await sysid('pg9'));
+    const before = (await onHost(lab, 'pg12', 'systemctl show -p MainPID --value patroni; head -1 /var/lib/postgresql/15/dr/postmaster.pid')).stdout;
+
+    const refused = await hapg(['deploy', '-i', inventories.both]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr.trim().split('\n').at(-1)).toMatch(/^hapg: standby cluster dr already exists in etcd scope dr as a different cluster .*hapg standby rebuild -i \S+ --cluster dr --yes-wipe-data/);
+    expect((await onHost(lab, 'pg12', 'systemctl show -p MainPID --value patroni; head -1 /var/lib/postgresql/15/dr/postmaster.pid')).stdout).toBe(before);
+    expect(await sysid('pg12')).toBe(normalId);
+
+    const noFlag = await hapg(['standby', 'rebuild', '-i', inventories.both, '--cluster', 'dr']);
+    expect(noFlag.exitCode).toBe(2);
+    expect(noFlag.stderr).toMatch(/add --yes-wipe-data/);
+    const notStandby = await hapg(['standby', 'rebuild', '-i', inventories.both, '--cluster', 'main', '--yes-wipe-data']);
+    expect(notStandby.exitCode).toBe(2);
+    expect(notStandby.stderr).toMatch(/does not declare it a standby cluster/);
+
+    const vipTarget = await mainVip(inventories.both);
+    load = await startWriteLoad(vipTarget, { table: TABLE, largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
+    const watcher = new RoleWatcher(DC2, false);
+    const rebuild = await hapg(['standby', 'rebuild', '-i', inventories.both, '--cluster', 'dr', '--yes-wipe-data']);
+    const watched = await watcher.stop();
+    const report = await load.stop();
+    load = undefined;
+    expect(rebuild.exitCode, rebuild.stderr).toBe(0);
+    expect(rebuild.stdout).toMatch(/cluster dr: rebuilt as a standby of main/);
+    expect(watched.armed).toBe(true);
+    expect(watched.leaders).toEqual([]);
+    await expectSameData(member(vipTarget, await mainLeader()), DC2.map((h) => member(vipTarget, h)), report);
+    for (const h of DC2) expect(await sysid(h)).toBe(await sysid('pg9'));
+  });
+
+  it('promotes dr once main is down, takes writes, then rebuilds main as a standby of dr', async () => {
+    const refused = await hapg(['standby', 'promote', '-i', inventories.both, '--cluster', 'dr']);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(/source cluster main is reachable and its leader pg\d+ runs: promoting dr now would leave two primaries/);
+    const drRole = async () => ((await fetch(`http://${addressOf('pg12')}:8008/patroni`).then((r) => r.json())) as { role: string }).role;
+    expect(await drRole()).toBe('standby_leader');
+
+    // The disaster: main's datacenter is gone (Patroni stopped on every member).
+    const vipTarget = await mainVip(inventories.both);
+    const acked = (await tableDigest(member(vipTarget, await mainLeader()), TABLE)).rows;
+    await Promise.all(DC1.map((h) => onHost(lab, h, 'systemctl stop patroni')));
+    const promoted = await run(['standby', 'promote', '-i', inventories.both, '--cluster', 'dr']);
+    expect(promoted.stdout).toMatch(/cluster dr: promoted; leader pg12 on timeline 2 takes writes/);
+    expect(promoted.stdout).toMatch(/remove clusters\.dr\.standby/);
+    expect(await drRole()).toBe('master');
+
+    // Writes go to dr now, through its VIP; nothing main acknowledged is missing.
+    // The operator carries main's passwords over to dr, now the primary (the roles are the same).
+    const secrets = YAML.parse(await readFile(secretsPath('both'), 'utf8')) as Record<string, string>;
+    for (const key of ['superuser', 'replication', 'rewind', 'users.app']) secrets[`clusters.dr.${key}`] = secrets[`clusters.main.${key}`]!;
+    await writeFile(secretsPath('flipped'), YAML.stringify(secrets), { mode: 0o600 });
+    const drVip: PgTarget = { ...vipTarget, host: DR_VIP.address };
+    expect((await tableDigest(drVip, TABLE)).rows).toBeGreaterThanOrEqual(acked);
+
+    // The inventory now says dr is the primary and main its standby: deploy refuses main as it is.
+    const flippedRefused = await hapg(['deploy', '-i', inventories.flipped]);
+    expect(flippedRefused.exitCode).toBe(1);
+    expect(flippedRefused.stderr).toMatch(/cluster main is a primary cluster .*but the inventory declares it a standby of dr/);
+
+    load = await startWriteLoad(drVip, { table: TABLE, largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
+    const watcher = new RoleWatcher(DC1, true);
+    const rebuild = await hapg(['standby', 'rebuild', '-i', inventories.flipped, '--cluster', 'main', '--yes-wipe-data']);
+    const watched = await watcher.stop();
+    const report = await load.stop();
+    load = undefined;
+    expect(rebuild.exitCode, rebuild.stderr).toBe(0);
+    expect(watched.leaders).toEqual([]);
+    expect(watched.roles).toEqual(expect.arrayContaining(['pg9:standby_leader']));
+    await expectSameData(member(drVip, 'pg12'), DC1.map((h) => member(drVip, h)), report);
+    for (const h of DC1) expect(await sysid(h)).toBe(await sysid('pg12'));
+  });
+});

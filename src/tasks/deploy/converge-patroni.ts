@@ -20,6 +20,7 @@ import { patroniState } from '../patroni/rest.js';
 import { memberStates, waitForLeader, waitForStreamingReplicas } from '../patroni/wait.js';
 import { standbyClusterConfig } from '../../render/standby.js';
 import { RoleWatch, waitForSourceSlot, waitForStandbyLeader } from '../standby/bootstrap.js';
+import { waitForHbaApplied } from '../patroni/hba-applied.js';
 import { catalogFact, planPatroniRolePasswords } from '../postgres/roles.js';
 
 export interface PatroniClusterPlan {
@@ -134,6 +135,8 @@ export async function convergePatroni(
     const running = others.filter((h) => !plan.members.get(h)!.plan.start);
     const starting = others.filter((h) => plan.members.get(h)!.plan.start);
     changes += await applyPlan(running.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
+    const reloaded = running.filter((h) => plan.members.get(h)!.plan.reload);
+    if (reloaded.length > 0) await waitForHbaApplied(session, name, reloaded);
     changes += await applyPlan(starting.flatMap((h) => plan.members.get(h)!.items), session, `patroni ${name}`);
     leader = await waitForStreamingReplicas(session.facts, cluster, 300_000, watch && (() => watch.assert()));
   } finally {

@@ -49,6 +49,7 @@ export function renderStatus(report: StatusReport): string {
     );
     if (c.standby) out.push(renderStandbyLink(c.standby));
     for (const p of c.problems) out.push(`  problem: ${p}`);
+    for (const n of c.notes) out.push(`  note: ${n}`);
   }
   for (const e of report.etcd) for (const p of e.problems) out.push(`  problem: etcd ${e.name}: ${p}`);
   out.push('', report.healthy ? 'healthy' : 'DEGRADED');

@@ -268,6 +268,10 @@ describe('standby cluster in a second datacenter', () => {
     await onHost(lab, 'pg12', 'ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 del --prefix /service/dr/');
     await copySecrets('main-only', 'dr-normal');
     await run(['deploy', '-i', inventories.drNormal]);
+    // main still keeps dr's slot (hapg removes no DCS key on its own): status points it out.
+    const withoutStandby = await hapg(['status', '-i', inventories.drNormal, '--json']);
+    const mainNotes = jsonResult<{ clusters: { name: string; notes: string[] }[] }>(withoutStandby.stdout).clusters.find((c) => c.name === 'main')!.notes;
+    expect(mainNotes).toEqual([expect.stringMatching(/^slot standby_dr on pg\d+ is inactive and not in the inventory; it holds back \d+ bytes of WAL/)]);
     const normalId = await sysid('pg12');
     expect(normalId).not.toBe(await sysid('pg9'));
     const before = (await onHost(lab, 'pg12', 'systemctl show -p MainPID --value patroni; head -1 /var/lib/postgresql/15/dr/postmaster.pid')).stdout;

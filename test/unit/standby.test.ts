@@ -10,7 +10,7 @@ import { Secret } from '../../src/secret.js';
 import { prefixRangeEnd } from '../../src/tasks/etcd/facts.js';
 import { desiredDynamicConfig, dynamicConfigChanges, planDynamicConfig } from '../../src/tasks/patroni/dynamic-config.js';
 import { clockSpread } from '../../src/tasks/preflight/run.js';
-import { standbyProblems, type StandbyLink } from '../../src/tasks/status/gather.js';
+import { standbyProblems, strayslotMessages, type StandbyLink } from '../../src/tasks/status/gather.js';
 
 const { inventory, path } = await loadInventory('inventories/two-datacenters.yml');
 // A standby shares its source's roles: its keys hold main's secrets (as resolveSecrets does).
@@ -95,6 +95,12 @@ describe('standby status', () => {
   };
 
   it('is fine when streaming with an active slot', () => expect(standbyProblems(link)).toEqual([]));
+
+  it('points out a slot no cluster of the inventory uses', () => {
+    expect(strayslotMessages([{ name: 'standby_old', retainedBytes: 123 }], 'pg1')).toEqual([
+      'slot standby_old on pg1 is inactive and not in the inventory; it holds back 123 bytes of WAL (if no standby uses it any more: patronictl edit-config, remove it from slots)',
+    ]);
+  });
 
   it('names a standby leader that does not stream, an inactive slot, a source without leader', () => {
     expect(standbyProblems({ ...link, receiver: undefined })).toEqual(['standby leader dr1 is not streaming from main (WAL receiver not running)']);

@@ -99,3 +99,10 @@ export async function storedDynamicConfig(session: Session, name: string, cluste
 export async function initializedSystemId(session: Session, name: string, cluster: Cluster): Promise<string | null | undefined> {
   return scopeKey(session, cluster, name, 'initialize');
 }
+
+/** Physical slots no client uses right now, with the WAL each holds back (on the primary). */
+export function inactivePhysicalSlots(port: number): CommandFact<{ name: string; retainedBytes: number }[] | undefined> {
+  const sql =
+    "select slot_name, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint from pg_replication_slots where slot_type = 'physical' and not active order by slot_name";
+  return localQuery('inactive-slots', port, sql, (rows) => rows.map((r) => ({ name: r[0] ?? '', retainedBytes: Number(r[1] ?? 0) })));
+}

@@ -3,7 +3,8 @@ import { etcdClusterHealth } from '../etcd/wait.js';
 import { vipHolders } from '../deploy/converge-proxies.js';
 import { clusterView, type ClusterMember } from '../patroni/rest.js';
 import { leaderRoleOf, memberStates } from '../patroni/wait.js';
-import { slotState, walReceiver, type SlotState, type WalReceiver } from '../standby/facts.js';
+import { inactivePhysicalSlots, slotState, walReceiver, type SlotState, type WalReceiver } from '../standby/facts.js';
+import { permanentSlots } from '../../render/patroni-context.js';
 import { haproxyServers, type BackendServer } from './haproxy-stats.js';
 import { clusterProblems } from './verdict.js';
 
@@ -28,6 +29,8 @@ export interface ClusterStatus {
   name: string;
   members: ClusterMember[];
   standby?: StandbyLink;
+  /** Worth a look, not a fault: e.g. a slot no cluster of the inventory uses, holding back WAL. */
+  notes: string[];
   haproxy: { host: string; servers: BackendServer[] | undefined }[];
   vipHolders: string[];
   problems: string[];
@@ -73,6 +76,8 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
       const problems = clusterProblems(cluster, members, streaming);
       const standby = cluster.standby ? await standbyLink(session, name, [...states].find(([, st]) => st?.role === 'standby_leader')?.[0]) : undefined;
       if (standby) problems.push(...standbyProblems(standby));
+      const leaderHost = [...states].find(([, st]) => st?.role === 'leader' && st.state === 'running')?.[0];
+      const notes = leaderHost ? await strayslotNotes(session, name, leaderHost) : [];
       const haproxy = await Promise.all(
         (cluster.haproxy?.hosts ?? []).map(async (host) => {
           const all = await session.facts.get(host, haproxyServers(cluster.haproxy!.stats_port));
@@ -82,7 +87,7 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
       for (const h of haproxy) if (!h.servers) problems.push(`HAProxy on ${h.host} is not answering`);
       const holders = await vipHolders(session, cluster);
       if (cluster.vip && holders.length !== 1) problems.push(holders.length === 0 ? 'no host holds the VIP' : `VIP held by ${holders.join(', ')}`);
-      return { name, members: members ?? [], ...(standby ? { standby } : {}), haproxy, vipHolders: holders, problems };
+      return { name, members: members ?? [], ...(standby ? { standby } : {}), haproxy, vipHolders: holders, problems, notes };
     }),
   );
   const healthy = etcd.every((e) => e.problems.length === 0) && clusters.every((c) => c.problems.length === 0);
@@ -109,4 +114,24 @@ export function standbyProblems(link: StandbyLink): string[] {
   if (link.sourceLeader && !link.slot) problems.push(`slot missing on ${link.source}'s leader ${link.sourceLeader}`);
   else if (link.slot && !link.slot.active) problems.push(`slot ${link.slot.name} on ${link.sourceLeader} is inactive (it retains ${link.slot.retainedBytes} bytes of WAL)`);
   return problems;
+}
+
+/**
+ * Inactive physical slots on a primary that neither the inventory (permanent slots, standby
+ * clusters) nor Patroni's members account for: a standby cluster removed from the inventory
+ * leaves its slot behind, and it holds back WAL until someone removes it.
+ */
+async function strayslotNotes(session: Session, name: string, leader: string): Promise<string[]> {
+  const { inventory } = session.loaded;
+  const cluster = inventory.clusters[name]!;
+  const slots = await session.facts.get(leader, inactivePhysicalSlots(cluster.postgres.port)).catch(() => undefined);
+  if (!slots) return [];
+  const known = new Set([...Object.keys(permanentSlots(inventory, name)), ...cluster.hosts.map((h) => h.toLowerCase().replace(/[^a-z0-9_]/g, '_'))]);
+  return strayslotMessages(slots.filter((s) => !known.has(s.name)), leader);
+}
+
+export function strayslotMessages(slots: readonly { name: string; retainedBytes: number }[], leader: string): string[] {
+  return slots.map(
+    (s) => `slot ${s.name} on ${leader} is inactive and not in the inventory; it holds back ${s.retainedBytes} bytes of WAL (if no standby uses it any more: patronictl edit-config, remove it from slots)`,
+  );
 }

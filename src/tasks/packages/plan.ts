@@ -21,9 +21,11 @@ const INSTALL_SCRIPT = [
   'fi',
   'export DEBIAN_FRONTEND=noninteractive',
   // A stalled transfer (a proxy that stops answering mid-file) fails after 30 s and is retried,
-  // instead of hanging the deploy.
+  // instead of hanging the deploy. An index download that stalls while the connection stays
+  // open (seen with apt-cacher-ng when several hosts fetch the same InRelease at once) escapes
+  // that timeout, so each update attempt is also bounded as a whole (it only touches lists).
   'net="-o Acquire::http::Timeout=30 -o Acquire::Retries=3"',
-  'for attempt in 1 2 3; do apt-get update -q $net && break; [ "$attempt" = 3 ] && exit 1; sleep 2; done',
+  'for attempt in 1 2 3 4; do timeout -k 10 120 apt-get update -q $net && break; [ "$attempt" = 4 ] && exit 1; sleep $((attempt * 3)); done',
   'apt-get install -y -q --no-install-recommends $net -o Dpkg::Options::=--force-confold "$@"',
 ].join('\n');
 

@@ -1,5 +1,4 @@
-import type { CommandFact, HttpFact } from '../../facts/fact.js';
-import { psqlArgv } from '../postgres/roles.js';
+import type { HttpFact } from '../../facts/fact.js';
 import type { Inventory } from '../../inventory/schema.js';
 import { standbyClusterConfig, type StandbyClusterConfig } from '../../render/standby.js';
 import { PATRONI_ROLES } from '../../render/roles.js';
@@ -130,16 +129,4 @@ export function planDynamicConfig(
     basicAuth: { user: PATRONI_ROLES.restApi, password: restPassword },
   };
   return [step];
-}
-
-/** `pg_settings.context` of parameters on a running server: "postmaster" ones need a restart. */
-export function parameterContexts(port: number, names: readonly string[]): CommandFact<Map<string, string>> {
-  const list = [...names].sort();
-  const query = `select name, context from pg_settings where name in (${list.map((n) => `'${n.replace(/'/g, "''")}'`).join(', ')})`;
-  return {
-    id: `pg-settings-context:${port}:${list.join(',')}`,
-    argv: ['runuser', '-u', 'postgres', '--', ...psqlArgv(port, 'postgres', query)],
-    sudo: true,
-    parse: (r) => new Map(r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string])),
-  };
 }

@@ -9,7 +9,7 @@ import { clusterHealth, replicaHealth, runningLeader, switchoverCandidate, type 
 import { parameterSettings } from './pg-settings.js';
 import { leaderRestartsFirst, restartSequence, SHARED_MEMORY_PARAMETERS, type RestartAction } from './restart-plan.js';
 import { desiredDynamicConfig } from './dynamic-config.js';
-import { memberStates } from './wait.js';
+import { leaderRoleOf, memberStates } from './wait.js';
 
 /** How deploy restarts members for parameters that need it. */
 export interface RollingOptions {
@@ -110,7 +110,7 @@ export async function restartPendingMembers(session: Session, secrets: Inventory
   const states = await statesOf(session, name);
   const pending = new Set([...states].filter(([, s]) => s?.pendingRestart).map(([h]) => h));
   if (pending.size === 0) {
-    session.sink({ kind: 'noop', host: runningLeader(states, cluster.standby ? 'standby_leader' : 'leader') ?? cluster.hosts[0]!, title: `patroni ${name} restarts`, reason: 'no member waits for a restart' });
+    session.sink({ kind: 'noop', host: runningLeader(states, leaderRoleOf(cluster)) ?? cluster.hosts[0]!, title: `patroni ${name} restarts`, reason: 'no member waits for a restart' });
     return 0;
   }
   const health = clusterHealth(states, cluster, { lagLimit, allowPending: true });
@@ -149,7 +149,7 @@ function sessionOps(session: Session, secrets: InventorySecrets, name: string, o
   const cluster = inventory.clusters[name]!;
   const lagLimit = cluster.patroni.maximum_lag_on_failover;
   const timeoutSeconds = Math.max(1, Math.round(opts.memberTimeoutMs / 1000));
-  const leaderRole = cluster.standby ? 'standby_leader' : 'leader';
+  const leaderRole = leaderRoleOf(cluster);
 
   async function postRestart(host: string): Promise<boolean> {
     const response = await session.remotes.get(host)!.http({

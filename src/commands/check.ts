@@ -23,7 +23,7 @@ async function runCheck(opts: InventoryCommandOptions): Promise<number> {
     reporter.sink,
     async (session) => {
       session.sink({ kind: 'phase', title: 'Running preflight checks' });
-      return runPreflight(session);
+      return runPreflight(session, session.model);
     },
   );
   const overall = worstVerdict(reports.flatMap((r) => r.checks));

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { resolveSecrets } from '../inventory/secrets.js';
 import { withSession } from '../run/session.js';
-import { deploy } from '../tasks/deploy/play.js';
+import { deploy, type ClusterReport } from '../stages/deploy.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
 import { rollingOptionsOf, wholeNumber, withRollingOptions, type RollingCommandOptions } from './rolling-options.js';
@@ -28,18 +28,18 @@ async function runDeploy(opts: DeployCommandOptions): Promise<number> {
   const started = Date.now();
   const report = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
     const secrets = await resolveSecrets(session.loaded, { createMissing: true });
-    return deploy(session, secrets, {
-      force: opts.force ?? false,
-      rolling: { ...rollingOptionsOf(opts), memberTimeoutMs: (opts.restartTimeout ?? 120) * 1000 },
-    });
+    return deploy(session, secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts, (opts.restartTimeout ?? 120) * 1000) });
   });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const verdict = report.changes === 0 ? `nothing to do: everything already as declared (${seconds}s)` : `${report.changes} changes applied in ${seconds}s`;
-  const lines = report.clusters.map((c) =>
-    c.standby
-      ? `cluster ${c.name}: standby leader ${c.leader}${c.vipHolder ? `, VIP on ${c.vipHolder}` : ''}, streaming from ${c.standby.source}, copy verified`
-      : `cluster ${c.name}: leader ${c.leader}${c.vipHolder ? `, VIP on ${c.vipHolder}` : ''}, write/read check passed`,
-  );
-  await reporter.result([...lines, verdict].join('\n'), { changes: report.changes, seconds: Number(seconds), clusters: report.clusters });
+  await reporter.result([...report.clusters.map(clusterLine), verdict].join('\n'), { changes: report.changes, seconds: Number(seconds), clusters: report.clusters, sequence: report.sequence });
   return ExitCode.ok;
+}
+
+/** One line per cluster: who leads, where the VIP is, and what was verified. */
+export function clusterLine(c: ClusterReport): string {
+  const vip = c.vipHolder ? `, VIP on ${c.vipHolder}` : '';
+  return c.standby
+    ? `cluster ${c.name}: standby leader ${c.leader ?? '?'}${vip}, streaming from ${c.standby.source}, copy verified`
+    : `cluster ${c.name}: leader ${c.leader ?? '?'}${vip}, write/read check passed`;
 }

@@ -3,21 +3,22 @@ import { ExitCode } from '../errors.js';
 import { fileContent } from '../facts/files.js';
 import { resolveSecrets } from '../inventory/secrets.js';
 import { withSession } from '../run/session.js';
-import { collectPlan } from '../tasks/plan/collect.js';
+import { planDeploy } from '../stages/deploy.js';
 import { planJson, renderPlan } from '../ui/plan-render.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
 import { rollingOptionsOf, withRollingOptions, type RollingCommandOptions } from './rolling-options.js';
 
-/** `hapg plan`: what deploy would change, per host, with file diffs; changes nothing. */
+/** `hapg plan`: what deploy would change, stage by stage, with file diffs; changes nothing. */
 export function registerPlanCommand(program: Command): void {
   withRollingOptions(withInventoryOptions(program.command('plan')))
     .description('show what deploy would change (file diffs with secrets masked, packages, services, parameters and how they apply, the order of reloads, restarts and switchovers); changes nothing')
-    .action(async (opts: InventoryCommandOptions & RollingCommandOptions) => {
+    .option('--force', 'plan what `deploy --force` would do on an unhealthy cluster')
+    .action(async (opts: InventoryCommandOptions & RollingCommandOptions & { force?: boolean }) => {
       const reporter = createReporter({ ...opts, quiet: !opts.json });
       await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
         const secrets = await resolveSecrets(session.loaded, { createMissing: false, placeholders: true });
-        const plan = await collectPlan(session, secrets, rollingOptionsOf(opts));
+        const plan = await planDeploy(session, secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts) });
         const text = await renderPlan(plan, (host, path) => session.facts.get(host, fileContent(path)));
         await reporter.result(text, planJson(plan));
       });

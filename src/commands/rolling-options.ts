@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { RollingOptions } from '../tasks/patroni/rolling-restart.js';
+import type { RollingOptions } from '../tasks/patroni/restart-options.js';
 
 /** Flags of `deploy` and `plan` that shape restarts for parameters that need one. */
 export interface RollingCommandOptions {
@@ -24,6 +24,6 @@ export function withRollingOptions(cmd: Command): Command {
     .option('--serial <n>', 'replicas restarted at a time for parameters that need a restart', wholeNumber(1), 1);
 }
 
-export function rollingOptionsOf(opts: RollingCommandOptions): Pick<RollingOptions, 'switchover' | 'batch'> {
-  return { switchover: opts.switchover ?? true, batch: opts.serial ?? 1 };
+export function rollingOptionsOf(opts: RollingCommandOptions, memberTimeoutMs = 120_000): RollingOptions {
+  return { switchover: opts.switchover ?? true, batch: opts.serial ?? 1, memberTimeoutMs };
 }

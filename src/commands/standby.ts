@@ -2,9 +2,16 @@ import type { Command } from 'commander';
 import { ExitCode, HapgError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import { resolveSecrets } from '../inventory/secrets.js';
+import { patroniApi } from '../model/endpoints.js';
+import { buildModel } from '../model/model.js';
 import { withSession } from '../run/session.js';
-import { promoteStandby } from '../tasks/standby/promote.js';
-import { rebuildStandby } from '../tasks/standby/rebuild.js';
+import { deploy } from '../stages/deploy.js';
+import { deployGraph } from '../stages/graph.js';
+import { runGraph } from '../stages/run.js';
+import { DEFAULT_ROLLING } from '../tasks/patroni/restart-options.js';
+import { preflightStage } from '../tasks/preflight/stage.js';
+import { promoteNextSteps, promoteStages, type PromoteOutcome } from '../tasks/standby/promote.js';
+import { rebuildStages, standbyClusterNamed } from '../tasks/standby/rebuild.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
 
@@ -17,6 +24,8 @@ interface PromoteOptions extends InventoryCommandOptions {
   cluster: string;
   force?: boolean;
 }
+
+const options = { force: false, rolling: DEFAULT_ROLLING };
 
 /** `hapg standby rebuild|promote`: the standby-cluster operations that deploy never does on its own. */
 export function registerStandbyCommands(program: Command): void {
@@ -33,13 +42,14 @@ export function registerStandbyCommands(program: Command): void {
       const reporter = createReporter(opts);
       const started = Date.now();
       const report = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
+        const stages = [preflightStage(), ...rebuildStages(session.model, session.loaded.path, opts.cluster), ...deployGraph(session.model, { preflight: false })];
         const secrets = await resolveSecrets(session.loaded, { createMissing: true });
-        return rebuildStandby(session, secrets, opts.cluster, { force: false });
+        return deploy(session, secrets, options, stages);
       });
       const rebuilt = report.clusters.find((c) => c.name === opts.cluster);
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       await reporter.result(
-        `cluster ${opts.cluster}: rebuilt as a standby of ${rebuilt?.standby?.source ?? '?'} in ${seconds}s; standby leader ${rebuilt?.leader ?? '?'}, system identifier ${rebuilt?.standby?.systemId ?? '?'}, copy verified`,
+        `cluster ${opts.cluster}: rebuilt as a standby of ${rebuilt?.standby?.source ?? '?'} in ${seconds}s; standby leader ${rebuilt?.leader ?? '?'}, copy verified`,
         { ...report, seconds: Number(seconds) },
       );
       process.exitCode = ExitCode.ok;
@@ -51,17 +61,22 @@ export function registerStandbyCommands(program: Command): void {
     .option('--force', "promote even though the source's leader is reachable and running (split-brain risk: fence it yourself)")
     .action(async (opts: PromoteOptions) => {
       const reporter = createReporter(opts);
-      // Only the standby's side is connected up front: the source may be gone, which is the point.
-      const { inventory } = await loadInventory(opts.inventory);
-      const cluster = inventory.clusters[opts.cluster];
-      const hosts = cluster ? [...new Set([...cluster.hosts, ...(inventory.etcd[cluster.etcd]?.hosts ?? []), ...(cluster.haproxy?.hosts ?? [])])] : undefined;
-      const result = await withSession({ ...sessionOptionsOf(opts), ...(hosts ? { hosts } : {}) }, reporter.sink, async (session) => {
+      // The standby's side must answer; the source may be gone, which is the point.
+      const { inventory, path } = await loadInventory(opts.inventory);
+      const cluster = standbyClusterNamed(buildModel(inventory), path, opts.cluster, 'standby promote');
+      const hosts = [...new Set([...cluster.hosts, ...(inventory.etcd[cluster.etcd]?.hosts ?? []), ...(cluster.haproxy?.hosts ?? [])])];
+      const optional = inventory.clusters[cluster.standby.cluster]!.hosts;
+      const outcome: PromoteOutcome = {};
+      let timeline: number | undefined;
+      await withSession({ ...sessionOptionsOf(opts), hosts, optional }, reporter.sink, async (session) => {
         const secrets = await resolveSecrets(session.loaded, { createMissing: false });
-        return promoteStandby(session, secrets, opts.cluster, { force: opts.force ?? false });
+        await runGraph(promoteStages(session.model, path, opts.cluster, { force: opts.force ?? false }, outcome), { session, model: session.model, secrets, options }, 'deploy');
+        timeline = (await session.facts.fresh(outcome.leader!, patroniApi(session.model, opts.cluster).state()))?.timeline;
       });
+      const next = promoteNextSteps(path, opts.cluster, cluster.standby.cluster);
       await reporter.result(
-        [`cluster ${result.cluster}: promoted; leader ${result.leader} on timeline ${result.timeline ?? '?'} takes writes (verified through the ${result.verify.write.via})`, 'next:', ...result.next.map((n) => `  - ${n}`)].join('\n'),
-        result,
+        [`cluster ${opts.cluster}: promoted; leader ${outcome.leader} on timeline ${timeline ?? '?'} takes writes (verified)`, 'next:', ...next.map((n) => `  - ${n}`)].join('\n'),
+        { cluster: opts.cluster, leader: outcome.leader, timeline, source: outcome.probe, next },
       );
       process.exitCode = ExitCode.ok;
     });

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { resolveSecrets } from '../inventory/secrets.js';
 import { withSession } from '../run/session.js';
-import { switchover } from '../tasks/switchover/switchover.js';
+import { runGraph } from '../stages/run.js';
+import { DEFAULT_ROLLING } from '../tasks/patroni/restart-options.js';
+import { promotedMs, switchoverStages, type SwitchoverChoice } from '../tasks/switchover/switchover.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
 
@@ -21,7 +23,9 @@ export function registerSwitchoverCommand(program: Command): void {
       const reporter = createReporter(opts);
       const result = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
         const secrets = await resolveSecrets(session.loaded, { createMissing: false });
-        return switchover(session, secrets, opts.cluster, opts.to);
+        const chosen: Partial<SwitchoverChoice> = {};
+        const run = await runGraph(switchoverStages(session.model, opts.cluster, opts.to, chosen), { session, model: session.model, secrets, options: { force: false, rolling: DEFAULT_ROLLING } }, 'deploy');
+        return { from: chosen.from!, to: chosen.to!, promotedMs: promotedMs(run.outcomes, opts.cluster) };
       });
       await reporter.result(`cluster ${opts.cluster}: leader moved from ${result.from} to ${result.to} in ${(result.promotedMs / 1000).toFixed(1)}s; HAProxy, VIP and a write verified`, result);
       process.exitCode = ExitCode.ok;

@@ -1,3 +1,5 @@
+import { HapgError } from '../errors.js';
+import type { Secret } from '../secret.js';
 import type { ExecResult, HttpRequest, HttpResponse, Remote } from '../ssh/types.js';
 
 /**
@@ -13,6 +15,9 @@ export interface CommandFact<T> {
   id: string;
   argv: string[];
   sudo?: boolean;
+  /** Fed to the command (a password for a client connection travels here, never in argv). */
+  stdin?: string;
+  secrets?: Secret[];
   /** Called with the result even on a non-zero exit, so a fact can describe "absent". */
   parse(result: ExecResult): T;
 }
@@ -68,7 +73,7 @@ export class FactCache {
 
   private async ask<T>(host: string, fact: Fact<T>): Promise<T> {
     const remote = this.#remotes.get(host);
-    if (!remote) throw new Error(`no connection to host ${host}`);
+    if (!remote) throw new HapgError('INTERNAL', `no connection to host ${host}`);
     if ('http' in fact) {
       const response = await remote.http(fact.http).catch((err: unknown) => {
         if (err instanceof Error && 'code' in err && err.code === 'HTTP_FAILED') return undefined;
@@ -76,7 +81,14 @@ export class FactCache {
       });
       return fact.parse(response);
     }
-    return fact.parse(await remote.exec(fact.argv, { sudo: fact.sudo ?? false, allowFailure: true }));
+    return fact.parse(
+      await remote.exec(fact.argv, {
+        sudo: fact.sudo ?? false,
+        allowFailure: true,
+        ...(fact.stdin !== undefined ? { stdin: fact.stdin } : {}),
+        ...(fact.secrets ? { secrets: fact.secrets } : {}),
+      }),
+    );
   }
 }
 

@@ -1,3 +1,4 @@
+import { HapgError } from '../errors.js';
 import { shellFact, type CommandFact, type Fact } from './fact.js';
 
 export interface OsRelease {
@@ -71,7 +72,7 @@ export function parseDf(stdout: string): DiskSpace {
   const cols = dfLine.trim().split(/\s+/);
   const total = Number(cols[1]) * 1024;
   const available = Number(cols[3]) * 1024;
-  if (!Number.isFinite(total) || !Number.isFinite(available)) throw new Error(`unexpected df output: ${dfLine}`);
+  if (!Number.isFinite(total) || !Number.isFinite(available)) throw new HapgError('PRECHECK_FAILED', `unexpected df output: ${dfLine}`);
   return { path: pathLine.trim(), mount: cols[5] ?? '', totalBytes: total, availableBytes: available };
 }
 

@@ -33,7 +33,7 @@ export class InventoryError extends HapgError {
 
   constructor(issues: readonly InventoryIssue[], opts: { cause?: unknown } = {}) {
     const first = issues[0];
-    if (first === undefined) throw new Error('InventoryError needs at least one issue');
+    if (first === undefined) throw new HapgError('INTERNAL', 'InventoryError needs at least one issue');
     super('INVENTORY_INVALID', first.message, opts);
     this.name = 'InventoryError';
     this.issues = issues;

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { HapgError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { defaultSecretsFile } from './defaults.js';
 import { InventoryError, type InventoryIssue, type PathSegment, toInventoryIssue } from './issues.js';
@@ -28,11 +29,27 @@ export function userSecretKey(cluster: string, user: string): string {
 /** Every secret of the inventory by stable key; keys of a standby's shared roles hold its source's Secret. */
 export type InventorySecrets = ReadonlyMap<string, Secret>;
 
+/** A resolved secret; its absence is a bug (every reference is resolved before any use). */
+export function requireSecret(secrets: InventorySecrets, key: string): Secret {
+  const secret = secrets.get(key);
+  if (!secret) throw new HapgError('INTERNAL', `secret ${key} was not resolved`);
+  return secret;
+}
+
 interface SecretSlot {
   key: string;
   ref: SecretRef;
   /** Where the reference is in the inventory (for messages). */
   path: PathSegment[];
+}
+
+/** Secrets resolved for a command that changes hosts, before anything is written. */
+export interface PreparedSecrets {
+  secrets: InventorySecrets;
+  /** Keys of generated secrets made anew in this run (not found in the secrets file, or rotated). */
+  created: string[];
+  /** Writes the secrets file when something was created; call it before the first change. */
+  persist(): Promise<void>;
 }
 
 /**
@@ -43,6 +60,21 @@ export async function resolveSecrets(
   loaded: LoadedInventory,
   opts: { createMissing: boolean; /** plan: stand-ins for generated secrets that do not exist yet */ placeholders?: boolean },
 ): Promise<InventorySecrets> {
+  const prepared = await prepareSecrets(loaded, opts);
+  await prepared.persist();
+  return prepared.secrets;
+}
+
+/**
+ * Like resolveSecrets, but generated secrets made in this run are only written to the
+ * secrets file by `persist()`: the caller first checks that making them is safe (a live
+ * cluster already has passwords that a missing secrets file would silently replace).
+ * `rotate`: every generated secret is made anew.
+ */
+export async function prepareSecrets(
+  loaded: LoadedInventory,
+  opts: { createMissing: boolean; placeholders?: boolean; rotate?: boolean },
+): Promise<PreparedSecrets> {
   const { inventory } = loaded;
   const baseDir = inventoryDir(loaded.path);
   const secretsFile = secretsFilePath(loaded);
@@ -53,7 +85,7 @@ export async function resolveSecrets(
 
   const needsFile = slots.some((s) => 'generate' in s.ref);
   const generated = needsFile ? await readSecretsFile(secretsFile) : new Map<string, string>();
-  let created = false;
+  const created: string[] = [];
 
   const values = new Map<string, Secret>();
   for (const slot of slots) {
@@ -74,11 +106,11 @@ export async function resolveSecrets(
         fail(slot, `cannot read secret file ${ref.file} (${code === 'ENOENT' ? 'not found' : (code ?? 'error')})`);
       }
     } else {
-      let value = generated.get(slot.key);
+      let value = opts.rotate ? undefined : generated.get(slot.key);
       if (value === undefined && opts.createMissing) {
         value = generatePassword();
         generated.set(slot.key, value);
-        created = true;
+        created.push(slot.key);
       } else if (value === undefined && opts.placeholders) {
         value = `(generated on first deploy: ${slot.key})`;
       }
@@ -88,7 +120,9 @@ export async function resolveSecrets(
     }
   }
   if (issues.length > 0) throw new InventoryError(issues);
-  if (created) await writeSecretsFile(secretsFile, generated, loaded.path);
+  const persist = async () => {
+    if (created.length > 0) await writeSecretsFile(secretsFile, generated, loaded.path);
+  };
 
   for (const [name, cluster] of Object.entries(inventory.clusters)) {
     if (!cluster.standby) continue;

@@ -14,15 +14,3 @@ export function yamlPairs(record: Record<string, string | number | boolean>): { 
     .sort()
     .map((name) => ({ name, value: yamlValue(record[name] as string | number | boolean) }));
 }
-
-/** `host:port`, bracketing IPv6 addresses. */
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-/** An address as a single-host CIDR for pg_hba (/32 or /128); DNS names pass through. */
-export function hostCidr(address: string): string {
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(address)) return `${address}/32`;
-  if (address.includes(':')) return `${address}/128`;
-  return address;
-}

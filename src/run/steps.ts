@@ -1,14 +1,22 @@
+import type { FactCache } from '../facts/fact.js';
 import type { Secret } from '../secret.js';
 
 /**
  * Steps are data: tasks return them, the executor alone runs them. `host` is the
  * inventory host name. `title` is what progress output and `plan` show.
  */
-export type Step = ExecStep | FileStep | ServiceStep | HttpStep;
+export type Step = ExecStep | FileStep | ServiceStep | HttpStep | SqlStep | WaitStep;
 
 interface StepBase {
   host: string;
   title: string;
+  /** Names a step whose outcome a report reads afterwards (e.g. how long a wait took). */
+  tag?: string;
+  /**
+   * Proves something works rather than converging it (a check row written through the VIP):
+   * it runs like any step but counts as no change, so a converged run still says "nothing to do".
+   */
+  check?: boolean;
 }
 
 export interface ExecStep extends StepBase {
@@ -30,6 +38,11 @@ export interface FileStep extends StepBase {
   group: string;
   /** Values inside `content` that must be masked in plans and diffs. */
   secrets?: Secret[];
+  /**
+   * Lines whose value is a secret wherever it sits (`password: …`): masked by position on
+   * both sides of a diff, whatever the value, so a host's older or foreign secrets never show.
+   */
+  secretLines?: RegExp;
 }
 
 export interface ServiceStep extends StepBase {
@@ -39,14 +52,57 @@ export interface ServiceStep extends StepBase {
   enabled?: boolean;
 }
 
+/** An HTTP API on the host (Patroni, etcd), called over the SSH connection. */
 export interface HttpStep extends StepBase {
   kind: 'http';
   port: number;
+  tls?: boolean;
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   body?: unknown;
   basicAuth?: { user: string; password: Secret };
-  expectStatus?: number[];
+  /**
+   * The answers that mean success, first match wins, and whether each changed something
+   * (default: 200, changed). Any other answer fails the step.
+   */
+  answers?: { status: number; body?: RegExp; changed: boolean }[];
+  timeoutMs?: number;
+}
+
+/** Where a SQL step connects: the local server as the postgres OS user, or an address with a password. */
+export type SqlTarget =
+  | { kind: 'local'; port: number; database: string }
+  | { kind: 'network'; address: string; port: number; database: string; user: string; password: Secret };
+
+/** SQL run by psql on the host; stops at the first error. */
+export interface SqlStep extends StepBase {
+  kind: 'sql';
+  target: SqlTarget;
+  sql: string;
+  /** Values inside `sql` that must never be shown. */
+  secrets?: Secret[];
+  /** What psql must print (unaligned, tuples only); anything else fails the step with `otherwise`. */
+  expect?: { stdout: string; otherwise: string };
+  timeoutMs?: number;
+}
+
+/** The answer of one poll of a wait. */
+export interface WaitProbe {
+  done: boolean;
+  status: string;
+}
+
+/**
+ * Waits until a condition on fresh facts holds: every poll re-reads what it asks. Changes
+ * nothing. On timeout the step fails with what it waited for and the last thing it saw
+ * (`soft`: it warns and the run goes on).
+ */
+export interface WaitStep extends StepBase {
+  kind: 'wait';
+  until: (facts: FactCache) => Promise<WaitProbe>;
+  timeoutMs: number;
+  intervalMs?: number;
+  soft?: boolean;
 }
 
 /** A task's answer when nothing needs to change: no steps, and why. */
@@ -72,7 +128,7 @@ export const file = (
   host: string,
   path: string,
   content: string,
-  opts: { mode?: number; owner?: string; group?: string; secrets?: Secret[]; title?: string } = {},
+  opts: { mode?: number; owner?: string; group?: string; secrets?: Secret[]; secretLines?: RegExp; title?: string } = {},
 ): FileStep => ({
   kind: 'file',
   host,
@@ -83,20 +139,30 @@ export const file = (
   owner: opts.owner ?? 'root',
   group: opts.group ?? opts.owner ?? 'root',
   ...(opts.secrets ? { secrets: opts.secrets } : {}),
+  ...(opts.secretLines ? { secretLines: opts.secretLines } : {}),
 });
 
-export const service = (
-  host: string,
-  name: string,
-  state: ServiceStep['state'],
-  enabled?: boolean,
-): ServiceStep => ({
+const SERVICE_VERB: Record<ServiceStep['state'], string> = { started: 'start', stopped: 'stop', restarted: 'restart', reloaded: 'reload' };
+
+export const service = (host: string, name: string, state: ServiceStep['state'], enabled?: boolean): ServiceStep => ({
   kind: 'service',
   host,
-  title: `${state === 'started' ? 'start' : state === 'stopped' ? 'stop' : state === 'restarted' ? 'restart' : 'reload'} ${name}`,
+  title: `${SERVICE_VERB[state]} ${name}`,
   name,
   state,
   ...(enabled === undefined ? {} : { enabled }),
 });
 
+export const wait = (
+  host: string,
+  title: string,
+  until: WaitStep['until'],
+  opts: { timeoutMs: number; intervalMs?: number; soft?: boolean; tag?: string },
+): WaitStep => ({ kind: 'wait', host, title, until, ...opts });
+
 export const isNoop = (item: PlanItem): item is Noop => item.kind === 'noop';
+
+/** Steps only (noops dropped). */
+export function stepsOf(items: readonly PlanItem[]): Step[] {
+  return items.filter((i): i is Step => !isNoop(i));
+}

@@ -70,6 +70,10 @@ export function formatEvent(e: RunEvent): string {
       return `  ~ ${at}${e.title}${e.detail ? ` (${e.detail})` : ''}`;
     case 'noop':
       return `  = ${at}${e.title}: ${e.reason}`;
+    case 'checked':
+      return `  ✓ ${at}${e.title} (${(e.ms / 1000).toFixed(1)} s)`;
+    case 'waited':
+      return `  . ${at}${e.title}: ${e.status} (${(e.ms / 1000).toFixed(1)} s)`;
     case 'fail':
       return `  ! ${at}${e.title}: ${e.error}`;
     case 'info':

@@ -1,20 +1,23 @@
-// Dedicated etcd hosts (the recommended layout): 3 etcd-only hosts and PostgreSQL on others.
-// The cluster starts with one member; adding a host to the inventory adds it as a replica
-// without touching the running member.
+// Dedicated etcd hosts (the recommended layout): 3 etcd-only hosts and PostgreSQL on others,
+// with a VIP and no HAProxy: keepalived on the members moves the VIP to the Patroni leader,
+// and clients connect to VIP:5432. The cluster starts with one member; adding a host to the
+// inventory adds it as a replica without touching the running member.
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
-import { hapg, jsonEvents, jsonResult, onHost, writeInventory } from './hapg.js';
+import { eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const ETCD = ['pg4', 'pg5', 'pg6'];
 const PG = ['pg7', 'pg8'];
+const VIP = { address: '10.213.77.103', interface: 'eth0', router_id: 54 };
 let hba: unknown;
 
 async function inventoryWith(pgHosts: string[], file?: string): Promise<string> {
   return writeInventory(
     lab,
-    { hosts: [...ETCD, ...PG], etcd: { dc1: { hosts: ETCD } }, clusters: { edge: { hosts: pgHosts, postgres: { hba }, haproxy: {} } } },
+    { hosts: [...ETCD, ...PG], etcd: { dc1: { hosts: ETCD } }, clusters: { edge: { hosts: pgHosts, postgres: { hba }, vip: VIP } } },
     file,
   );
 }
@@ -28,9 +31,13 @@ describe('dedicated etcd hosts', () => {
 
   it('deploys etcd only on etcd hosts and a one-member cluster on pg7', async () => {
     inventory = await inventoryWith(['pg7']);
-    const r = await hapg(['deploy', '-i', inventory]);
+    const planned = sequenceOfRun((await hapg(['plan', '-i', inventory, '--json'])).stdout);
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
     expect(r.exitCode).toBe(0);
+    expect(sequenceOfRun(r.stdout)).toEqual(planned);
+    expect(planned).toEqual(['start etcd pg4,pg5,pg6', 'start patroni pg7', 'start keepalived pg7']);
+    expect(jsonResult<{ clusters: { vipHolder: string }[] }>(r.stdout).clusters[0]!.vipHolder).toBe('pg7');
     const etcdHost = await onHost(lab, 'pg4', "dpkg-query -W -f '${Package} ' etcd-server postgresql-15 patroni 2>/dev/null; systemctl is-active etcd");
     expect(etcdHost.stdout).toContain('etcd-server');
     expect(etcdHost.stdout).not.toContain('patroni');
@@ -41,13 +48,15 @@ describe('dedicated etcd hosts', () => {
     const pid = async () => (await onHost(lab, 'pg7', 'head -1 /var/lib/postgresql/15/edge/postmaster.pid; systemctl show -p MainPID patroni')).stdout;
     const before = await pid();
     await inventoryWith(['pg7', 'pg8'], inventory);
+    const planned = sequenceOfRun((await hapg(['plan', '-i', inventory, '--json'])).stdout);
     const r = await hapg(['deploy', '-i', inventory, '--json']);
     expect(r.exitCode).toBe(0);
+    expect(sequenceOfRun(r.stdout)).toEqual(planned);
     const changedHosts = new Set(jsonEvents(r.stdout).filter((e) => e.kind === 'change').map((e) => e.host));
     expect(changedHosts.has('pg8')).toBe(true);
-    // pg7 only gets the new HAProxy backend line (and its reload); Patroni and PostgreSQL are untouched.
+    // pg7 only gets the new member in pg_hba and keepalived's peers (and their reloads); Patroni and PostgreSQL keep running.
     const pg7Changes = jsonEvents(r.stdout).filter((e) => e.kind === 'change' && e.host === 'pg7').map((e) => e.title);
-    expect(pg7Changes.every((t) => /haproxy|pg_hba|patroni\.yml|reload patroni/.test(t ?? ''))).toBe(true);
+    expect(pg7Changes.every((t) => /keepalived|patroni\.yml|reload patroni/.test(t ?? ''))).toBe(true);
     expect(await pid()).toBe(before);
 
     const status = await hapg(['status', '-i', inventory, '--json']);
@@ -55,6 +64,23 @@ describe('dedicated etcd hosts', () => {
     expect(report.healthy).toBe(true);
     expect(report.clusters[0]!.members.map((m) => `${m.name}:${m.role}`)).toEqual(['pg7:leader', 'pg8:replica']);
     expect(status.exitCode).toBe(0);
+  });
+
+  it('moves the VIP with the leader: a switchover takes it to pg8, and writes through VIP:5432 land there', async () => {
+    const r = await hapg(['switchover', '-i', inventory, '--cluster', 'edge', '--to', 'pg8']);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect((await onHost(lab, 'pg8', `ip -o addr show | grep -c ' ${VIP.address}/'`)).stdout.trim()).toBe('1');
+    expect((await onHost(lab, 'pg7', `ip -o addr show | grep -c ' ${VIP.address}/' || true`)).stdout.trim()).toBe('0');
+    const secrets = YAML.parse(await readFile(path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml'), 'utf8')) as Record<string, string>;
+    const viaVip = await onHost(lab, 'pg7', `IFS= read -r PGPASSWORD; export PGPASSWORD; psql -XAt "host=${VIP.address} port=5432 user=postgres dbname=postgres connect_timeout=5" -c 'select pg_is_in_recovery()'`, {
+      stdin: `${secrets['clusters.edge.superuser']}\n`,
+    });
+    expect(viaVip.stdout.trim()).toBe('f');
+    await eventually('a healthy status with the VIP on the leader', async () => {
+      const s = jsonResult<{ healthy: boolean; clusters: { problems: string[] }[] }>((await hapg(['status', '-i', inventory, '--json'])).stdout);
+      return s.healthy ? true : new Error(s.clusters[0]!.problems.join('; '));
+    }, 30_000);
   });
 
   it('refuses to change anything while etcd has lost quorum, then converges once it is back', async () => {

@@ -5,12 +5,14 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
-import { eventually, hapg, jsonEvents, jsonResult, onHost, writeInventory } from './hapg.js';
+import { eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const HOSTS = ['pg1', 'pg2', 'pg3'];
 let inventory: string;
 let vip: string;
+/** The sequence `plan --json` predicted on the bare hosts. */
+let planned: string[];
 
 interface StatusJson {
   healthy: boolean;
@@ -94,16 +96,21 @@ describe('deploy on three bare hosts, every role', () => {
     expect(r.stdout).toMatch(/^      \+\+\+ \/etc\/patroni\/patroni\.yml\twanted$/m);
     expect(r.stdout).toMatch(/^      \+      password: "\*\*\*"$/m);
     expect(r.stdout).not.toMatch(/generated on first deploy/);
+    planned = sequenceOfRun((await hapg(['plan', '-i', inventory, '--json'])).stdout);
+    expect(planned).toEqual(['start etcd pg1,pg2,pg3', 'start patroni pg1', 'start patroni pg2,pg3', 'start haproxy pg1,pg2,pg3', 'start keepalived pg1,pg2,pg3']);
     expect((await onHost(lab, 'pg1', 'dpkg-query -W patroni 2>/dev/null || echo none; ls /etc/patroni 2>&1')).stdout).toMatch(/^none\n.*No such file/);
   });
 
   it('takes bare hosts to a verified healthy cluster', async () => {
     const before = await onHost(lab, 'pg1', 'dpkg-query -W patroni 2>/dev/null || echo none');
     expect(before.stdout.trim()).toBe('none'); // really bare
-    const r = await hapg(['deploy', '-i', inventory]);
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/cluster main: leader pg1, VIP on pg\d, write\/read check passed/);
+    const result = jsonResult<{ clusters: { name: string; leader: string; vipHolder: string; replicationMs: number }[] }>(r.stdout);
+    expect(result.clusters).toEqual([{ name: 'main', leader: 'pg1', vipHolder: expect.stringMatching(/^pg\d$/), replicationMs: expect.any(Number) }]);
+    // plan and deploy walk one stage graph: deploy ran exactly the sequence plan predicted.
+    expect(sequenceOfRun(r.stdout)).toEqual(planned);
   });
 
   it('reports a healthy cluster: one leader, all running on one timeline, etcd 3/3, VIP on one host', async () => {
@@ -159,6 +166,8 @@ describe('deploy on three bare hosts, every role', () => {
     expect(jsonEvents(r.stdout).filter((e) => e.kind === 'change')).toEqual([]);
     expect(await processFingerprint()).toEqual(before);
     expect(elapsed).toBeLessThan(15_000);
+    const text = await hapg(['deploy', '-i', inventory]);
+    expect(text.stdout).toMatch(/^cluster main: leader pg1, VIP on pg\d, write\/read check passed\nnothing to do: everything already as declared/);
     const plan = await hapg(['plan', '-i', inventory]);
     expect(plan.exitCode).toBe(0);
     expect(plan.stdout).toMatch(/nothing to do: everything is as the inventory declares/);

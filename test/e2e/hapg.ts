@@ -22,6 +22,11 @@ export function jsonResult<T = Record<string, unknown>>(stdout: string): T {
   return last as T;
 }
 
+/** The order of reloads, restarts and switchovers a `plan --json` or `deploy --json` reports: kind and hosts of each. */
+export function sequenceOfRun(stdout: string): string[] {
+  return jsonResult<{ sequence: { kind: string; service?: string; hosts: string[] }[] }>(stdout).sequence.map((s) => `${s.kind}${s.service ? ` ${s.service}` : ''} ${s.hosts.join(',')}`);
+}
+
 /** Every event of a `--json` run. */
 export function jsonEvents(stdout: string): { kind: string; host?: string; title?: string }[] {
   return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, tableDigest, type PgTarget, type WriteLoadReport } from '../support/write-load.js';
-import { eventually, hapg, jsonEvents, jsonResult, onHost, writeInventory } from './hapg.js';
+import { eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const HOSTS = ['pg14', 'pg15', 'pg16'];
@@ -60,8 +60,12 @@ interface Applied {
   restarts: string[];
 }
 
-/** Runs deploy (with extra flags) while the client writes, then stops the client. */
+/**
+ * Runs deploy (with extra flags) while the client writes, then stops the client. plan runs
+ * first: a deploy that succeeds ran exactly the reloads, restarts and switchovers plan showed.
+ */
 async function deployUnderLoad(table: string, flags: string[] = []): Promise<Applied> {
+  const planned = sequenceOfRun((await hapg(['plan', '-i', inventory, '--json', ...flags.filter((f) => f === '--no-switchover')])).stdout);
   const load = await startWriteLoad(app, { table, largeEvery: 20, largeBytes: 8192 });
   await new Promise((r) => setTimeout(r, 1000));
   const started = Date.now();
@@ -70,6 +74,7 @@ async function deployUnderLoad(table: string, flags: string[] = []): Promise<App
   await new Promise((r) => setTimeout(r, 1000));
   const report = await load.stop();
   const restarts = jsonEvents(deploy.stdout).filter((e) => e.kind === 'change' && e.title === RESTART_TITLE).map((e) => e.host!);
+  if (deploy.exitCode === 0) expect(sequenceOfRun(deploy.stdout), 'deploy ran what plan showed').toEqual(planned);
   process.stderr.write(
     `rolling e2e ${table}: deploy ${seconds.toFixed(1)} s, ${report.acked.length} rows acknowledged, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms, restarts: ${restarts.join(', ') || 'none'}\n`,
   );
@@ -155,7 +160,6 @@ describe('rolling configuration changes under write load', () => {
       `restart ${replicas[0]}`,
       `restart ${replicas[1]}`,
       `switchover ${leaderBefore}`,
-      `restart ${leaderBefore}`,
     ]);
 
     const { deploy, load, restarts } = await deployUnderLoad('load_b');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, tableDigest, type PgTarget, type WriteLoad, type WriteLoadReport } from '../support/write-load.js';
-import { eventually, hapg, jsonResult, onHost, writeInventory } from './hapg.js';
+import { eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const DC1 = ['pg9', 'pg10', 'pg11'];
@@ -191,16 +191,24 @@ describe('standby cluster in a second datacenter', () => {
     await copySecrets('main-only', 'both');
     const vipTarget = await mainVip(inventories.both);
     load = await startWriteLoad(vipTarget, { table: TABLE, largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
+    const planned = sequenceOfRun((await hapg(['plan', '-i', inventories.both, '--json'])).stdout);
+    // The standby leader alone first, then its cascade replica, after main got dr's slot.
+    expect(planned.slice(-2)).toEqual(['start patroni pg12', 'start patroni pg13']);
+    expect(planned).toContain('patch pg9');
     const watcher = new RoleWatcher(DC2, true);
-    const deploy = await hapg(['deploy', '-i', inventories.both]);
+    const deploy = await hapg(['deploy', '-i', inventories.both, '--json']);
     const watched = await watcher.stop();
     const report = await load.stop();
     load = undefined;
     expect(deploy.exitCode, deploy.stderr).toBe(0);
-    // Progress lines go to stderr, the result to stdout.
-    expect(deploy.stderr).toMatch(/standby cluster dr: no member reported the leader role \(\d+ polls/);
-    expect(deploy.stderr).toMatch(/a row with a 8192-byte out-of-line value written on pg9 read back intact on every member/);
-    expect(deploy.stdout).toMatch(/cluster dr: standby leader pg12, VIP on pg1[23], streaming from main, copy verified/);
+    expect(sequenceOfRun(deploy.stdout)).toEqual(planned);
+    const said = jsonEvents(deploy.stdout)
+      .map((e) => ('message' in e ? String(e.message) : 'status' in e ? `${e.title}: ${String(e.status)}` : ''))
+      .join('\n');
+    expect(said).toMatch(/standby cluster dr: no member reported the leader role \(\d+ polls/);
+    for (const h of DC2) expect(said).toMatch(new RegExp(`${h} to return the check row written on pg9, its 8192-byte out-of-line value intact: intact`));
+    const drReport = jsonResult<{ clusters: { name: string; leader: string; vipHolder: string; standby?: { source: string } }[] }>(deploy.stdout).clusters.find((c) => c.name === 'dr');
+    expect(drReport).toMatchObject({ leader: 'pg12', vipHolder: expect.stringMatching(/^pg1[23]$/), standby: { source: 'main' } });
     expect(watched.polls).toBeGreaterThan(20);
     expect(watched.leaders).toEqual([]);
     expect(watched.roles).toEqual(expect.arrayContaining(['pg12:standby_leader', 'pg13:replica']));
@@ -237,20 +245,30 @@ describe('standby cluster in a second datacenter', () => {
     const showMax = async (host: string) =>
       (await onHost(lab, host, `runuser -u postgres -- psql -X -A -t -c 'show max_connections'`)).stdout.trim();
     const vipTarget = await mainVip(inventories.both);
-    for (const [value, first, second] of [
-      [150, /Raising max_connections on standby cluster dr before its source/, /Rolling restart of main/],
-      [100, /Rolling restart of main: pg\d+ \(leader, in place\)/, /Rolling restart of dr/],
-    ] as const) {
+    const changed = (events: ReturnType<typeof jsonEvents>, title: RegExp, hosts: string[]) =>
+      events.findIndex((e) => e.kind === 'change' && title.test(e.title ?? '') && hosts.includes(e.host ?? ''));
+    for (const value of [150, 100]) {
       await setMax(value);
+      const planned = sequenceOfRun((await hapg(['plan', '-i', inventories.both, '--json'])).stdout);
+      const leaderBefore = (await status()).clusters.find((c) => c.name === 'main')!.members.find((m) => m.role === 'leader')!.name;
       load = await startWriteLoad(vipTarget, { table: TABLE, largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
-      const deploy = await hapg(['deploy', '-i', inventories.both]);
+      const deploy = await hapg(['deploy', '-i', inventories.both, '--json']);
       const report = await load.stop();
       load = undefined;
       expect(deploy.exitCode, deploy.stderr.slice(-2000)).toBe(0);
-      const a = deploy.stderr.search(first);
-      const b = deploy.stderr.search(second);
-      expect(a, deploy.stderr.slice(-3000)).toBeGreaterThanOrEqual(0);
-      expect(b).toBeGreaterThan(a);
+      expect(sequenceOfRun(deploy.stdout)).toEqual(planned);
+      const events = jsonEvents(deploy.stdout);
+      const restart = /^restart PostgreSQL \(pending restart\)$/;
+      if (value === 150) {
+        // A raise reaches the standby first: its PATCH and restarts come before main's.
+        expect(changed(events, /^PATCH \/config/, DC2)).toBeGreaterThanOrEqual(0);
+        expect(changed(events, /^PATCH \/config/, DC2)).toBeLessThan(changed(events, /^PATCH \/config/, DC1));
+        expect(changed(events, restart, DC2)).toBeLessThan(changed(events, restart, DC1));
+      } else {
+        // A decrease goes source first, its leader in place before anything else.
+        expect(events[changed(events, restart, DC1)]!.host).toBe(leaderBefore);
+        expect(changed(events, restart, DC1)).toBeLessThan(changed(events, restart, DC2));
+      }
       const leader = (await status()).clusters.find((c) => c.name === 'main')!.members.find((m) => m.role === 'leader')!.name;
       await expectSameData(member(vipTarget, leader), [...DC1, ...DC2].filter((h) => h !== leader).map((h) => member(vipTarget, h)), report);
       for (const h of [...DC1, ...DC2]) expect(await showMax(h)).toBe(String(value));

@@ -6,7 +6,7 @@ import { parseSystemctlShow } from '../../src/facts/services.js';
 import { parseDf, parseKeyValue, parseSs } from '../../src/facts/system.js';
 import { parseMemberList } from '../../src/tasks/etcd/facts.js';
 import { parseClusterView, parsePatroniState } from '../../src/tasks/patroni/rest.js';
-import { parseHaproxyCsv } from '../../src/tasks/status/haproxy-stats.js';
+import { parseHaproxyCsv } from '../../src/tasks/haproxy/stats.js';
 
 /** Outputs captured from a deployed lab host (Debian 12, Patroni 3.0.2, etcd 3.4, HAProxy 2.6). */
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/facts/${name}`, import.meta.url), 'utf8');
@@ -85,9 +85,9 @@ describe('service API parsers', () => {
   it('reads HAProxy stats CSV servers, not frontends or backends', () => {
     const servers = parseHaproxyCsv(fixture('haproxy-stats.csv'));
     expect(servers.filter((s) => s.proxy === 'main_read_write')).toEqual([
-      { proxy: 'main_read_write', server: 'pg1', status: 'UP' },
-      { proxy: 'main_read_write', server: 'pg2', status: 'DOWN' },
-      { proxy: 'main_read_write', server: 'pg3', status: 'DOWN' },
+      { proxy: 'main_read_write', server: 'pg1', status: 'UP', checkStatus: 'L7OK' },
+      { proxy: 'main_read_write', server: 'pg2', status: 'DOWN', checkStatus: 'L7STS' },
+      { proxy: 'main_read_write', server: 'pg3', status: 'DOWN', checkStatus: 'L7STS' },
     ]);
     expect(servers.some((s) => s.server === 'FRONTEND' || s.server === 'BACKEND')).toBe(false);
   });

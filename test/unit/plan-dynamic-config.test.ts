@@ -1,31 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.js';
 import { Secret } from '../../src/secret.js';
-import { desiredDynamicConfig, dynamicConfigChanges, planDynamicConfig } from '../../src/tasks/patroni/dynamic-config.js';
+import { PatroniApi } from '../../src/model/endpoints.js';
+import { buildModel } from '../../src/model/model.js';
+import { dynamicConfigChanges, planDynamicConfig } from '../../src/tasks/patroni/dynamic-config.js';
 
-const { inventory } = await loadInventory('inventories/three-hosts.yml');
-const password = new Secret('rest-secret');
+const model = buildModel((await loadInventory('inventories/three-hosts.yml')).inventory);
+const api = new PatroniApi('main', 8008, { user: 'patroni', password: new Secret('rest-secret') });
+const desired = model.cluster('main').dynamicConfig;
 
 /** What Patroni 3.0.2 returns from GET /config right after bootstrapping from bootstrap.dcs. */
-const liveAfterBootstrap = () => JSON.parse(JSON.stringify(desiredDynamicConfig(inventory, 'main'))) as Record<string, unknown>;
+const liveAfterBootstrap = () => JSON.parse(JSON.stringify(desired)) as Record<string, unknown>;
 
 describe('dynamic configuration', () => {
   it('right after bootstrap: nothing to change', () => {
-    expect(planDynamicConfig('pg1', inventory, 'main', liveAfterBootstrap(), password)).toEqual([{ kind: 'noop', host: 'pg1', reason: 'dynamic configuration as declared' }]);
+    expect(planDynamicConfig('pg1', api, desired, liveAfterBootstrap())).toEqual([{ kind: 'noop', host: 'pg1', reason: 'dynamic configuration as declared' }]);
   });
 
   it('treats numbers and their strings alike (Patroni and PostgreSQL do)', () => {
     const live = liveAfterBootstrap();
     (live['postgresql'] as { parameters: Record<string, unknown> }).parameters['max_connections'] = '200';
     live['ttl'] = '30';
-    expect(dynamicConfigChanges(live, desiredDynamicConfig(inventory, 'main'))).toEqual([]);
+    expect(dynamicConfigChanges(live, desired)).toEqual([]);
   });
 
   it('one PATCH with only the differing keys, nested as Patroni expects, with credentials', () => {
     const live = liveAfterBootstrap();
     (live['postgresql'] as { parameters: Record<string, unknown> }).parameters['shared_buffers'] = '128MB';
     live['loop_wait'] = 5;
-    const [step] = planDynamicConfig('pg1', inventory, 'main', live, password);
+    const [step] = planDynamicConfig('pg1', api, desired, live);
     expect(step).toMatchObject({
       kind: 'http',
       host: 'pg1',
@@ -43,10 +46,10 @@ describe('dynamic configuration', () => {
     const params = (live['postgresql'] as { parameters: Record<string, unknown> }).parameters;
     delete params['wal_keep_size'];
     params['work_mem'] = '64MB'; // set by someone with patronictl edit-config
-    expect(dynamicConfigChanges(live, desiredDynamicConfig(inventory, 'main'))).toEqual([{ key: 'postgresql.parameters.wal_keep_size', from: undefined, to: '1GB' }]);
+    expect(dynamicConfigChanges(live, desired)).toEqual([{ key: 'postgresql.parameters.wal_keep_size', from: undefined, to: '1GB' }]);
   });
 
   it('says so when the leader has no dynamic configuration to read', () => {
-    expect(planDynamicConfig('pg1', inventory, 'main', undefined, password)[0]).toMatchObject({ kind: 'noop' });
+    expect(planDynamicConfig('pg1', api, desired, undefined)[0]).toMatchObject({ kind: 'noop' });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.js';
 import { Secret } from '../../src/secret.js';
-import { parseCatalog, planRolesAndDatabases, type CatalogFacts } from '../../src/tasks/postgres/roles.js';
+import { catalogFact, parseCatalog, planRolesAndDatabases, type CatalogFacts } from '../../src/tasks/postgres/roles.js';
 import { scramMatches, scramVerifier } from '../../src/tasks/postgres/scram.js';
 
 const { inventory } = await loadInventory('inventories/three-hosts.yml');
@@ -22,15 +22,15 @@ describe('SCRAM verifiers', () => {
 });
 
 describe('roles and databases', () => {
-  it('creates the role with a SCRAM verifier on stdin, never the password', () => {
+  it('creates the role with a SCRAM verifier in SQL on stdin, never the password', () => {
     const items = planRolesAndDatabases('pg1', 'main', cluster, passwords, empty);
-    const create = items.find((i) => i.kind === 'exec' && i.title === 'create role app');
-    expect(create?.kind).toBe('exec');
-    if (create?.kind !== 'exec') return;
-    expect(create.stdin).toMatch(/^CREATE ROLE "app" LOGIN PASSWORD 'SCRAM-SHA-256\$4096:/);
-    expect(create.stdin).not.toContain('app-password-1');
-    expect(create.argv.join(' ')).not.toContain('app-password-1');
-    expect(items.some((i) => i.kind === 'exec' && i.stdin === 'CREATE DATABASE "app" OWNER "app";\n')).toBe(true);
+    const create = items.find((i) => i.kind === 'sql' && i.title === 'create role app');
+    expect(create?.kind).toBe('sql');
+    if (create?.kind !== 'sql') return;
+    expect(create.target).toEqual({ kind: 'local', port: 5432, database: 'postgres' });
+    expect(create.sql).toMatch(/^CREATE ROLE "app" LOGIN PASSWORD 'SCRAM-SHA-256\$4096:/);
+    expect(create.sql).not.toContain('app-password-1');
+    expect(items.some((i) => i.kind === 'sql' && i.sql === 'CREATE DATABASE "app" OWNER "app";\n')).toBe(true);
   });
 
   it('leaves a role whose verifier matches and whose attributes match alone: noop', () => {
@@ -55,9 +55,10 @@ describe('roles and databases', () => {
 
   it('parses the catalog query output', () => {
     const out = 'role\tapp\tSCRAM-SHA-256$4096:x$y:z\tt\tf\tf\tt\tf\tf\tf\ndb\tapp\tapp\t\t\t\t\t\t\t\n';
-    const c = parseCatalog(out, 0);
+    const c = parseCatalog(out.split('\n').filter(Boolean).map((l) => l.split('\t')));
     expect([...c.roles.get('app')!.attributes].sort()).toEqual(['INHERIT', 'LOGIN']);
     expect(c.databases.get('app')).toEqual({ name: 'app', owner: 'app' });
-    expect(() => parseCatalog('', 2)).toThrow(/psql exit 2/);
+    // A server that does not answer is no catalog at all, never an empty one.
+    expect(catalogFact(5432).parse({ host: 'pg1', command: 'psql', exitCode: 2, stdout: '', stderr: 'no server', durationMs: 1 })).toBeUndefined();
   });
 });

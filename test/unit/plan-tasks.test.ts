@@ -4,17 +4,23 @@ import type { RemoteFileState } from '../../src/facts/files.js';
 import type { ServiceState } from '../../src/facts/services.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { CLUSTER_SECRETS, clusterSecretKey } from '../../src/inventory/secrets.js';
-import { ETCD_ENV_PATH, HAPROXY_CONFIG_PATH, KEEPALIVED_CONFIG_PATH, PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH } from '../../src/render/roles.js';
+import { buildModel } from '../../src/model/model.js';
+import { ETCD_ENV_PATH } from '../../src/tasks/etcd/context.js';
+import { HAPROXY_CONFIG_PATH } from '../../src/tasks/haproxy/context.js';
+import { KEEPALIVED_CONFIG_PATH } from '../../src/tasks/keepalived/context.js';
+import { PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH } from '../../src/tasks/patroni/model.js';
 import type { PlanItem } from '../../src/run/steps.js';
 import { Secret } from '../../src/secret.js';
 import { etcdEnvFile, planEtcdMember } from '../../src/tasks/etcd/plan.js';
-import { haproxyFile, keepalivedFile, planProxyHost } from '../../src/tasks/haproxy/plan.js';
+import { haproxyFile, planHaproxyHost } from '../../src/tasks/haproxy/plan.js';
+import { keepalivedFile, planKeepalivedHost } from '../../src/tasks/keepalived/plan.js';
 import { APT_PROXY_PATH, CREATECLUSTER_PATH, packageSourceFiles, planPackages } from '../../src/tasks/packages/plan.js';
-import { wantedPackages } from '../../src/tasks/packages/wanted.js';
 import { memberSteps, patroniFiles, planPatroniMember } from '../../src/tasks/patroni/plan.js';
 
 const { inventory } = await loadInventory('inventories/three-hosts.yml');
 const dedicated = (await loadInventory('inventories/dedicated-etcd.yml')).inventory;
+const model = buildModel(inventory);
+const wantedPackages = (inv: typeof inventory, host: string) => buildModel(inv).packagesOn(host);
 const secrets = new Map(CLUSTER_SECRETS.map((s) => [clusterSecretKey('main', s), new Secret(`secret-${s}`)]));
 
 /** The state a host reports for a file hapg wrote with exactly this content. */
@@ -26,7 +32,7 @@ const written = (f: { content: string; mode: number; owner: string; group: strin
 });
 const svc = (name: string, active: string, enabled = 'enabled'): ServiceState => ({ name, loaded: true, active, enabled, activeSince: 1, mainPid: 1 });
 const kinds = (items: PlanItem[]) =>
-  items.map((i) => (i.kind === 'noop' ? 'noop' : i.kind === 'service' ? `${i.state} ${i.name}` : i.kind === 'file' ? `file ${i.path}` : i.kind === 'exec' ? `exec ${i.argv[0]}` : `http ${i.path}`));
+  items.map((i) => (i.kind === 'noop' ? 'noop' : i.kind === 'service' ? `${i.state} ${i.name}` : i.kind === 'file' ? `file ${i.path}` : i.kind === 'exec' ? `exec ${i.argv[0]}` : i.kind));
 
 describe('packages', () => {
   it('wants each role its packages, and only those', () => {
@@ -64,16 +70,16 @@ describe('etcd member', () => {
 });
 
 describe('patroni member', () => {
-  const files = patroniFiles(inventory, 'main', 'pg1', secrets);
+  const files = patroniFiles(model, 'main', 'pg1', secrets);
   const asWritten = new Map(files.map((f) => [f.path, written(f)]));
   const plan = (fileStates: Map<string, RemoteFileState | null>, service: ServiceState | undefined) =>
     kinds(
       memberSteps(
-        inventory,
+        model,
         'main',
         'pg1',
         // A member that ran before has its data directory; a bare host has none.
-        planPatroniMember(inventory, 'main', 'pg1', secrets, { files: fileStates, service, state: undefined, hasData: fileStates.size > 0 }),
+        planPatroniMember(model, 'main', 'pg1', secrets, { files: fileStates, service, state: undefined, hasData: fileStates.size > 0 }),
       ),
     );
 
@@ -85,7 +91,7 @@ describe('patroni member', () => {
   });
 
   it.each<[string, Map<string, RemoteFileState | null>, ServiceState | undefined, string[]]>([
-    ['bare host', new Map(), svc('patroni', 'inactive', 'disabled'), [`file ${PATRONI_CONFIG_PATH}`, `file ${PATRONI_UNIT_PATH}`, 'exec systemctl', 'exec install', 'started patroni']],
+    ['bare host', new Map(), svc('patroni', 'inactive', 'disabled'), [`file ${PATRONI_CONFIG_PATH}`, `file ${PATRONI_UNIT_PATH}`, 'exec systemctl', 'exec sh', 'started patroni']],
     ['running, unchanged', asWritten, svc('patroni', 'active'), ['noop']],
     ['running, patroni.yml changed', new Map([...asWritten, [PATRONI_CONFIG_PATH, { ...written(files[0]!), sha256: 'old' }]]), svc('patroni', 'active'), [`file ${PATRONI_CONFIG_PATH}`, 'reloaded patroni']],
     ['running, mode drifted to 0644', new Map([...asWritten, [PATRONI_CONFIG_PATH, { ...written(files[0]!), mode: 0o644 }]]), svc('patroni', 'active'), [`file ${PATRONI_CONFIG_PATH}`, 'reloaded patroni']],
@@ -95,12 +101,15 @@ describe('patroni member', () => {
 });
 
 describe('haproxy and keepalived host', () => {
-  const cfg = haproxyFile(inventory, 'pg3');
-  const ka = keepalivedFile(inventory, 'pg3');
-  const services = (haproxy: string, keepalived: string) => new Map([['haproxy', svc('haproxy', haproxy)], ['keepalived', svc('keepalived', keepalived)]]);
+  const cfg = haproxyFile(model, 'pg3');
+  const ka = keepalivedFile(model, 'pg3');
+  const both = (files: Map<string, RemoteFileState | null>, haproxy: string, keepalived: string) => [
+    ...planHaproxyHost(model, 'pg3', { file: files.get(HAPROXY_CONFIG_PATH), service: svc('haproxy', haproxy) }),
+    ...planKeepalivedHost(model, 'pg3', { file: files.get(KEEPALIVED_CONFIG_PATH), service: svc('keepalived', keepalived) }),
+  ];
 
   it('bare host: check the config before writing it, then start both', () => {
-    const items = planProxyHost(inventory, 'pg3', { files: new Map(), services: services('inactive', 'inactive') });
+    const items = both(new Map(), 'inactive', 'inactive');
     expect(kinds(items)).toEqual(['exec haproxy', `file ${HAPROXY_CONFIG_PATH}`, 'started haproxy', `file ${KEEPALIVED_CONFIG_PATH}`, 'started keepalived']);
     const check = items[0]!;
     expect(check.kind === 'exec' && check.stdin).toBe(cfg.content);
@@ -108,16 +117,11 @@ describe('haproxy and keepalived host', () => {
 
   it('running with a changed haproxy.cfg: graceful reload, keepalived untouched', () => {
     const files = new Map([[HAPROXY_CONFIG_PATH, { ...written(cfg), sha256: 'old' }], [KEEPALIVED_CONFIG_PATH, written(ka)]]);
-    expect(kinds(planProxyHost(inventory, 'pg3', { files, services: services('active', 'active') }))).toEqual([
-      'exec haproxy',
-      `file ${HAPROXY_CONFIG_PATH}`,
-      'reloaded haproxy',
-      'noop',
-    ]);
+    expect(kinds(both(files, 'active', 'active'))).toEqual(['exec haproxy', `file ${HAPROXY_CONFIG_PATH}`, 'reloaded haproxy', 'noop']);
   });
 
   it('converged: two noops', () => {
     const files = new Map([[HAPROXY_CONFIG_PATH, written(cfg)], [KEEPALIVED_CONFIG_PATH, written(ka)]]);
-    expect(kinds(planProxyHost(inventory, 'pg3', { files, services: services('active', 'active') }))).toEqual(['noop', 'noop']);
+    expect(kinds(both(files, 'active', 'active'))).toEqual(['noop', 'noop']);
   });
 });

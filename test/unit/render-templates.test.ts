@@ -1,19 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { loadInventory } from '../../src/inventory/load.js';
+import { loadInventory, parseInventory } from '../../src/inventory/load.js';
 import { CLUSTER_SECRETS, clusterSecretKey } from '../../src/inventory/secrets.js';
-import { etcdContext } from '../../src/render/etcd-context.js';
-import { patroniContext } from '../../src/render/patroni-context.js';
-import { haproxyContext, keepalivedContext } from '../../src/render/proxy-context.js';
+import { buildModel } from '../../src/model/model.js';
+import { etcdContext } from '../../src/tasks/etcd/context.js';
+import { haproxyContext } from '../../src/tasks/haproxy/context.js';
+import { keepalivedContext } from '../../src/tasks/keepalived/context.js';
+import { patroniContext } from '../../src/tasks/patroni/context.js';
 import { renderTemplate } from '../../src/render/templates.js';
 import { Secret } from '../../src/secret.js';
 
 const loaded = await loadInventory('inventories/three-hosts.yml');
 const inventory = loaded.inventory;
+const model = buildModel(inventory);
 const secrets = new Map(CLUSTER_SECRETS.map((s) => [clusterSecretKey('main', s), new Secret(`pw-${s}-"quoted"\\x`)]));
 
 describe('patroni.yml', () => {
-  const { context, secrets: used } = patroniContext(inventory, 'main', 'pg2', secrets);
+  const { context, secrets: used } = patroniContext(model, 'main', 'pg2', secrets);
   const text = renderTemplate('patroni/patroni.yml', context);
   const doc = parseYaml(text);
 
@@ -87,7 +90,7 @@ describe('etcd environment', () => {
 });
 
 describe('haproxy.cfg', () => {
-  const text = renderTemplate('haproxy/haproxy.cfg', haproxyContext(inventory, 'pg1'));
+  const text = renderTemplate('haproxy/haproxy.cfg', haproxyContext(model, 'pg1'));
   const sections = parseHaproxy(text);
 
   it('routes the read-write port to the leader by /primary', () => {
@@ -116,14 +119,28 @@ describe('haproxy.cfg', () => {
 
 describe('keepalived.conf', () => {
   it('one VRRP instance with unicast peers, the VIP and the HAProxy check', () => {
-    const text = renderTemplate('keepalived/keepalived.conf', keepalivedContext(inventory, 'pg2'));
+    const text = renderTemplate('keepalived/keepalived.conf', keepalivedContext(model, 'pg2'));
     expect(text).toMatch(/vrrp_instance hapg_main \{/);
     expect(text).toMatch(/virtual_router_id 51\n/);
     expect(text).toMatch(/unicast_src_ip 192\.0\.2\.12\n/);
     expect(text).toMatch(/unicast_peer \{\n\s+192\.0\.2\.11\n\s+192\.0\.2\.13\n\s+\}/);
     expect(text).toMatch(/192\.0\.2\.100\/32 dev eth0/);
     expect(text).toMatch(/priority 149\n/);
+    expect(text).toMatch(/track_script \{\n\s+check_haproxy\n/);
     expect(balanced(text)).toBe(true);
+  });
+
+  it('without HAProxy the VIP follows the Patroni leader: keepalived on the members, checked on /primary', async () => {
+    const text = (await import('node:fs')).readFileSync('inventories/three-hosts.yml', 'utf8').replace(/^    haproxy:.*\n(?:      .*\n)*/m, '');
+    const noProxy = buildModel(parseInventory(text, 'no-haproxy.yml').inventory);
+    expect(noProxy.hostsOf('haproxy')).toEqual([]);
+    expect(noProxy.hostsOf('keepalived', 'main')).toEqual(['pg1', 'pg2', 'pg3']);
+    expect(noProxy.packagesOn('pg1')).toEqual(expect.arrayContaining(['keepalived', 'curl']));
+    const conf = renderTemplate('keepalived/keepalived.conf', keepalivedContext(noProxy, 'pg1'));
+    expect(conf).not.toMatch(/check_haproxy/);
+    expect(conf).toMatch(/vrrp_script check_main_leader \{\n\s+script "\/usr\/bin\/curl -sf -o \/dev\/null --max-time 2 http:\/\/127\.0\.0\.1:8008\/primary"/);
+    expect(conf).toMatch(/track_script \{\n\s+check_main_leader\n/);
+    expect(balanced(conf)).toBe(true);
   });
 });
 

@@ -2,8 +2,16 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HapgError } from '../../src/errors.js';
 import { loadInventory } from '../../src/inventory/load.js';
-import type { RunEvent } from '../../src/run/events.js';
-import { desiredDynamicConfig } from '../../src/tasks/patroni/dynamic-config.js';
+import { buildModel } from '../../src/model/model.js';
+import type { StepOutcome } from '../../src/run/executor.js';
+import { Secret } from '../../src/secret.js';
+import { runGraph } from '../../src/stages/run.js';
+import { sequenceOf, sequenceShape } from '../../src/stages/sequence.js';
+import type { GraphMode, StageContext } from '../../src/stages/stage.js';
+import { DEFAULT_ROLLING } from '../../src/tasks/patroni/restart-options.js';
+import { restartsStage, RESTART_TITLE } from '../../src/tasks/patroni/restarts.js';
+import { CLUSTER_SECRETS, clusterSecretKey } from '../../src/inventory/secrets.js';
+import { fakeSession } from '../support/fake-hosts.js';
 import { clusterHealth, replicaHealth, switchoverCandidate } from '../../src/tasks/patroni/member-health.js';
 import { parseParameterSettings } from '../../src/tasks/patroni/pg-settings.js';
 import { parsePatroniState, type PatroniState } from '../../src/tasks/patroni/rest.js';
@@ -15,13 +23,13 @@ import {
   type RestartAction,
   type RestartSequenceInput,
 } from '../../src/tasks/patroni/restart-plan.js';
-import { runRestartSequence, type RestartOps } from '../../src/tasks/patroni/rolling-restart.js';
-import { predictRestarts } from '../../src/tasks/plan/restarts.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/facts/${name}`, import.meta.url), 'utf8');
 /** pg_settings as captured on a lab leader running max_connections 150, shared_buffers 256MB, work_mem 8MB. */
-const settings = parseParameterSettings(fixture('pg-settings.txt'));
-const { inventory } = await loadInventory('inventories/three-hosts.yml');
+const rowsOf = (text: string) => text.split('\n').filter(Boolean).map((l) => l.split('\t'));
+const settings = parseParameterSettings(rowsOf(fixture('pg-settings.txt')));
+const loaded = await loadInventory('inventories/three-hosts.yml');
+const { inventory } = loaded;
 const cluster = inventory.clusters['main']!;
 
 const change = (name: string, from: unknown, to: unknown) => ({ key: `postgresql.parameters.${name}`, from, to });
@@ -99,75 +107,6 @@ describe('restart order', () => {
   });
 });
 
-/** A fake cluster for the sequence runner: records calls; `fail` makes a member not come back. */
-function fakeOps(opts: { fail?: Record<string, string>; notPending?: string[]; switchoverFails?: string } = {}) {
-  const calls: string[] = [];
-  const ops: RestartOps = {
-    async restart(host, role) {
-      calls.push(`restart ${host} (${role})`);
-      if (opts.fail?.[host]) throw new HapgError('CLUSTER_UNHEALTHY', opts.fail[host]!);
-      return !opts.notPending?.includes(host);
-    },
-    async switchover(from, preferred) {
-      calls.push(`switchover ${from}`);
-      if (opts.switchoverFails) throw new HapgError('CLUSTER_UNHEALTHY', opts.switchoverFails);
-      return preferred ?? 'pg1';
-    },
-  };
-  return { ops, calls };
-}
-
-describe('running a restart sequence', () => {
-  const increase: RestartAction[] = [
-    { kind: 'restart', hosts: ['pg1'], role: 'replica' },
-    { kind: 'restart', hosts: ['pg3'], role: 'replica' },
-    { kind: 'switchover', from: 'pg2', to: 'pg1' },
-    { kind: 'restart-old-leader', host: 'pg2' },
-  ];
-  const events: RunEvent[] = [];
-  const sink = (e: RunEvent) => events.push(e);
-
-  it('runs every step in order and reports what it did', async () => {
-    const { ops, calls } = fakeOps({ notPending: ['pg2'] });
-    const result = await runRestartSequence('main', increase, ops, sink);
-    expect(calls).toEqual(['restart pg1 (replica)', 'restart pg3 (replica)', 'switchover pg2', 'restart pg2 (old-leader)']);
-    expect(result).toEqual({ restarted: ['pg1', 'pg3'], switchedTo: 'pg1' });
-    expect(events.at(-1)).toEqual({ kind: 'info', message: 'rolling restart of main done: pg1 restarted, pg3 restarted, switched over pg2 → pg1, pg2 needed no restart' });
-  });
-
-  it('stops at a member that does not come back, touches nothing after it, and says where', async () => {
-    const { ops, calls } = fakeOps({ fail: { pg3: 'timed out after 120s waiting for pg3 to run and stream again: pg3: starting' } });
-    const err = await runRestartSequence('main', increase, ops, sink).catch((e: unknown) => e);
-    expect(calls).toEqual(['restart pg1 (replica)', 'restart pg3 (replica)']);
-    expect(err).toBeInstanceOf(HapgError);
-    expect((err as HapgError).code).toBe('CLUSTER_UNHEALTHY');
-    expect((err as HapgError).host).toBe('pg3');
-    expect((err as HapgError).message).toBe(
-      'rolling restart of cluster main stopped at pg3: timed out after 120s waiting for pg3 to run and stream again: pg3: starting; done: pg1 restarted; left untouched: pg2',
-    );
-    expect((err as HapgError).hint).toMatch(/re-running `hapg deploy` continues from there/);
-  });
-
-  it('a failed switchover leaves the old leader untouched', async () => {
-    const { ops, calls } = fakeOps({ switchoverFails: 'no healthy replica to switch over to' });
-    const err = (await runRestartSequence('main', increase, ops, sink).catch((e: unknown) => e)) as HapgError;
-    expect(calls).toEqual(['restart pg1 (replica)', 'restart pg3 (replica)', 'switchover pg2']);
-    expect(err.message).toBe('rolling restart of cluster main stopped at the switchover from pg2: no healthy replica to switch over to; done: pg1 restarted, pg3 restarted; left untouched: pg2');
-  });
-
-  it('a batch finishes what it started, then stops naming each failed member', async () => {
-    const batch: RestartAction[] = [
-      { kind: 'restart', hosts: ['pg1', 'pg3', 'pg4'], role: 'replica' },
-      { kind: 'restart', hosts: ['pg5'], role: 'replica' },
-      { kind: 'restart', hosts: ['pg2'], role: 'leader' },
-    ];
-    const { ops, calls } = fakeOps({ fail: { pg3: 'boom', pg4: 'bang' } });
-    const err = (await runRestartSequence('main', batch, ops, sink).catch((e: unknown) => e)) as HapgError;
-    expect(calls).toEqual(['restart pg1 (replica)', 'restart pg3 (replica)', 'restart pg4 (replica)']);
-    expect(err.message).toBe('rolling restart of cluster main stopped at pg3, pg4: pg3: boom; pg4: bang; done: pg1 restarted; left untouched: pg5, pg2');
-  });
-});
-
 describe('member health between restarts', () => {
   const leaderState = () => parsePatroniState(fixture('patroni-leader.json'));
   const replicaState = () => parsePatroniState(fixture('patroni-replica.json'));
@@ -219,38 +158,86 @@ describe('member health between restarts', () => {
   });
 });
 
-describe('plan: predicted restarts from live facts', () => {
-  const live = () => JSON.parse(JSON.stringify(desiredDynamicConfig(inventory, 'main'))) as { postgresql: { parameters: Record<string, unknown> } };
-  const running = () => new Map(['pg1', 'pg2', 'pg3'].map((h) => [h, { ...parsePatroniState(fixture(h === 'pg1' ? 'patroni-leader.json' : 'patroni-replica.json')) }]));
-  const rolling = { switchover: true, batch: 1 };
+describe('the restarts stage', () => {
+  const model = buildModel(inventory);
+  const secrets = new Map(CLUSTER_SECRETS.map((n) => [clusterSecretKey('main', n), new Secret(`s3cret-${n}`)]));
+  /** pg1 leads; the replicas as captured; `pending` members flagged pending_restart; `live` the stored dynamic configuration. */
+  const session = (opts: { pending?: string[]; live?: (config: { postgresql: { parameters: Record<string, unknown> } }) => void } = {}) => {
+    const live = JSON.parse(JSON.stringify(model.cluster('main').dynamicConfig));
+    opts.live?.(live);
+    return fakeSession(loaded, {
+      http: (host, req) => {
+        if (req.path === '/patroni') {
+          const state = JSON.parse(fixture(host === 'pg1' ? 'patroni-leader.json' : 'patroni-replica.json'));
+          return { status: 200, body: JSON.stringify({ ...state, pending_restart: opts.pending?.includes(host) ?? false }) };
+        }
+        if (req.path === '/config') return { status: 200, body: JSON.stringify(live) };
+        return { status: 200, body: '' };
+      },
+      exec: (_host, argv) => (argv.some((a) => a.includes('from pg_settings')) ? { stdout: fixture('pg-settings.txt') } : undefined),
+    });
+  };
+  const ctxOf = (s: ReturnType<typeof session>, mode: GraphMode): StageContext => ({
+    session: s,
+    model,
+    secrets,
+    options: { force: false, rolling: DEFAULT_ROLLING },
+    mode,
+    earlier: new Map(),
+  });
+  const shapeOf = async (s: ReturnType<typeof session>, mode: GraphMode) => {
+    const run = await runGraph([restartsStage(model, 'main')], { session: s, model, secrets, options: { force: false, rolling: DEFAULT_ROLLING } }, mode);
+    return sequenceShape(sequenceOf(run.stages));
+  };
 
-  it('a reload-only change restarts nobody', () => {
-    const l = live();
-    l.postgresql.parameters['work_mem'] = '4MB';
-    const desired = { ...inventory, clusters: { main: { ...cluster, postgres: { ...cluster.postgres, parameters: { ...cluster.postgres.parameters, work_mem: '8MB' } } } } };
-    const p = predictRestarts({ inventory: desired, name: 'main', leader: 'pg1', live: l, settings, states: running(), rolling });
-    expect(p.parameters.map((x) => `${x.name} ${x.applies}`)).toEqual(['work_mem reload']);
-    expect(p.actions).toEqual([]);
+  it('plan: a reload-only change restarts nobody', async () => {
+    const s = session({ live: (l) => (l.postgresql.parameters['work_mem'] = '4MB') });
+    expect(await shapeOf(s, 'plan')).toEqual([]);
   });
 
-  it('a restart parameter: every running member will wait; replicas, switchover, old leader', () => {
-    const l = live();
-    l.postgresql.parameters['shared_buffers'] = '128MB';
-    const p = predictRestarts({ inventory, name: 'main', leader: 'pg1', live: l, settings, states: running(), rolling });
-    expect(p.pending).toEqual(['pg1', 'pg2', 'pg3']);
-    expect(p.actions).toEqual([
-      { kind: 'restart', hosts: ['pg2'], role: 'replica' },
-      { kind: 'restart', hosts: ['pg3'], role: 'replica' },
-      { kind: 'switchover', from: 'pg1', to: 'pg2' },
-      { kind: 'restart-old-leader', host: 'pg1' },
-    ]);
+  it('plan: a restart parameter makes every running member wait: replicas one at a time, then a switchover', async () => {
+    const s = session({ live: (l) => (l.postgresql.parameters['shared_buffers'] = '128MB') });
+    expect(await shapeOf(s, 'plan')).toEqual(['restart pg2', 'restart pg3', 'switchover pg1']);
+    const plan = await restartsStage(model, 'main').plan(ctxOf(s, 'plan'));
+    expect(plan.blocks[2]!.says).toMatch(/^switch over from pg1 to pg\d .*; its demotion restarts pg1 with the new settings$/);
   });
 
-  it('no change, but a member still pending from a stopped run: that member', () => {
-    const states = running();
-    states.get('pg3')!.pendingRestart = true;
-    const p = predictRestarts({ inventory, name: 'main', leader: 'pg1', live: live(), settings, states, rolling });
-    expect(p.parameters).toEqual([]);
-    expect(p.actions).toEqual([{ kind: 'restart', hosts: ['pg3'], role: 'replica' }]);
+  it('deploy: only who Patroni flags pending, each restart followed by its wait', async () => {
+    const s = session({ pending: ['pg3'] });
+    const plan = await restartsStage(model, 'main').plan(ctxOf(s, 'deploy'));
+    expect(plan.blocks).toHaveLength(1);
+    const [restart] = plan.blocks[0]!.items;
+    expect(restart).toMatchObject({ kind: 'http', host: 'pg3', method: 'POST', path: '/restart', title: RESTART_TITLE, body: { restart_pending: true, timeout: 120 } });
+    expect(restart?.kind === 'http' && restart.basicAuth?.user).toBe('patroni');
+    expect(plan.blocks[0]!.waits!.map((w) => w.title)).toEqual(['pg3 to run and stream again with lag below 1048576 bytes']);
+  });
+
+  it('deploy: nothing pending, nothing to do', async () => {
+    expect((await restartsStage(model, 'main').plan(ctxOf(session(), 'deploy'))).blocks).toEqual([]);
+  });
+
+  it('a member that does not come back stops the run where it is, naming what was done and what was left', async () => {
+    const s = session({ pending: ['pg1', 'pg2', 'pg3'] });
+    const stage = restartsStage(model, 'main');
+    const { blocks } = await stage.plan(ctxOf(s, 'deploy'));
+    const restartOf = (i: number): StepOutcome => ({ step: blocks[i]!.items[0] as StepOutcome['step'], changed: true, ms: 10 });
+    const err = stage.explainFailure!(new HapgError('CLUSTER_UNHEALTHY', 'timed out after 120s waiting for pg3 to run and stream again: pg3: starting'), [restartOf(0)], blocks.slice(1)) as HapgError;
+    expect(err.code).toBe('CLUSTER_UNHEALTHY');
+    expect(err.host).toBe('pg3');
+    expect(err.message).toBe('rolling restart of cluster main stopped at pg3: timed out after 120s waiting for pg3 to run and stream again: pg3: starting; done: pg2 restarted; left untouched: pg1');
+    expect(err.hint).toMatch(/re-running `hapg deploy` continues from there/);
+    const atSwitchover = stage.explainFailure!(new HapgError('CLUSTER_UNHEALTHY', 'no healthy replica to switch over to'), [restartOf(0), restartOf(1)], blocks.slice(2));
+    expect(atSwitchover.message).toBe('rolling restart of cluster main stopped at the switchover from pg1: no healthy replica to switch over to; done: pg2 restarted, pg3 restarted; left untouched: pg1');
+  });
+
+  it('the switchover target is chosen again when its turn comes; with none healthy it stops', async () => {
+    const s = session({ pending: ['pg1'] });
+    const { blocks } = await restartsStage(model, 'main').plan(ctxOf(s, 'deploy'));
+    const switchover = blocks.find((b) => b.replan)!;
+    const decided = await switchover.replan!(ctxOf(s, 'deploy'));
+    expect(decided.items[0]).toMatchObject({ kind: 'http', path: '/switchover', body: { leader: 'pg1' } });
+    const broken = session({ pending: ['pg1'] });
+    const bare = fakeSession(loaded, { http: (host, req) => (req.path === '/patroni' && host === 'pg1' ? { status: 200, body: fixture('patroni-leader.json') } : undefined) });
+    await expect(switchover.replan!({ ...ctxOf(broken, 'deploy'), session: bare })).rejects.toThrow(/no healthy replica to switch over to/);
   });
 });

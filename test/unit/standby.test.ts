@@ -3,23 +3,28 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadInventory, parseInventory } from '../../src/inventory/load.js';
 import { CLUSTER_SECRETS, clusterSecretKey } from '../../src/inventory/secrets.js';
-import { hbaEntries, patroniContext } from '../../src/render/patroni-context.js';
-import { clustersInOrder, standbyClusterConfig } from '../../src/render/standby.js';
+import { PatroniApi } from '../../src/model/endpoints.js';
+import { buildModel } from '../../src/model/model.js';
+import { clustersInOrder } from '../../src/model/topology.js';
+import { patroniContext } from '../../src/tasks/patroni/context.js';
+import { hbaEntries, standbyClusterConfig } from '../../src/tasks/patroni/model.js';
 import { renderTemplate } from '../../src/render/templates.js';
 import { Secret } from '../../src/secret.js';
 import { prefixRangeEnd } from '../../src/tasks/etcd/facts.js';
-import { desiredDynamicConfig, dynamicConfigChanges, planDynamicConfig } from '../../src/tasks/patroni/dynamic-config.js';
+import { dynamicConfigChanges, planDynamicConfig } from '../../src/tasks/patroni/dynamic-config.js';
 import { clockSpread } from '../../src/tasks/preflight/run.js';
 import { standbyProblems, strayslotMessages, type StandbyLink } from '../../src/tasks/status/gather.js';
 
 const { inventory, path } = await loadInventory('inventories/two-datacenters.yml');
+const model = buildModel(inventory);
+const desiredDynamicConfig = (_inv: unknown, name: string) => model.cluster(name).dynamicConfig;
 // A standby shares its source's roles: its keys hold main's secrets (as resolveSecrets does).
 const secrets = new Map(
   ['main', 'dr'].flatMap((c) => CLUSTER_SECRETS.map((s) => [clusterSecretKey(c, s), new Secret(`${c === 'dr' && s !== 'rest_api' ? 'main' : c}-${s}`)] as const)),
 );
 
 describe('standby cluster rendering', () => {
-  const doc = parseYaml(renderTemplate('patroni/patroni.yml', patroniContext(inventory, 'dr', 'dr1', secrets).context));
+  const doc = parseYaml(renderTemplate('patroni/patroni.yml', patroniContext(model, 'dr', 'dr1', secrets).context));
 
   it("bootstraps dr with bootstrap.dcs.standby_cluster: main's HAProxy hosts, its slot, base backup only", () => {
     expect(doc.bootstrap.dcs.standby_cluster).toEqual({
@@ -32,7 +37,7 @@ describe('standby cluster rendering', () => {
   });
 
   it('keeps the standby slot on main (bootstrap and dynamic configuration) and no standby_cluster there', () => {
-    const main = parseYaml(renderTemplate('patroni/patroni.yml', patroniContext(inventory, 'main', 'pg1', secrets).context));
+    const main = parseYaml(renderTemplate('patroni/patroni.yml', patroniContext(model, 'main', 'pg1', secrets).context));
     expect(main.bootstrap.dcs.slots).toEqual({ standby_dr: { type: 'physical' } });
     expect(main.bootstrap.dcs.standby_cluster).toBeUndefined();
     expect(desiredDynamicConfig(inventory, 'main').slots).toEqual({ standby_dr: { type: 'physical' } });
@@ -70,7 +75,7 @@ describe('standby dynamic configuration', () => {
   it('adds a missing permanent slot on the source with PATCH /config', () => {
     const current = JSON.parse(JSON.stringify(desiredDynamicConfig(inventory, 'main'))) as Record<string, unknown>;
     delete current['slots'];
-    const [step] = planDynamicConfig('pg1', inventory, 'main', current, new Secret('x'));
+    const [step] = planDynamicConfig('pg1', new PatroniApi('main', 8008, { user: 'patroni', password: new Secret('x') }), desiredDynamicConfig(inventory, 'main'), current);
     expect(step).toMatchObject({ kind: 'http', method: 'PATCH', body: { slots: { standby_dr: { type: 'physical' } } } });
   });
 

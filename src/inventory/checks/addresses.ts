@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { listNames } from '../issues.js';
-import { type CheckContext, vipHosts } from './context.js';
+import { allPlacements } from '../../model/model.js';
+import type { CheckContext } from './context.js';
 
 /** Host addresses are distinct; a VIP is nobody's address and its VRRP router id is its own. */
 export function checkAddresses(ctx: CheckContext): void {
@@ -15,6 +16,8 @@ export function checkAddresses(ctx: CheckContext): void {
   }
 
   const seen: { name: string; address: string; routerId: number; hosts: string[]; datacenters: Set<string> }[] = [];
+  const keepalived = allPlacements(inventory).filter((p) => p.component === 'keepalived');
+  const vipHosts = (cluster: string) => keepalived.filter((p) => p.of === cluster).map((p) => p.host);
   for (const [name, cluster] of Object.entries(inventory.clusters)) {
     const vip = cluster.vip;
     if (!vip) continue;
@@ -26,7 +29,7 @@ export function checkAddresses(ctx: CheckContext): void {
     if (isIP(vip.address) === 4 && vip.prefix > 32) {
       ctx.error([...base, 'prefix'], `${vip.prefix} is too long for an IPv4 address (at most 32)`);
     }
-    const hosts = vipHosts(cluster);
+    const hosts = vipHosts(name);
     const datacenters = new Set(hosts.map((h) => inventory.hosts[h]?.datacenter).filter((dc): dc is string => dc !== undefined));
     for (const other of seen) {
       if (other.address === vip.address.toLowerCase()) {

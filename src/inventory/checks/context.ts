@@ -1,4 +1,4 @@
-import type { CompleteCluster, CompleteInventory } from '../defaults.js';
+import type { CompleteInventory } from '../defaults.js';
 import type { Finding, PathSegment } from '../issues.js';
 
 /** What every check receives: the completed inventory and where to report. */
@@ -36,9 +36,4 @@ export function clusterOfHost(inventory: CompleteInventory): Map<string, string>
     for (const host of cluster.hosts) if (!out.has(host)) out.set(host, name);
   }
   return out;
-}
-
-/** Hosts that run keepalived for a cluster's VIP: the HAProxy hosts, else the cluster hosts. */
-export function vipHosts(cluster: CompleteCluster): string[] {
-  return cluster.haproxy?.hosts ?? cluster.hosts;
 }

@@ -1,11 +1,10 @@
 import { fileMatches, type RemoteFileState } from '../../facts/files.js';
 import type { ServiceState } from '../../facts/services.js';
 import type { Inventory } from '../../inventory/schema.js';
-import { etcdContext } from '../../render/etcd-context.js';
-import { ETCD_ENV_PATH } from '../../render/roles.js';
 import { renderTemplate } from '../../render/templates.js';
 import { file, type PlanItem } from '../../run/steps.js';
 import { planServiceState } from '../service-plan.js';
+import { ETCD_ENV_PATH, etcdContext } from './context.js';
 
 export interface EtcdMemberFacts {
   envFile: RemoteFileState | null | undefined;
@@ -21,8 +20,7 @@ export function etcdEnvFile(inventory: Inventory, etcdName: string, host: string
 
 /**
  * Steps for one etcd member: its configuration, then start it (all members of a new cluster
- * start together, so the caller applies hosts in parallel) or restart it when its
- * configuration changed (the caller applies restarts one member at a time).
+ * start together) or restart it when its configuration changed (one member at a time).
  */
 export function planEtcdMember(inventory: Inventory, etcdName: string, host: string, facts: EtcdMemberFacts): PlanItem[] {
   const env = etcdEnvFile(inventory, etcdName, host);

@@ -1,6 +1,6 @@
 import type { Inventory } from '../../inventory/schema.js';
 import { renderTemplate } from '../../render/templates.js';
-import { exec, file, noop, type PlanItem } from '../../run/steps.js';
+import { exec, file, noop, type FileStep, type PlanItem } from '../../run/steps.js';
 import { fileMatches, type RemoteFileState } from '../../facts/files.js';
 
 export const APT_PROXY_PATH = '/etc/apt/apt.conf.d/01hapg-proxy';
@@ -35,8 +35,8 @@ export interface PackageFacts {
 }
 
 /** Files that steer the package manager, wanted on a host before it installs anything. */
-export function packageSourceFiles(inventory: Inventory, host: string, wanted: readonly string[]) {
-  const files = [];
+export function packageSourceFiles(inventory: Inventory, host: string, wanted: readonly string[]): FileStep[] {
+  const files: FileStep[] = [];
   const proxy = inventory.packages.apt_proxy;
   if (proxy) files.push(file(host, APT_PROXY_PATH, renderTemplate('apt/proxy.conf', { proxy }), { title: 'configure the apt proxy' }));
   const mirror = inventory.packages.mirror;

@@ -1,54 +1,6 @@
-import type { HttpFact } from '../../facts/fact.js';
-import type { Inventory } from '../../inventory/schema.js';
-import { standbyClusterConfig, type StandbyClusterConfig } from '../../render/standby.js';
-import { PATRONI_ROLES } from '../../render/roles.js';
-import type { Secret } from '../../secret.js';
-import { noop, type HttpStep, type PlanItem } from '../../run/steps.js';
-import { BASE_PARAMETERS, permanentSlots } from '../../render/patroni-context.js';
-
-type Scalar = string | number | boolean;
-
-/** The cluster-wide settings hapg manages in Patroni's dynamic configuration (etcd). */
-export interface DynamicConfig {
-  ttl: number;
-  loop_wait: number;
-  retry_timeout: number;
-  maximum_lag_on_failover: number;
-  synchronous_mode: boolean;
-  synchronous_mode_strict: boolean;
-  postgresql: { use_pg_rewind: boolean; use_slots: boolean; parameters: Record<string, Scalar> };
-  /** Permanent slots, by name (the inventory's and those of standby clusters streaming from this one). */
-  slots: Record<string, Record<string, string>>;
-  /** Only on a standby cluster. */
-  standby_cluster?: StandbyClusterConfig;
-}
-
-/** The dynamic configuration the inventory asks for (the same values bootstrap.dcs seeds). */
-export function desiredDynamicConfig(inventory: Inventory, name: string): DynamicConfig {
-  const cluster = inventory.clusters[name]!;
-  const p = cluster.patroni;
-  const standby = standbyClusterConfig(inventory, name);
-  return {
-    ttl: p.ttl,
-    loop_wait: p.loop_wait,
-    retry_timeout: p.retry_timeout,
-    maximum_lag_on_failover: p.maximum_lag_on_failover,
-    synchronous_mode: p.synchronous_mode,
-    synchronous_mode_strict: p.synchronous_mode_strict,
-    postgresql: { use_pg_rewind: p.use_pg_rewind, use_slots: p.use_slots, parameters: { ...BASE_PARAMETERS, ...cluster.postgres.parameters } },
-    slots: permanentSlots(inventory, name),
-    ...(standby ? { standby_cluster: standby } : {}),
-  };
-}
-
-/** Patroni's dynamic configuration as stored in etcd (`GET /config`); undefined when not answering. */
-export function dynamicConfig(restPort: number): HttpFact<Record<string, unknown> | undefined> {
-  return {
-    id: `patroni-config:${restPort}`,
-    http: { method: 'GET', port: restPort, path: '/config', timeoutMs: 5000 },
-    parse: (res) => (res && res.status === 200 ? (JSON.parse(res.body) as Record<string, unknown>) : undefined),
-  };
-}
+import type { PatroniApi } from '../../model/endpoints.js';
+import { noop, type PlanItem } from '../../run/steps.js';
+import type { DynamicConfig } from './model.js';
 
 export interface ConfigChange {
   key: string;
@@ -98,16 +50,9 @@ export function dynamicConfigChanges(live: Record<string, unknown>, desired: Dyn
 }
 
 /** One PATCH /config with every change, sent to the leader's REST API with its credentials. */
-export function planDynamicConfig(
-  leader: string,
-  inventory: Inventory,
-  name: string,
-  live: Record<string, unknown> | undefined,
-  restPassword: Secret,
-): PlanItem[] {
-  const cluster = inventory.clusters[name]!;
+export function planDynamicConfig(leader: string, api: PatroniApi, desired: DynamicConfig, live: Record<string, unknown> | undefined): PlanItem[] {
   if (!live) return [noop(leader, 'dynamic configuration not readable yet (it is seeded at bootstrap)')];
-  const changes = dynamicConfigChanges(live, desiredDynamicConfig(inventory, name));
+  const changes = dynamicConfigChanges(live, desired);
   if (changes.length === 0) return [noop(leader, 'dynamic configuration as declared')];
   const body: Record<string, unknown> = {};
   for (const c of changes) {
@@ -118,15 +63,5 @@ export function planDynamicConfig(
   }
   const show = (v: unknown) => (v === undefined ? '(unset)' : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
   const describe = changes.map((c) => `${c.key.replace(/^postgresql\.parameters\./, '')} ${show(c.from)} → ${show(c.to)}`).join(', ');
-  const step: HttpStep = {
-    kind: 'http',
-    host: leader,
-    title: `PATCH /config: ${describe}`,
-    port: cluster.patroni.rest_api_port,
-    method: 'PATCH',
-    path: '/config',
-    body,
-    basicAuth: { user: PATRONI_ROLES.restApi, password: restPassword },
-  };
-  return [step];
+  return [api.patchConfig(leader, body, `PATCH /config: ${describe}`)];
 }

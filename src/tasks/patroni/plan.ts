@@ -1,12 +1,11 @@
-import { dirname } from 'node:path';
 import { fileMatches, type RemoteFileState } from '../../facts/files.js';
 import type { ServiceState } from '../../facts/services.js';
 import type { InventorySecrets } from '../../inventory/secrets.js';
-import type { Inventory } from '../../inventory/schema.js';
-import { patroniContext } from '../../render/patroni-context.js';
-import { PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH } from '../../render/roles.js';
+import type { DesiredState } from '../../model/model.js';
 import { renderTemplate } from '../../render/templates.js';
 import { exec, file, noop, service, type FileStep, type PlanItem } from '../../run/steps.js';
+import { PATRONI_SECRET_LINES, patroniContext } from './context.js';
+import { PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH } from './model.js';
 import type { PatroniState } from './rest.js';
 
 export interface PatroniMemberFacts {
@@ -18,15 +17,16 @@ export interface PatroniMemberFacts {
 }
 
 /** patroni.yml (mode 0600, owned by postgres: it holds passwords) and the unit of one member. */
-export function patroniFiles(inventory: Inventory, clusterName: string, host: string, secrets: InventorySecrets): FileStep[] {
-  const { context, secrets: used } = patroniContext(inventory, clusterName, host, secrets);
-  const etcdLocal = Object.values(inventory.etcd).some((e) => e.hosts.includes(host));
+export function patroniFiles(model: DesiredState, clusterName: string, host: string, secrets: InventorySecrets): FileStep[] {
+  const { context, secrets: used } = patroniContext(model, clusterName, host, secrets);
+  const etcdLocal = model.placementsOn(host).some((p) => p.component === 'etcd');
   return [
     file(host, PATRONI_CONFIG_PATH, renderTemplate('patroni/patroni.yml', context), {
       mode: 0o600,
       owner: 'postgres',
       group: 'postgres',
       secrets: used,
+      secretLines: PATRONI_SECRET_LINES,
     }),
     file(host, PATRONI_UNIT_PATH, renderTemplate('patroni/patroni.service', { scope: context.scope, name: host, configPath: PATRONI_CONFIG_PATH, etcdLocal })),
   ];
@@ -38,8 +38,8 @@ export interface MemberPlan {
   unitChanged: boolean;
   /** Patroni is not running here and must be started. */
   start: boolean;
-  /** The data directory's parent must be created first (a new member). */
-  createDataParent: boolean;
+  /** A new member: its data (and WAL) directories are created first, where missing. */
+  createDataDirs: boolean;
   /** Patroni runs with an outdated patroni.yml: reload it (SIGHUP). */
   reload: boolean;
   /**
@@ -52,45 +52,49 @@ export interface MemberPlan {
 }
 
 /** What one member needs, from its facts. */
-export function planPatroniMember(
-  inventory: Inventory,
-  clusterName: string,
-  host: string,
-  secrets: InventorySecrets,
-  facts: PatroniMemberFacts,
-): MemberPlan {
-  const files = patroniFiles(inventory, clusterName, host, secrets).filter((f) => !fileMatches(facts.files.get(f.path), f));
-  const unitChanged = files.some((f) => f.path === PATRONI_UNIT_PATH);
+export function planPatroniMember(model: DesiredState, clusterName: string, host: string, secrets: InventorySecrets, facts: PatroniMemberFacts): MemberPlan {
+  const files = patroniFiles(model, clusterName, host, secrets).filter((f) => !fileMatches(facts.files.get(f.path), f));
   const running = facts.service?.active === 'active';
   const configChanged = files.some((f) => f.path === PATRONI_CONFIG_PATH);
   return {
     files,
-    unitChanged,
+    unitChanged: files.some((f) => f.path === PATRONI_UNIT_PATH),
     start: !running,
-    createDataParent: !running && !facts.hasData,
+    createDataDirs: !running && !facts.hasData,
     reload: running && configChanged && facts.state?.state !== 'unknown',
     restart: running && configChanged && facts.state?.state === 'unknown',
     enable: running && facts.service?.enabled !== 'enabled',
   };
 }
 
-/** The steps of a member plan, in order: files, daemon-reload, data parent dir, start or reload. */
-export function memberSteps(inventory: Inventory, clusterName: string, host: string, plan: MemberPlan): PlanItem[] {
-  const cluster = inventory.clusters[clusterName]!;
+/**
+ * Creates a directory for PostgreSQL where it is missing: each missing component is made and
+ * owned by postgres; directories that already exist keep their owner and mode (a data_dir
+ * under /srv never changes /srv). The last one gets mode 0700, as PostgreSQL requires.
+ */
+const CREATE_DIRS = [
+  'set -e',
+  'for d in "$@"; do',
+  '  missing=""; p="$d"',
+  '  while [ ! -e "$p" ]; do missing="$p${missing:+ $missing}"; p=$(dirname "$p"); done',
+  '  for m in $missing; do mkdir -m 0750 -- "$m"; chown postgres:postgres -- "$m"; done',
+  '  [ -z "$missing" ] || chmod 0700 -- "$d"',
+  'done',
+].join('\n');
+
+/** The steps of a member plan, in order: files, daemon-reload, data directories, start or reload. */
+export function memberSteps(model: DesiredState, clusterName: string, host: string, plan: MemberPlan): PlanItem[] {
+  const pg = model.inventory.clusters[clusterName]!.postgres;
   const items: PlanItem[] = [...plan.files];
   if (plan.unitChanged) items.push(exec(host, 'systemctl daemon-reload', ['systemctl', 'daemon-reload']));
-  if (plan.createDataParent) {
-    const parent = dirname(cluster.postgres.data_dir);
-    items.push(exec(host, `create ${parent}`, ['install', '-d', '-o', 'postgres', '-g', 'postgres', '-m', '0750', parent]));
+  if (plan.createDataDirs) {
+    const dirs = [pg.data_dir, ...(pg.wal_dir ? [pg.wal_dir] : [])];
+    items.push(exec(host, `create ${dirs.join(' and ')} where missing`, ['sh', '-c', CREATE_DIRS, 'sh', ...dirs]));
   }
-  if (plan.start) {
-    items.push(service(host, 'patroni', 'started', true));
-  } else if (plan.reload) {
-    items.push(service(host, 'patroni', 'reloaded'));
-  } else if (plan.restart) {
-    items.push(service(host, 'patroni', 'restarted'));
-  }
+  if (plan.start) items.push(service(host, 'patroni', 'started', true));
+  else if (plan.reload) items.push(service(host, 'patroni', 'reloaded'));
+  else if (plan.restart) items.push(service(host, 'patroni', 'restarted'));
   if (plan.enable) items.push(exec(host, 'enable patroni', ['systemctl', 'enable', '--quiet', 'patroni.service']));
-  if (items.length === 0) items.push(noop(host, `patroni running, configuration unchanged`));
+  if (items.length === 0) items.push(noop(host, 'patroni running, configuration unchanged'));
   return items;
 }

@@ -1,5 +1,4 @@
-import type { HttpFact } from '../../facts/fact.js';
-
+// Parsers of Patroni's REST API answers; the requests are built by the PatroniApi endpoint.
 /** A member's role, named as hapg speaks of it (Patroni 3.0.2 says "master" for the leader). */
 export type MemberRole = 'leader' | 'replica' | 'standby_leader' | 'uninitialized' | 'unknown';
 
@@ -79,22 +78,6 @@ export function parsePatroniState(body: string): PatroniState {
   };
 }
 
-/** The member's state from its REST API; undefined when Patroni is not answering. */
-export function patroniState(restPort: number): HttpFact<PatroniState | undefined> {
-  return {
-    id: `patroni:${restPort}`,
-    http: { method: 'GET', port: restPort, path: '/patroni', timeoutMs: 5000 },
-    parse: (res) => {
-      if (!res) return undefined;
-      try {
-        return parsePatroniState(res.body);
-      } catch {
-        return undefined;
-      }
-    },
-  };
-}
-
 export interface ClusterMember {
   name: string;
   role: MemberRole;
@@ -128,21 +111,5 @@ export function parseClusterView(body: string): ClusterView {
       lag: typeof m.lag === 'number' ? m.lag : undefined,
       pendingRestart: m.pending_restart === true,
     })),
-  };
-}
-
-/** The whole cluster as one member sees it (`GET /cluster`); undefined when not answering. */
-export function clusterView(restPort: number): HttpFact<ClusterView | undefined> {
-  return {
-    id: `patroni-cluster:${restPort}`,
-    http: { method: 'GET', port: restPort, path: '/cluster', timeoutMs: 5000 },
-    parse: (res) => {
-      if (!res || res.status !== 200) return undefined;
-      try {
-        return parseClusterView(res.body);
-      } catch {
-        return undefined;
-      }
-    },
   };
 }

@@ -1,7 +1,9 @@
+import { HapgError } from '../../errors.js';
 import type { CommandFact } from '../../facts/fact.js';
 import type { Cluster } from '../../inventory/schema.js';
+import { LocalPostgres } from '../../model/endpoints.js';
 import type { Secret } from '../../secret.js';
-import { exec, noop, type ExecStep, type PlanItem } from '../../run/steps.js';
+import { noop, type PlanItem, type SqlStep } from '../../run/steps.js';
 import { scramMatches, scramVerifier } from './scram.js';
 
 export interface ExistingRole {
@@ -32,26 +34,19 @@ const ATTRIBUTE_COLUMNS: [string, string][] = [
   ['rolsuper', 'SUPERUSER'],
 ];
 
-/** Runs a query on the local PostgreSQL as the postgres OS user, tab-separated rows. */
-export function psqlArgv(port: number, database: string, query?: string): string[] {
-  return ['psql', '-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-p', String(port), '-d', database, ...(query ? ['-c', query] : [])];
-}
-
 /** Roles and databases of the cluster, read on the leader. */
-export function catalogFact(port: number): CommandFact<Omit<CatalogFacts, 'extensions'>> {
+export function catalogFact(port: number): CommandFact<Omit<CatalogFacts, 'extensions'> | undefined> {
   const query = [
     `select 'role', rolname, coalesce(rolpassword, ''), ${ATTRIBUTE_COLUMNS.map(([c]) => `case when ${c} then 't' else 'f' end`).join(', ')} from pg_authid`,
     `select 'db', datname, pg_get_userbyid(datdba), '', '', '', '', '', '', '' from pg_database`,
   ].join(' union all ');
-  return { id: `catalog:${port}`, argv: ['runuser', '-u', 'postgres', '--', ...psqlArgv(port, 'postgres', query)], sudo: true, parse: (r) => parseCatalog(r.stdout, r.exitCode) };
+  return new LocalPostgres(port).query('catalog', query, parseCatalog);
 }
 
-export function parseCatalog(stdout: string, exitCode: number | null): Omit<CatalogFacts, 'extensions'> {
-  if (exitCode !== 0) throw new Error(`cannot read roles and databases (psql exit ${exitCode})`);
+export function parseCatalog(rows: string[][]): Omit<CatalogFacts, 'extensions'> {
   const roles = new Map<string, ExistingRole>();
   const databases = new Map<string, ExistingDatabase>();
-  for (const line of stdout.split('\n')) {
-    const cols = line.split('\t');
+  for (const cols of rows) {
     if (cols[0] === 'role' && cols[1]) {
       const attributes = new Set<string>();
       ATTRIBUTE_COLUMNS.forEach(([, attr], i) => cols[3 + i] === 't' && attributes.add(attr));
@@ -64,13 +59,8 @@ export function parseCatalog(stdout: string, exitCode: number | null): Omit<Cata
 }
 
 /** Extensions installed in one database. */
-export function extensionsFact(port: number, database: string): CommandFact<Set<string>> {
-  return {
-    id: `extensions:${port}:${database}`,
-    argv: ['runuser', '-u', 'postgres', '--', ...psqlArgv(port, database, 'select extname from pg_extension')],
-    sudo: true,
-    parse: (r) => new Set(r.stdout.split('\n').map((l) => l.trim()).filter(Boolean)),
-  };
+export function extensionsFact(port: number, database: string): CommandFact<Set<string> | undefined> {
+  return new LocalPostgres(port).query('extensions', 'select extname from pg_extension', (rows) => new Set(rows.map((r) => r[0] ?? '').filter(Boolean)), database);
 }
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -105,14 +95,13 @@ export function planRolesAndDatabases(
   passwords: ReadonlyMap<string, Secret>,
   facts: CatalogFacts,
 ): PlanItem[] {
-  const port = cluster.postgres.port;
-  const steps: ExecStep[] = [];
-  const sqlStep = (title: string, database: string, sql: string, secrets: Secret[] = []) =>
-    exec(host, title, ['runuser', '-u', 'postgres', '--', ...psqlArgv(port, database)], { stdin: sql, secrets });
+  const pg = new LocalPostgres(cluster.postgres.port);
+  const steps: SqlStep[] = [];
+  const sqlStep = (title: string, database: string, sql: string, secrets: Secret[] = []) => pg.sql(host, title, sql, { database, secrets });
 
   for (const [name, spec] of Object.entries(cluster.postgres.users)) {
     const password = passwords.get(name);
-    if (!password) throw new Error(`password of user ${name} in cluster ${clusterName} was not resolved`);
+    if (!password) throw new HapgError('INTERNAL', `password of user ${name} in cluster ${clusterName} was not resolved`);
     const existing = facts.roles.get(name);
     const managed = managedAttributes(spec.options);
     const attrs = attributeClause(managed);
@@ -160,16 +149,12 @@ export function planPatroniRolePasswords(
   passwords: ReadonlyMap<string, Secret>,
   roles: ReadonlyMap<string, ExistingRole>,
 ): PlanItem[] {
-  const steps: ExecStep[] = [];
+  const pg = new LocalPostgres(cluster.postgres.port);
+  const steps: SqlStep[] = [];
   for (const [role, password] of passwords) {
     const existing = roles.get(role);
     if (!existing || scramMatches(existing.verifier, password.reveal())) continue;
-    steps.push(
-      exec(host, `set the password of role ${role}`, ['runuser', '-u', 'postgres', '--', ...psqlArgv(cluster.postgres.port, 'postgres')], {
-        stdin: `ALTER ROLE ${quoteIdent(role)} PASSWORD ${quoteLiteral(scramVerifier(password.reveal()))};\n`,
-        secrets: [password],
-      }),
-    );
+    steps.push(pg.sql(host, `set the password of role ${role}`, `ALTER ROLE ${quoteIdent(role)} PASSWORD ${quoteLiteral(scramVerifier(password.reveal()))};\n`, { secrets: [password] }));
   }
   return steps.length > 0 ? steps : [noop(host, `passwords of ${[...passwords.keys()].join(', ')} match`)];
 }

@@ -1,4 +1,5 @@
 import { HapgError } from '../../errors.js';
+import type { DesiredState } from '../../model/model.js';
 import type { Session } from '../../run/session.js';
 import { checkHost, worstVerdict, type CheckResult, type Verdict } from './checks.js';
 import { gatherPreflightFacts } from './gather.js';
@@ -13,9 +14,9 @@ export interface HostCheckReport {
 }
 
 /** Gathers the preflight facts of every host in parallel and checks them. */
-export async function runPreflight(session: Session): Promise<HostCheckReport[]> {
-  const { inventory } = session.loaded;
-  const roles = hostRoles(inventory).filter((r) => session.remotes.has(r.host));
+export async function runPreflight(session: Session, model: DesiredState): Promise<HostCheckReport[]> {
+  const { inventory } = model;
+  const roles = hostRoles(model).filter((r) => session.remotes.has(r.host));
   const gathered = await Promise.all(roles.map((r) => gatherPreflightFacts(session.facts, r)));
   const spread = clockSpread(gathered);
   return roles.map((r, i): HostCheckReport => {

@@ -1,20 +1,5 @@
 import type { CommandFact } from '../../facts/fact.js';
-import { patroniScope } from '../../inventory/defaults.js';
-import type { Cluster } from '../../inventory/schema.js';
-import { PATRONI_NAMESPACE } from '../../render/roles.js';
-import type { Session } from '../../run/session.js';
-import { etcdKeyValue } from '../etcd/facts.js';
-import { psqlArgv } from '../postgres/roles.js';
-
-/** A query run as postgres over the local socket (peer authentication); rows of tab-separated fields. */
-function localQuery<T>(id: string, port: number, sql: string, parse: (rows: string[][]) => T): CommandFact<T | undefined> {
-  return {
-    id: `${id}:${port}`,
-    argv: ['runuser', '-u', 'postgres', '--', ...psqlArgv(port, 'postgres', sql)],
-    sudo: true,
-    parse: (r) => (r.exitCode === 0 ? parse(r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t'))) : undefined),
-  };
-}
+import { LocalPostgres } from '../../model/endpoints.js';
 
 export interface WalReceiver {
   status: string;
@@ -24,7 +9,7 @@ export interface WalReceiver {
 
 /** The WAL receiver of a server in recovery (undefined: not connected, or PostgreSQL not answering). */
 export function walReceiver(port: number): CommandFact<WalReceiver | undefined> {
-  return localQuery('wal-receiver', port, "select status, coalesce(sender_host, ''), coalesce(slot_name, '') from pg_stat_wal_receiver", (rows) => {
+  return new LocalPostgres(port).query('wal-receiver', "select status, coalesce(sender_host, ''), coalesce(slot_name, '') from pg_stat_wal_receiver", (rows) => {
     const [row] = rows;
     return row ? { status: row[0] ?? '', senderHost: row[1] ?? '', slot: row[2] ?? '' } : undefined;
   });
@@ -44,65 +29,25 @@ export interface SlotState {
 export function slotState(port: number, slot: string): CommandFact<SlotState | undefined> {
   const name = slot.replace(/'/g, "''");
   const sql = [
-    "select s.active, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn), 0)::bigint,",
+    'select s.active, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn), 0)::bigint,',
     "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint::text, ''),",
     "coalesce(extract(epoch from r.replay_lag)::numeric(12,3)::text, case when r.pid is null then '' else '0' end)",
     `from pg_replication_slots s left join pg_stat_replication r on r.pid = s.active_pid where s.slot_name = '${name}'`,
   ].join(' ');
-  return localQuery(`slot:${slot}`, port, sql, (rows) => {
+  return new LocalPostgres(port).query(`slot:${slot}`, sql, (rows) => {
     const [row] = rows;
     if (!row) return undefined;
-    return {
-      active: row[0] === 't',
-      retainedBytes: Number(row[1] ?? 0),
-      lagBytes: row[2] ? Number(row[2]) : null,
-      lagSeconds: row[3] ? Number(row[3]) : null,
-    };
+    return { active: row[0] === 't', retainedBytes: Number(row[1] ?? 0), lagBytes: row[2] ? Number(row[2]) : null, lagSeconds: row[3] ? Number(row[3]) : null };
   });
 }
 
 /** The server's system identifier (pg_control), as PostgreSQL reports it. */
 export function systemIdentifier(port: number): CommandFact<string | undefined> {
-  return localQuery('sysid', port, 'select system_identifier from pg_control_system()', (rows) => rows[0]?.[0]);
-}
-
-/** Reads one key of a cluster's Patroni scope from its etcd (null: absent; undefined: etcd did not answer). */
-async function scopeKey(session: Session, cluster: Cluster, name: string, key: string): Promise<string | null | undefined> {
-  const etcd = session.loaded.inventory.etcd[cluster.etcd]!;
-  const path = `${PATRONI_NAMESPACE}${patroniScope(name, cluster)}/${key}`;
-  for (const host of etcd.hosts) {
-    if (!session.remotes.has(host)) continue;
-    const value = await session.facts.get(host, etcdKeyValue(etcd.client_port, path)).catch(() => undefined);
-    if (value !== undefined) return value;
-  }
-  return undefined;
-}
-
-/**
- * The dynamic configuration stored in the cluster's scope (the `config` key): what every
- * member starts with, whether or not any Patroni runs right now.
- */
-export async function storedDynamicConfig(session: Session, name: string, cluster: Cluster): Promise<Record<string, unknown> | null | undefined> {
-  const value = await scopeKey(session, cluster, name, 'config');
-  if (value === null || value === undefined) return value;
-  try {
-    return JSON.parse(value) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The system identifier Patroni recorded when it initialised the cluster (the value of its
- * `initialize` key): null when the cluster is not initialised, undefined when etcd did not answer.
- */
-export async function initializedSystemId(session: Session, name: string, cluster: Cluster): Promise<string | null | undefined> {
-  return scopeKey(session, cluster, name, 'initialize');
+  return new LocalPostgres(port).query('sysid', 'select system_identifier from pg_control_system()', (rows) => rows[0]?.[0]);
 }
 
 /** Physical slots no client uses right now, with the WAL each holds back (on the primary). */
 export function inactivePhysicalSlots(port: number): CommandFact<{ name: string; retainedBytes: number }[] | undefined> {
-  const sql =
-    "select slot_name, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint from pg_replication_slots where slot_type = 'physical' and not active order by slot_name";
-  return localQuery('inactive-slots', port, sql, (rows) => rows.map((r) => ({ name: r[0] ?? '', retainedBytes: Number(r[1] ?? 0) })));
+  const sql = "select slot_name, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint from pg_replication_slots where slot_type = 'physical' and not active order by slot_name";
+  return new LocalPostgres(port).query('inactive-slots', sql, (rows) => rows.map((r) => ({ name: r[0] ?? '', retainedBytes: Number(r[1] ?? 0) })));
 }

@@ -1,11 +1,13 @@
+import { etcdClient, patroniApi } from '../../model/endpoints.js';
 import type { Session } from '../../run/session.js';
-import { etcdClusterHealth } from '../etcd/wait.js';
-import { vipHolders } from '../deploy/converge-proxies.js';
-import { clusterView, type ClusterMember } from '../patroni/rest.js';
-import { leaderRoleOf, memberStates } from '../patroni/wait.js';
+import { etcdClusterHealth, quorumOf } from '../etcd/health.js';
+import { haproxyServers, type BackendServer } from '../haproxy/stats.js';
+import { vipHolders } from '../keepalived/vip.js';
+import { memberStates } from '../patroni/facts.js';
+import { permanentSlots } from '../patroni/model.js';
+import type { ClusterMember } from '../patroni/rest.js';
 import { inactivePhysicalSlots, slotState, walReceiver, type SlotState, type WalReceiver } from '../standby/facts.js';
-import { permanentSlots } from '../../render/patroni-context.js';
-import { haproxyServers, type BackendServer } from './haproxy-stats.js';
+import { runningLeader } from '../patroni/member-health.js';
 import { clusterProblems } from './verdict.js';
 
 export interface EtcdStatus {
@@ -44,49 +46,53 @@ export interface StatusReport {
 
 /** Reads etcd, Patroni, HAProxy and the VIP from every host and judges each cluster. */
 export async function gatherStatus(session: Session): Promise<StatusReport> {
-  const { inventory } = session.loaded;
+  const { model } = session;
+  const { inventory } = model;
   const etcd = await Promise.all(
-    Object.entries(inventory.etcd).map(async ([name, e]): Promise<EtcdStatus> => {
-      const h = await etcdClusterHealth(session.facts, e);
-      const members = e.hosts.map((host) => {
+    Object.keys(inventory.etcd).map(async (name): Promise<EtcdStatus> => {
+      const client = etcdClient(model, name);
+      const h = await etcdClusterHealth(session.facts, client);
+      const members = client.hosts.map((host) => {
         const bad = h.unhealthy.find((u) => u.host === host);
         return { host, healthy: !bad, detail: bad ? bad.detail : 'healthy' };
       });
       const problems = members.filter((m) => !m.healthy).map((m) => `etcd member ${m.host}: ${m.detail}`);
-      if (h.healthy.length < Math.floor(e.hosts.length / 2) + 1) problems.unshift('no quorum');
+      if (h.healthy.length < quorumOf(client.hosts.length)) problems.unshift('no quorum');
       return { name, members, problems };
     }),
   );
   const clusters = await Promise.all(
     Object.entries(inventory.clusters).map(async ([name, cluster]): Promise<ClusterStatus> => {
-      const states = await memberStates(session.facts, cluster);
+      const cm = model.cluster(name);
+      const api = patroniApi(model, name);
+      const states = await memberStates(session.facts, model, name);
       let view: ClusterMember[] | undefined;
       for (const host of cluster.hosts) {
         if (!states.get(host)) continue;
-        const v = await session.facts.get(host, clusterView(cluster.patroni.rest_api_port));
+        const v = await session.facts.get(host, api.clusterView());
         if (v) {
           view = v.members;
           break;
         }
       }
       const members = view?.map((m) => ({ ...m, pendingRestart: m.pendingRestart || states.get(m.name)?.pendingRestart === true }));
-      const leaderRole = leaderRoleOf(cluster);
-      const leaderState = [...states.values()].find((st) => st?.role === leaderRole);
+      const leaderState = [...states.values()].find((st) => st?.role === cm.leaderRole);
       const streaming = leaderState && new Set(leaderState.replication.filter((r) => r.state === 'streaming').map((r) => r.applicationName));
       const problems = clusterProblems(cluster, members, streaming);
-      const standby = cluster.standby ? await standbyLink(session, name, [...states].find(([, st]) => st?.role === 'standby_leader')?.[0]) : undefined;
+      const standby = cluster.standby ? await standbyLink(session, name, runningLeader(states, 'standby_leader') ?? [...states].find(([, st]) => st?.role === 'standby_leader')?.[0]) : undefined;
       if (standby) problems.push(...standbyProblems(standby));
-      const leaderHost = [...states].find(([, st]) => st?.role === 'leader' && st.state === 'running')?.[0];
-      const notes = leaderHost ? await strayslotNotes(session, name, leaderHost) : [];
+      const leaderHost = runningLeader(states, 'leader');
+      const notes = leaderHost ? await straySlotNotes(session, name, leaderHost) : [];
       const haproxy = await Promise.all(
-        (cluster.haproxy?.hosts ?? []).map(async (host) => {
+        model.hostsOf('haproxy', name).map(async (host) => {
           const all = await session.facts.get(host, haproxyServers(cluster.haproxy!.stats_port));
           return { host, servers: all?.filter((s) => s.proxy.startsWith(`${name}_`)) };
         }),
       );
       for (const h of haproxy) if (!h.servers) problems.push(`HAProxy on ${h.host} is not answering`);
-      const holders = await vipHolders(session, cluster);
+      const holders = await vipHolders(session.facts, model, name);
       if (cluster.vip && holders.length !== 1) problems.push(holders.length === 0 ? 'no host holds the VIP' : `VIP held by ${holders.join(', ')}`);
+      if (cluster.vip && !cluster.haproxy && holders.length === 1 && leaderHost && holders[0] !== leaderHost) problems.push(`the VIP is on ${holders[0]}, not on the leader ${leaderHost}`);
       return { name, members: members ?? [], ...(standby ? { standby } : {}), haproxy, vipHolders: holders, problems, notes };
     }),
   );
@@ -95,12 +101,11 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
 }
 
 async function standbyLink(session: Session, name: string, standbyLeader: string | undefined): Promise<StandbyLink> {
-  const { inventory } = session.loaded;
-  const cluster = inventory.clusters[name]!;
+  const { model } = session;
+  const cluster = model.inventory.clusters[name]!;
   const sourceName = cluster.standby!.cluster;
-  const source = inventory.clusters[sourceName]!;
-  const sourceStates = await memberStates(session.facts, source);
-  const sourceLeader = [...sourceStates].find(([, s]) => s?.role === 'leader' && s.state === 'running')?.[0];
+  const source = model.inventory.clusters[sourceName]!;
+  const sourceLeader = runningLeader(await memberStates(session.facts, model, sourceName), 'leader');
   const receiver = standbyLeader ? await session.facts.get(standbyLeader, walReceiver(cluster.postgres.port)).catch(() => undefined) : undefined;
   const slot = sourceLeader ? await session.facts.get(sourceLeader, slotState(source.postgres.port, cluster.standby!.slot)).catch(() => undefined) : undefined;
   return { source: sourceName, standbyLeader, receiver, sourceLeader, slot: slot && { ...slot, name: cluster.standby!.slot } };
@@ -121,12 +126,12 @@ export function standbyProblems(link: StandbyLink): string[] {
  * clusters) nor Patroni's members account for: a standby cluster removed from the inventory
  * leaves its slot behind, and it holds back WAL until someone removes it.
  */
-async function strayslotNotes(session: Session, name: string, leader: string): Promise<string[]> {
-  const { inventory } = session.loaded;
-  const cluster = inventory.clusters[name]!;
+async function straySlotNotes(session: Session, name: string, leader: string): Promise<string[]> {
+  const { model } = session;
+  const cluster = model.inventory.clusters[name]!;
   const slots = await session.facts.get(leader, inactivePhysicalSlots(cluster.postgres.port)).catch(() => undefined);
   if (!slots) return [];
-  const known = new Set([...Object.keys(permanentSlots(inventory, name)), ...cluster.hosts.map((h) => h.toLowerCase().replace(/[^a-z0-9_]/g, '_'))]);
+  const known = new Set([...Object.keys(permanentSlots(model.inventory, name)), ...cluster.hosts.map((h) => h.toLowerCase().replace(/[^a-z0-9_]/g, '_'))]);
   return strayslotMessages(slots.filter((s) => !known.has(s.name)), leader);
 }
 

@@ -1,0 +1,247 @@
+// Every request hapg makes to etcd, Patroni's REST API and PostgreSQL goes through one of
+// these objects: they carry the scheme, port and credentials, so switching a hop to TLS or
+// authentication is a change here, not at a dozen call sites.
+import type { CommandFact, HttpFact } from '../facts/fact.js';
+import { clusterSecretKey, type InventorySecrets } from '../inventory/secrets.js';
+import { psqlArgv } from '../run/psql.js';
+import type { HttpStep, SqlStep, SqlTarget } from '../run/steps.js';
+import type { Secret } from '../secret.js';
+import { parseEtcdHealth, parseMemberList, prefixRangeEnd, type EtcdHealth, type EtcdMember } from '../tasks/etcd/facts.js';
+import { PATRONI_ROLES } from '../tasks/patroni/model.js';
+import { parseClusterView, parsePatroniState, type ClusterView, type PatroniState } from '../tasks/patroni/rest.js';
+import { requireSecret } from '../inventory/secrets.js';
+import type { DesiredState } from './model.js';
+import { addressOf, hostPort } from './topology.js';
+
+const READ_TIMEOUT_MS = 5000;
+
+/** An etcd cluster's client API, called on a member's loopback through its SSH connection. */
+export class EtcdClient {
+  constructor(
+    readonly name: string,
+    /** Member hosts, in inventory order. */
+    readonly hosts: readonly string[],
+    readonly port: number,
+    /** `addr:port` of every member, as clients (Patroni) list them. */
+    readonly endpoints: readonly string[],
+  ) {}
+
+  readonly scheme = 'http';
+
+  /** etcd's own health verdict on the member asked (`GET /health`); undefined when not answering. */
+  health(): HttpFact<EtcdHealth | undefined> {
+    return { id: `etcd-health:${this.port}`, http: { method: 'GET', port: this.port, path: '/health', timeoutMs: READ_TIMEOUT_MS }, parse: (res) => (res ? parseEtcdHealth(res.status, res.body) : undefined) };
+  }
+
+  /** The member list as the member asked sees it; undefined when not answering. */
+  members(): HttpFact<EtcdMember[] | undefined> {
+    return {
+      id: `etcd-members:${this.port}`,
+      http: { method: 'POST', port: this.port, path: '/v3/cluster/member/list', body: '{}', timeoutMs: READ_TIMEOUT_MS },
+      parse: (res) => (res && res.status === 200 ? parseMemberList(res.body) : undefined),
+    };
+  }
+
+  /** Whether a key exists (undefined: etcd did not answer). */
+  keyExists(key: string): HttpFact<boolean | undefined> {
+    return {
+      id: `etcd-key:${this.port}:${key}`,
+      http: { method: 'POST', port: this.port, path: '/v3/kv/range', body: JSON.stringify({ key: b64(key), count_only: true }), timeoutMs: READ_TIMEOUT_MS },
+      parse: (res) => (res && res.status === 200 ? Number((JSON.parse(res.body) as { count?: string }).count ?? 0) > 0 : undefined),
+    };
+  }
+
+  /** A key's value (null: no such key; undefined: etcd did not answer). */
+  keyValue(key: string): HttpFact<string | null | undefined> {
+    return {
+      id: `etcd-value:${this.port}:${key}`,
+      http: { method: 'POST', port: this.port, path: '/v3/kv/range', body: JSON.stringify({ key: b64(key) }), timeoutMs: READ_TIMEOUT_MS },
+      parse: (res) => {
+        if (!res || res.status !== 200) return undefined;
+        const value = (JSON.parse(res.body) as { kvs?: { value?: string }[] }).kvs?.[0]?.value;
+        return value === undefined ? null : Buffer.from(value, 'base64').toString('utf8');
+      },
+    };
+  }
+
+  /** Deletes every key under `prefix`, through the member on `host`. */
+  deletePrefix(host: string, prefix: string): HttpStep {
+    return {
+      kind: 'http',
+      host,
+      title: `delete etcd keys ${prefix}*`,
+      port: this.port,
+      method: 'POST',
+      path: '/v3/kv/deleterange',
+      body: { key: b64(prefix), range_end: prefixRangeEnd(prefix).toString('base64') },
+    };
+  }
+}
+
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+/** The client of etcd cluster `name`. */
+export function etcdClient(model: DesiredState, name: string): EtcdClient {
+  const etcd = model.inventory.etcd[name]!;
+  return new EtcdClient(name, etcd.hosts, etcd.client_port, etcd.hosts.map((h) => hostPort(addressOf(model.inventory, h), etcd.client_port)));
+}
+
+/** A Patroni cluster's REST API on each member's loopback; writes carry the REST API credentials. */
+export class PatroniApi {
+  constructor(
+    readonly cluster: string,
+    readonly port: number,
+    readonly credentials: { user: string; password: Secret } | undefined,
+  ) {}
+
+  readonly scheme = 'http';
+
+  /** The member's state (`GET /patroni`, any status: 503 still carries it); undefined when not answering. */
+  state(): HttpFact<PatroniState | undefined> {
+    return {
+      id: `patroni:${this.port}`,
+      http: { method: 'GET', port: this.port, path: '/patroni', timeoutMs: READ_TIMEOUT_MS },
+      parse: (res) => {
+        if (!res) return undefined;
+        try {
+          return parsePatroniState(res.body);
+        } catch {
+          return undefined;
+        }
+      },
+    };
+  }
+
+  /** The whole cluster as the member sees it (`GET /cluster`). */
+  clusterView(): HttpFact<ClusterView | undefined> {
+    return {
+      id: `patroni-cluster:${this.port}`,
+      http: { method: 'GET', port: this.port, path: '/cluster', timeoutMs: READ_TIMEOUT_MS },
+      parse: (res) => {
+        if (!res || res.status !== 200) return undefined;
+        try {
+          return parseClusterView(res.body);
+        } catch {
+          return undefined;
+        }
+      },
+    };
+  }
+
+  /** The dynamic configuration stored in etcd (`GET /config`). */
+  config(): HttpFact<Record<string, unknown> | undefined> {
+    return {
+      id: `patroni-config:${this.port}`,
+      http: { method: 'GET', port: this.port, path: '/config', timeoutMs: READ_TIMEOUT_MS },
+      parse: (res) => (res && res.status === 200 ? (JSON.parse(res.body) as Record<string, unknown>) : undefined),
+    };
+  }
+
+  /** PATCH /config on the member on `host` (the leader). */
+  patchConfig(host: string, body: Record<string, unknown>, title: string): HttpStep {
+    return { ...this.#write(host, title, 'PATCH', '/config'), body };
+  }
+
+  /**
+   * POST /restart with Patroni's own condition: only if the member still waits for a restart
+   * ("conditions are not satisfied" means it no longer does: unchanged).
+   */
+  restartPending(host: string, title: string, timeoutSeconds: number): HttpStep {
+    return {
+      ...this.#write(host, title, 'POST', '/restart'),
+      body: { restart_pending: true, timeout: timeoutSeconds },
+      answers: [
+        { status: 200, changed: true },
+        { status: 503, body: /conditions are not satisfied/, changed: false },
+        { status: 503, body: /already in progress/, changed: true },
+      ],
+      timeoutMs: (timeoutSeconds + 15) * 1000,
+    };
+  }
+
+  /** POST /switchover from `leader` to `candidate`, sent to the leader. */
+  switchover(leader: string, candidate: string): HttpStep {
+    return { ...this.#write(leader, `switchover ${leader} → ${candidate}`, 'POST', '/switchover'), body: { leader, candidate }, timeoutMs: 90_000 };
+  }
+
+  #write(host: string, title: string, method: HttpStep['method'], path: string): HttpStep {
+    return {
+      kind: 'http',
+      host,
+      title,
+      port: this.port,
+      method,
+      path,
+      ...(this.credentials ? { basicAuth: this.credentials } : {}),
+    };
+  }
+}
+
+/** The REST API of cluster `name`; with secrets, writes authenticate as Patroni's REST API user. */
+export function patroniApi(model: DesiredState, name: string, secrets?: InventorySecrets): PatroniApi {
+  const cluster = model.inventory.clusters[name]!;
+  const credentials = secrets ? { user: PATRONI_ROLES.restApi, password: requireSecret(secrets, clusterSecretKey(name, 'rest_api')) } : undefined;
+  return new PatroniApi(name, cluster.patroni.rest_api_port, credentials);
+}
+
+/** A cluster's PostgreSQL on a member, reached over the local socket as the postgres OS user. */
+export class LocalPostgres {
+  constructor(readonly port: number) {}
+
+  /** A read-only query; rows of tab-separated fields (undefined when the server does not answer). */
+  query<T>(id: string, sql: string, parse: (rows: string[][]) => T, database = 'postgres'): CommandFact<T | undefined> {
+    return {
+      id: `${id}:${this.port}:${database}`,
+      argv: ['runuser', '-u', 'postgres', '--', ...psqlArgv(this.port, database, sql)],
+      sudo: true,
+      parse: (r) => (r.exitCode === 0 ? parse(r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t'))) : undefined),
+    };
+  }
+
+  /** A SQL step run on `host`'s server. */
+  sql(host: string, title: string, sql: string, opts: { database?: string; secrets?: Secret[]; expect?: SqlStep['expect'] } = {}): SqlStep {
+    return {
+      kind: 'sql',
+      host,
+      title,
+      target: { kind: 'local', port: this.port, database: opts.database ?? 'postgres' },
+      sql,
+      ...(opts.secrets ? { secrets: opts.secrets } : {}),
+      ...(opts.expect ? { expect: opts.expect } : {}),
+    };
+  }
+}
+
+export function localPostgres(model: DesiredState, name: string): LocalPostgres {
+  return new LocalPostgres(model.inventory.clusters[name]!.postgres.port);
+}
+
+/** Where clients connect: an address and port, and how it is reached (the VIP, an HAProxy host, a member). */
+export interface PostgresEndpoint {
+  address: string;
+  port: number;
+  via: string;
+}
+
+// A client connection's password arrives as the first line of stdin, never in argv or the environment listing.
+const CLIENT_QUERY = [
+  'IFS= read -r PGPASSWORD; export PGPASSWORD',
+  'exec psql -X -q -A -t -F "$(printf \'\\t\')" -v ON_ERROR_STOP=1 "host=$1 port=$2 user=$3 dbname=postgres connect_timeout=5"',
+].join('\n');
+
+/** A read-only query run like a client, from a host to an endpoint; rows of tab-separated fields (undefined when it fails). */
+export function clientQuery<T>(id: string, endpoint: PostgresEndpoint, login: { user: string; password: Secret }, sql: string, parse: (rows: string[][]) => T): CommandFact<T | undefined> {
+  return {
+    id: `client-query:${id}:${endpoint.address}:${endpoint.port}`,
+    argv: ['sh', '-c', CLIENT_QUERY, 'sh', endpoint.address, String(endpoint.port), login.user],
+    stdin: `${login.password.reveal()}\n${sql}\n`,
+    secrets: [login.password],
+    parse: (r) => (r.exitCode === 0 ? parse(r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t'))) : undefined),
+  };
+}
+
+/** A SQL step that connects like a client, from `host`, to `endpoint` as `user`. */
+export function clientSql(host: string, title: string, endpoint: PostgresEndpoint, login: { user: string; password: Secret }, sql: string, expect?: SqlStep['expect']): SqlStep {
+  const target: SqlTarget = { kind: 'network', address: endpoint.address, port: endpoint.port, database: 'postgres', user: login.user, password: login.password };
+  return { kind: 'sql', host, title, target, sql, check: true, ...(expect ? { expect } : {}) };
+}

@@ -1,0 +1,38 @@
+import type { DesiredState } from '../../model/model.js';
+import { addressOf } from '../../model/topology.js';
+
+export const HAPROXY_CONFIG_PATH = '/etc/haproxy/haproxy.cfg';
+
+export interface HaproxyContext {
+  maxconn: number;
+  clusters: {
+    name: string;
+    readWritePort: number;
+    readOnlyPort: number;
+    statsPort: number;
+    replicaCheckPath: string;
+    servers: { name: string; address: string; pgPort: number; restPort: number }[];
+  }[];
+}
+
+/** haproxy.cfg for one host: a read-write and a read-only listener for every cluster it fronts. */
+export function haproxyContext(model: DesiredState, host: string): HaproxyContext {
+  const { inventory } = model;
+  const clusters = model
+    .placementsOn(host)
+    .filter((p) => p.component === 'haproxy')
+    .map((p) => {
+      const c = inventory.clusters[p.of]!;
+      const h = c.haproxy!;
+      return {
+        name: p.of,
+        readWritePort: h.read_write_port,
+        readOnlyPort: h.read_only_port,
+        statsPort: h.stats_port,
+        // Patroni answers 200 on /replica only for a running replica within this lag (and not noloadbalance).
+        replicaCheckPath: `/replica?lag=${c.patroni.maximum_lag_on_failover}`,
+        servers: c.hosts.map((member) => ({ name: member, address: addressOf(inventory, member), pgPort: c.postgres.port, restPort: c.patroni.rest_api_port })),
+      };
+    });
+  return { maxconn: 4096, clusters };
+}

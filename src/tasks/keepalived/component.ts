@@ -1,0 +1,54 @@
+import type { Inventory } from '../../inventory/schema.js';
+import type { Placement } from '../../model/placement.js';
+import { fileStates } from '../../facts/files.js';
+import { serviceStates } from '../../facts/services.js';
+import type { Component } from '../component.js';
+import { KEEPALIVED_CONFIG_PATH } from './context.js';
+import { planKeepalivedHost } from './plan.js';
+
+/**
+ * keepalived runs where a cluster's VIP may live: its HAProxy hosts, or without HAProxy its
+ * members (the VIP then follows the Patroni leader, checked over curl).
+ */
+function placements(inventory: Inventory): Placement[] {
+  return Object.entries(inventory.clusters).flatMap(([name, c]) =>
+    c.vip
+      ? (c.haproxy?.hosts ?? c.hosts).map((host) => ({
+          component: 'keepalived',
+          of: name,
+          host,
+          role: `vip:${name}`,
+          ports: [],
+          packages: c.haproxy ? ['keepalived'] : ['keepalived', 'curl'],
+          services: ['keepalived'],
+          dataPaths: [],
+        }))
+      : [],
+  );
+}
+
+export const keepalivedComponent: Component = {
+  name: 'keepalived',
+  placements,
+  stages: {
+    edge: (model) => {
+      const hosts = [...new Set(model.placements.filter((p) => p.component === 'keepalived').map((p) => p.host))];
+      if (hosts.length === 0) return [];
+      return [
+        {
+          id: 'keepalived',
+          title: 'keepalived',
+          async plan({ session }) {
+            const items = await Promise.all(
+              hosts.map(async (host) => {
+                const [files, services] = await Promise.all([session.facts.get(host, fileStates([KEEPALIVED_CONFIG_PATH])), session.facts.get(host, serviceStates(['keepalived']))]);
+                return planKeepalivedHost(model, host, { file: files.get(KEEPALIVED_CONFIG_PATH), service: services.get('keepalived') });
+              }),
+            );
+            return { blocks: [{ items: items.flat() }], notes: [] };
+          },
+        },
+      ];
+    },
+  },
+};

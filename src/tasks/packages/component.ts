@@ -1,0 +1,33 @@
+import { fileStates } from '../../facts/files.js';
+import { installedPackages } from '../../facts/packages.js';
+import type { Component } from '../component.js';
+import { packageSourceFiles, planPackages } from './plan.js';
+
+/**
+ * Packages are every other component's need, not a service of their own: one stage installs,
+ * on all hosts at once, what the model's placements on each host ask for.
+ */
+export const packagesComponent: Component = {
+  name: 'packages',
+  placements: () => [],
+  stages: {
+    hosts: (model) => [
+      {
+        id: 'packages',
+        title: 'Packages',
+        async plan({ session }) {
+          const hosts = Object.keys(model.inventory.hosts).filter((h) => session.remotes.has(h));
+          const items = await Promise.all(
+            hosts.map(async (host) => {
+              const wanted = model.packagesOn(host);
+              const paths = packageSourceFiles(model.inventory, host, wanted).map((f) => f.path);
+              const [installed, files] = await Promise.all([session.facts.get(host, installedPackages(wanted)), session.facts.get(host, fileStates(paths))]);
+              return planPackages(model.inventory, host, wanted, { installed, files });
+            }),
+          );
+          return { blocks: [{ items: items.flat() }], notes: [] };
+        },
+      },
+    ],
+  },
+};

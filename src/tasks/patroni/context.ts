@@ -1,0 +1,128 @@
+import type { InventorySecrets } from '../../inventory/secrets.js';
+import { clusterSecretKey, requireSecret } from '../../inventory/secrets.js';
+import type { Inventory } from '../../inventory/schema.js';
+import type { DesiredState } from '../../model/model.js';
+import { etcdClient } from '../../model/endpoints.js';
+import { addressOf, hostPort } from '../../model/topology.js';
+import { yamlPairs, yamlString, yamlValue } from '../../render/values.js';
+import type { Secret } from '../../secret.js';
+import { PATRONI_NAMESPACE, PATRONI_ROLES, type StandbyClusterConfig } from './model.js';
+
+type Pair = { name: string; value: string };
+
+export interface PatroniContext {
+  scope: string;
+  namespace: string;
+  name: string;
+  restApi: { listen: string; connectAddress: string; username: string; password: string };
+  etcdHosts: string;
+  dcs: {
+    ttl: number;
+    loopWait: number;
+    retryTimeout: number;
+    maximumLagOnFailover: number;
+    synchronousMode: boolean;
+    synchronousModeStrict: boolean;
+    usePgRewind: boolean;
+    useSlots: boolean;
+    parameters: Pair[];
+    slots: { name: string; fields: Pair[] }[];
+    /** Set for a standby cluster: its first member clones the source by base backup. */
+    standbyCluster: { fields: Pair[]; createReplicaMethods: string[] } | undefined;
+  };
+  initdb: string[];
+  postgres: {
+    listen: string;
+    connectAddress: string;
+    dataDir: string;
+    binDir: string;
+    pgpass: string;
+    localParameters: Pair[];
+    hba: string[];
+  };
+  auth: Record<'superuser' | 'replication' | 'rewind', { username: string; password: string }>;
+  callbacks: Pair[];
+  watchdog: { mode: string; device: string };
+  tags: Pair[];
+}
+
+/** Lines of patroni.yml whose value is a password, wherever they sit: masked by position in plans. */
+export const PATRONI_SECRET_LINES = /^(\s*password:\s*)(.*)$/;
+
+/** Everything in patroni.yml for one member, and the secrets inside it (for masking). */
+export function patroniContext(model: DesiredState, clusterName: string, host: string, secrets: InventorySecrets): { context: PatroniContext; secrets: Secret[] } {
+  const { inventory } = model;
+  const cm = model.cluster(clusterName);
+  const cluster = cm.spec;
+  const address = addressOf(inventory, host);
+  const secret = (name: 'superuser' | 'replication' | 'rewind' | 'rest_api'): Secret => requireSecret(secrets, clusterSecretKey(clusterName, name));
+  const used = [secret('superuser'), secret('replication'), secret('rewind'), secret('rest_api')];
+  const p = cluster.patroni;
+  const dcs = cm.dynamicConfig;
+  const context: PatroniContext = {
+    scope: cm.scope,
+    namespace: PATRONI_NAMESPACE,
+    name: host,
+    restApi: {
+      listen: `0.0.0.0:${p.rest_api_port}`,
+      connectAddress: hostPort(address, p.rest_api_port),
+      username: PATRONI_ROLES.restApi,
+      password: yamlString(secret('rest_api').reveal()),
+    },
+    etcdHosts: JSON.stringify(etcdClient(model, cluster.etcd).endpoints),
+    dcs: {
+      ttl: dcs.ttl,
+      loopWait: dcs.loop_wait,
+      retryTimeout: dcs.retry_timeout,
+      maximumLagOnFailover: dcs.maximum_lag_on_failover,
+      synchronousMode: dcs.synchronous_mode,
+      synchronousModeStrict: dcs.synchronous_mode_strict,
+      usePgRewind: dcs.postgresql.use_pg_rewind,
+      useSlots: dcs.postgresql.use_slots,
+      parameters: yamlPairs(dcs.postgresql.parameters),
+      slots: Object.entries(dcs.slots)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, fields]) => ({ name, fields: yamlPairs(fields) })),
+      standbyCluster: standbyContext(cm.standby),
+    },
+    initdb: ['encoding: UTF8', 'locale: C.UTF-8', 'data-checksums', ...(cluster.postgres.wal_dir ? [`waldir: ${yamlString(cluster.postgres.wal_dir)}`] : [])],
+    postgres: {
+      listen: `${address === '127.0.0.1' ? address : `127.0.0.1,${address}`}:${cluster.postgres.port}`,
+      connectAddress: hostPort(address, cluster.postgres.port),
+      dataDir: cluster.postgres.data_dir,
+      binDir: cm.binDir,
+      pgpass: `/var/lib/postgresql/.pgpass_${clusterName}`,
+      localParameters: yamlPairs({ unix_socket_directories: '/var/run/postgresql' }),
+      hba: cm.hba.map(yamlString),
+    },
+    auth: {
+      superuser: { username: PATRONI_ROLES.superuser, password: yamlString(secret('superuser').reveal()) },
+      replication: { username: PATRONI_ROLES.replication, password: yamlString(secret('replication').reveal()) },
+      rewind: { username: PATRONI_ROLES.rewind, password: yamlString(secret('rewind').reveal()) },
+    },
+    callbacks: Object.entries(p.callbacks)
+      .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+      .map(([name, value]) => ({ name, value: yamlString(value) })),
+    watchdog: { mode: yamlString(p.watchdog.mode), device: yamlString(p.watchdog.device) },
+    tags: tagPairs(inventory.hosts[host]?.tags),
+  };
+  return { context, secrets: used };
+}
+
+function standbyContext(config: StandbyClusterConfig | undefined): PatroniContext['dcs']['standbyCluster'] {
+  if (!config) return undefined;
+  const { create_replica_methods, ...rest } = config;
+  return { fields: yamlPairs(rest), createReplicaMethods: create_replica_methods };
+}
+
+function tagPairs(tags: Inventory['hosts'][string]['tags'] | undefined): Pair[] {
+  if (!tags) return [];
+  const pairs: Pair[] = [
+    { name: 'nofailover', value: String(tags.nofailover) },
+    { name: 'noloadbalance', value: String(tags.noloadbalance) },
+    { name: 'clonefrom', value: String(tags.clonefrom) },
+    { name: 'nosync', value: String(tags.nosync) },
+  ];
+  if (tags.replicatefrom) pairs.push({ name: 'replicatefrom', value: yamlValue(tags.replicatefrom) });
+  return pairs;
+}

@@ -1,0 +1,116 @@
+// What deploy waits for on a Patroni cluster, as wait steps: each poll re-reads the members.
+import type { FactCache } from '../../facts/fact.js';
+import { localPostgres } from '../../model/endpoints.js';
+import type { DesiredState } from '../../model/model.js';
+import { wait, type WaitStep } from '../../run/steps.js';
+import { memberStates } from './facts.js';
+import { runningLeader } from './member-health.js';
+import { configLoadTime } from './pg-settings.js';
+
+/** `host` runs as the leader of its cluster. */
+export function waitForLeader(model: DesiredState, cluster: string, host: string, timeoutMs = 180_000): WaitStep {
+  return wait(
+    host,
+    `${host} to run as leader`,
+    async (facts) => {
+      const s = (await memberStates(facts, model, cluster)).get(host);
+      return { done: s?.role === 'leader' && s.state === 'running', status: s ? `role ${s.role}, state ${s.state}` : 'Patroni not answering' };
+    },
+    { timeoutMs },
+  );
+}
+
+/**
+ * Every member runs and every replica streams from the leader (the leader's own replication
+ * list: Patroni 3.0.2 reports replicas as "running", never "streaming"). In a standby cluster
+ * the members stream from the standby leader. `check` runs on every poll.
+ */
+export function waitForStreamingReplicas(model: DesiredState, cluster: string, opts: { timeoutMs?: number; check?: () => void; leader?: string } = {}): WaitStep {
+  const cm = model.cluster(cluster);
+  return wait(
+    opts.leader ?? cm.spec.leader,
+    `every member of ${cluster} running and every replica streaming${opts.leader ? ` from ${opts.leader}` : ''}`,
+    async (facts) => {
+      opts.check?.();
+      const states = await memberStates(facts, model, cluster);
+      const leaders = [...states].filter(([, s]) => s?.role === cm.leaderRole && s.state === 'running').map(([h]) => h);
+      if (leaders.length !== 1) return { done: false, status: leaders.length === 0 ? 'no running leader' : `several leaders: ${leaders.join(', ')}` };
+      const leader = leaders[0]!;
+      if (opts.leader && leader !== opts.leader) return { done: false, status: `the leader is ${leader}` };
+      const streaming = new Set(states.get(leader)!.replication.filter((r) => r.state === 'streaming').map((r) => r.applicationName));
+      const lagging = cm.spec.hosts.filter((h) => h !== leader && (!streaming.has(h) || states.get(h)?.state !== 'running'));
+      const describe = (h: string) => {
+        const s = states.get(h);
+        return `${h} ${s ? `${s.state}${streaming.has(h) ? '' : ', not streaming'}` : 'not answering'}`;
+      };
+      return { done: lagging.length === 0, status: lagging.length ? lagging.map(describe).join('; ') : `all streaming from ${leader}` };
+    },
+    { timeoutMs: opts.timeoutMs ?? 300_000 },
+  );
+}
+
+/** The current leader, read afresh (undefined when there is not exactly one running). */
+export async function currentLeader(facts: FactCache, model: DesiredState, cluster: string): Promise<string | undefined> {
+  return runningLeader(await memberStates(facts, model, cluster), model.cluster(cluster).leaderRole);
+}
+
+/**
+ * Patroni applies a reloaded patroni.yml at its next loop: it rewrites pg_hba.conf and
+ * reloads PostgreSQL. Waits until each member's pg_hba.conf holds exactly the inventory's
+ * entries and PostgreSQL loaded its configuration after that file was written, so that when
+ * deploy says done, the new rules are in force.
+ */
+export function waitForHbaApplied(model: DesiredState, cluster: string, hosts: readonly string[]): WaitStep[] {
+  const cm = model.cluster(cluster);
+  const wanted = cm.hba.join('\n');
+  const pg = localPostgres(model, cluster);
+  const hbaFile = {
+    id: `pg-hba-file:${cm.spec.postgres.data_dir}`,
+    argv: ['cat', '--', `${cm.spec.postgres.data_dir}/pg_hba.conf`],
+    sudo: true,
+    parse: (r: { stdout: string }) => r.stdout.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).join('\n'),
+  };
+  const loaded = pg.query('hba-loaded', "select pg_conf_load_time() >= (pg_stat_file('pg_hba.conf')).modification", (rows) => rows[0]?.[0] === 't');
+  return hosts.map((host) =>
+    wait(
+      host,
+      `${host} to apply its new pg_hba rules`,
+      async (facts) => {
+        if ((await facts.fresh(host, hbaFile)) !== wanted) return { done: false, status: 'pg_hba.conf not rewritten yet' };
+        return { done: (await facts.fresh(host, loaded)) === true, status: 'pg_hba.conf rewritten, PostgreSQL not reloaded yet' };
+      },
+      { timeoutMs: (cm.spec.patroni.loop_wait * 2 + 20) * 1000, intervalMs: 500 },
+    ),
+  );
+}
+
+/** When each running member's PostgreSQL last loaded its configuration (members not answering are left out). */
+export async function configLoadTimes(facts: FactCache, model: DesiredState, cluster: string): Promise<Map<string, string>> {
+  const spec = model.inventory.clusters[cluster]!;
+  const fact = configLoadTime(spec.postgres.port);
+  const entries = await Promise.all(spec.hosts.map(async (h) => [h, await facts.fresh(h, fact).catch(() => undefined)] as const));
+  return new Map(entries.filter((e): e is readonly [string, string] => e[1] !== undefined));
+}
+
+/**
+ * Every member has applied a changed dynamic configuration: each PostgreSQL reloaded its
+ * configuration since `before`, and Patroni had a second to re-read pending_restart after.
+ * Soft: a member that does not reload in time (a change Patroni finds equal) is reported.
+ */
+export function waitForConfigReload(model: DesiredState, cluster: string, leader: string, before: ReadonlyMap<string, string>): WaitStep {
+  const spec = model.inventory.clusters[cluster]!;
+  let reloadedAt: number | undefined;
+  return wait(
+    leader,
+    `every member of ${cluster} to reload its PostgreSQL configuration`,
+    async (facts) => {
+      const now = await configLoadTimes(facts, model, cluster);
+      const waiting = [...before].filter(([h, t]) => now.get(h) === t).map(([h]) => h);
+      if (waiting.length > 0) return { done: false, status: `not yet reloaded: ${waiting.join(', ')}` };
+      reloadedAt ??= Date.now();
+      // Patroni re-reads pg_settings' pending_restart a second after the reload.
+      return { done: Date.now() - reloadedAt >= 2000, status: 'all reloaded' };
+    },
+    { timeoutMs: (spec.patroni.loop_wait * 2 + 10) * 1000, intervalMs: 500, soft: true },
+  );
+}

@@ -1,0 +1,12 @@
+// The components hapg deploys, in the order their stages run within a phase. Adding one is a
+// folder under src/tasks/ (its placements, facts, templates' context, plan, stages, status)
+// and a line here.
+import type { Component } from './component.js';
+import { etcdComponent } from './etcd/component.js';
+import { haproxyComponent } from './haproxy/component.js';
+import { keepalivedComponent } from './keepalived/component.js';
+import { packagesComponent } from './packages/component.js';
+import { patroniComponent } from './patroni/component.js';
+import { postgresComponent } from './postgres/component.js';
+
+export const COMPONENTS: readonly Component[] = [packagesComponent, etcdComponent, patroniComponent, postgresComponent, haproxyComponent, keepalivedComponent];

@@ -1,5 +1,9 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { aptUrlProblem, normalisedAptUrl } from './apt-url.js';
+import { quote } from './quote.js';
+
+export { describeType, quote } from './quote.js';
 
 // Value types shared by the inventory schema. Each carries its own operator-facing message,
 // so a zod issue can be printed as is after the path.
@@ -50,18 +54,17 @@ export const AbsolutePath = z
 /** A path on the control machine; relative paths are relative to the inventory's directory. */
 export const LocalPath = z.string({ error: 'must be a file path' }).min(1, 'must be a file path');
 
-/** http(s) URL (package proxy or mirror). */
-export const HttpUrl = z.string({ error: 'must be an http:// or https:// URL' }).refine(
-  (v) => {
-    try {
-      const url = new URL(v);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
-    } catch {
-      return false;
-    }
-  },
-  { error: (iss) => `${quote(iss.input)} is not an http:// or https:// URL` },
-);
+/**
+ * http(s) URL of the apt proxy or mirror. Its output is the normalised URL, so what apt is
+ * given is exactly what was checked.
+ */
+export const AptUrl = z
+  .string({ error: 'must be an http:// or https:// URL' })
+  .superRefine((value, ctx) => {
+    const problem = aptUrlProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
+  })
+  .transform(normalisedAptUrl);
 
 /** Seconds as a positive integer. */
 export function seconds(max: number) {
@@ -99,23 +102,4 @@ export type SecretRef = z.infer<typeof SecretRef>;
 /** The default secret reference: generated on first deploy. */
 export function generated(): { generate: true } {
   return { generate: true };
-}
-
-/** Renders a scalar for a message; anything else is described by its type. */
-export function quote(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 79)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return describeType(value);
-}
-
-/** "a string", "a list", "nothing" …: how an operator would name a YAML value's type. */
-export function describeType(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'an empty value';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return 'a string';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a number';
-  if (typeof value === 'boolean') return 'a boolean';
-  return typeof value;
 }

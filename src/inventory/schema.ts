@@ -3,8 +3,8 @@ import { finishInventory } from './finish.js';
 import {
   AbsolutePath,
   Address,
+  AptUrl,
   generated,
-  HttpUrl,
   IpAddress,
   LocalPath,
   Name,
@@ -91,8 +91,8 @@ const HostSchema = z.strictObject({
 
 const PackagesSchema = z
   .strictObject({
-    apt_proxy: HttpUrl.optional().describe('apt proxy (apt-cacher-ng, squid)'),
-    mirror: HttpUrl.optional().describe('Debian mirror replacing the default sources'),
+    apt_proxy: AptUrl.optional().describe('apt proxy (apt-cacher-ng, squid)'),
+    mirror: AptUrl.optional().describe('Debian mirror replacing the default sources'),
   })
   .describe('Where hosts get their packages; leave out for the distribution defaults');
 

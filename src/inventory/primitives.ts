@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { aptUrlProblem, normalisedAptUrl } from './apt-url.js';
+import { dataDirectoryProblem, devicePathProblem } from './host-paths.js';
 import { quote } from './quote.js';
 
 export { describeType, quote } from './quote.js';
@@ -44,12 +45,25 @@ const PORT_MESSAGE = 'must be a port number from 1 to 65535';
 /** TCP port. */
 export const Port = z.int({ error: PORT_MESSAGE }).min(1, PORT_MESSAGE).max(65535, PORT_MESSAGE);
 
-/** Absolute path on a managed host. */
-export const AbsolutePath = z
-  .string({ error: 'must be an absolute path' })
-  .refine((v) => v.startsWith('/') && !v.includes('\0') && !/\s/.test(v), {
-    error: (iss) => `${quote(iss.input)} must be an absolute path without spaces`,
+/**
+ * A string that `problemOf` accepts. The problem it names is the message, so each rule
+ * explains itself (a zod regex could only say "invalid").
+ */
+function checkedString(error: string, problemOf: (value: string) => string | undefined) {
+  return z.string({ error }).superRefine((value, ctx) => {
+    const problem = problemOf(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
   });
+}
+
+/** PostgreSQL's data directory on a managed host: a tree of its own, whose parent hapg gives to postgres. */
+export const PostgresDataDirectory = checkedString('must be an absolute path', (path) => dataDirectoryProblem(path, 'postgres-owned'));
+
+/** Another data directory on a managed host (WAL, etcd data): a tree of its own. */
+export const DataDirectory = checkedString('must be an absolute path', (path) => dataDirectoryProblem(path, 'own-tree'));
+
+/** A device on a managed host (the watchdog). */
+export const DevicePath = checkedString('must be a device path such as /dev/watchdog', devicePathProblem);
 
 /** A path on the control machine; relative paths are relative to the inventory's directory. */
 export const LocalPath = z.string({ error: 'must be a file path' }).min(1, 'must be a file path');
@@ -58,13 +72,7 @@ export const LocalPath = z.string({ error: 'must be a file path' }).min(1, 'must
  * http(s) URL of the apt proxy or mirror. Its output is the normalised URL, so what apt is
  * given is exactly what was checked.
  */
-export const AptUrl = z
-  .string({ error: 'must be an http:// or https:// URL' })
-  .superRefine((value, ctx) => {
-    const problem = aptUrlProblem(value);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
-  })
-  .transform(normalisedAptUrl);
+export const AptUrl = checkedString('must be an http:// or https:// URL', aptUrlProblem).transform(normalisedAptUrl);
 
 /** Seconds as a positive integer. */
 export function seconds(max: number) {

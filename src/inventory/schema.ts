@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import { finishInventory } from './finish.js';
 import {
-  AbsolutePath,
   Address,
   AptUrl,
+  DataDirectory,
+  DevicePath,
   generated,
   IpAddress,
   LocalPath,
   Name,
   PgIdentifier,
   Port,
+  PostgresDataDirectory,
   SecretRef,
   seconds,
   SlotName,
@@ -100,7 +102,7 @@ const EtcdSchema = z.strictObject({
   hosts: z.array(Name, { error: 'must be a list of host names' }).min(1, 'must list at least one host').describe('Members (host names)'),
   client_port: Port.default(2379),
   peer_port: Port.default(2380),
-  data_dir: AbsolutePath.optional().describe('Data directory (default /var/lib/etcd/<name>)'),
+  data_dir: DataDirectory.optional().describe('Data directory (default /var/lib/etcd/<name>)'),
 });
 
 const HBA_TYPES = ['local', 'host', 'hostssl', 'hostnossl', 'hostgssenc', 'hostnogssenc'] as const;
@@ -135,8 +137,8 @@ const PARAMETER_NAME = /^[a-z_][a-z0-9_.]*$/;
 const PostgresSchema = z.strictObject({
   version: z.int({ error: 'must be a PostgreSQL major version such as 15' }).min(12, 'must be 12 or later').max(18, 'must be 18 or earlier').default(15),
   port: Port.default(5432),
-  data_dir: AbsolutePath.optional().describe('Default /var/lib/postgresql/<version>/<cluster>'),
-  wal_dir: AbsolutePath.optional().describe('pg_wal on another disk (initdb --waldir)'),
+  data_dir: PostgresDataDirectory.optional().describe('Default /var/lib/postgresql/<version>/<cluster>'),
+  wal_dir: DataDirectory.optional().describe('pg_wal on another disk (initdb --waldir)'),
   parameters: z
     .record(
       z.string().regex(PARAMETER_NAME, 'is not a PostgreSQL parameter name'),
@@ -180,7 +182,7 @@ const PatroniSchema = z.strictObject({
   watchdog: z
     .strictObject({
       mode: z.enum(['off', 'automatic', 'required'], { error: 'must be "off", "automatic" or "required"' }).default('off'),
-      device: AbsolutePath.default('/dev/watchdog'),
+      device: DevicePath.default('/dev/watchdog'),
     })
     .prefault({}),
   callbacks: z

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { aptUrlProblem, normalisedAptUrl } from './apt-url.js';
 import { dataDirectoryProblem, devicePathProblem } from './host-paths.js';
 import { quote } from './quote.js';
+import { describeChar, firstControlChar } from './text.js';
 
 export { describeType, quote } from './quote.js';
 
@@ -29,31 +30,49 @@ export function isDnsName(value: string): boolean {
   return !labels.every((label) => /^\d+$/.test(label));
 }
 
+/**
+ * Why `value` cannot be a host's address, or undefined. An IPv6 zone (`fe80::1%eth0`) names
+ * a link of one machine: other hosts cannot reach it, and URLs and configs cannot carry it.
+ */
+function zoneProblem(value: string): string | undefined {
+  if (isIP(value) === 6 && value.includes('%')) {
+    return `${quote(value)} has an IPv6 zone (${value.slice(value.indexOf('%'))}): use an address other hosts can reach, not a link-local one`;
+  }
+  return undefined;
+}
+
 /** IPv4, IPv6 or DNS name of a host. */
 export const Address = z
   .string({ error: 'must be an IP address or a DNS name' })
   .refine((v) => isIP(v) !== 0 || isDnsName(v), {
     error: (iss) => `${quote(iss.input)} is not an IP address or a DNS name`,
-  });
+  })
+  .superRefine(reportProblem(zoneProblem));
 
 /** An IP address only: keepalived cannot float a DNS name. */
 export const IpAddress = z
   .string({ error: 'must be an IP address' })
-  .refine((v) => isIP(v) !== 0, { error: (iss) => `${quote(iss.input)} is not an IPv4 or IPv6 address` });
+  .refine((v) => isIP(v) !== 0, { error: (iss) => `${quote(iss.input)} is not an IPv4 or IPv6 address` })
+  .superRefine(reportProblem(zoneProblem));
 
 const PORT_MESSAGE = 'must be a port number from 1 to 65535';
 /** TCP port. */
 export const Port = z.int({ error: PORT_MESSAGE }).min(1, PORT_MESSAGE).max(65535, PORT_MESSAGE);
 
+/** A refinement that reports the problem `problemOf` names (undefined: no problem) as the message. */
+function reportProblem(problemOf: (value: string) => string | undefined) {
+  return (value: string, ctx: z.core.$RefinementCtx<string>) => {
+    const problem = problemOf(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
+  };
+}
+
 /**
  * A string that `problemOf` accepts. The problem it names is the message, so each rule
  * explains itself (a zod regex could only say "invalid").
  */
-function checkedString(error: string, problemOf: (value: string) => string | undefined) {
-  return z.string({ error }).superRefine((value, ctx) => {
-    const problem = problemOf(value);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
-  });
+export function checkedString(error: string, problemOf: (value: string) => string | undefined) {
+  return z.string({ error }).superRefine(reportProblem(problemOf));
 }
 
 /** PostgreSQL's data directory on a managed host: a tree of its own, whose parent hapg gives to postgres. */
@@ -66,7 +85,11 @@ export const DataDirectory = checkedString('must be an absolute path', (path) =>
 export const DevicePath = checkedString('must be a device path such as /dev/watchdog', devicePathProblem);
 
 /** A path on the control machine; relative paths are relative to the inventory's directory. */
-export const LocalPath = z.string({ error: 'must be a file path' }).min(1, 'must be a file path');
+export const LocalPath = checkedString('must be a file path', (path) => {
+  if (path === '') return 'must be a file path';
+  const control = firstControlChar(path);
+  return control === undefined ? undefined : `${quote(path)} contains ${describeChar(control)}: write the file's path on one line`;
+});
 
 /**
  * http(s) URL of the apt proxy or mirror. Its output is the normalised URL, so what apt is

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { isDnsName } from '../primitives.js';
+import { isDnsName, quote } from '../primitives.js';
 import type { CheckContext } from './context.js';
 
 /** postgresql.conf parameters hapg or Patroni set themselves, and what to use instead. */
@@ -74,11 +74,11 @@ function hbaAddressProblem(address: string): string | undefined {
   if (cidr) {
     const family = isIP(cidr[1] as string);
     const max = family === 4 ? 32 : family === 6 ? 128 : 0;
-    if (max === 0) return `"${address}" is not an address range such as 192.0.2.0/24`;
-    if (Number(cidr[2]) > max) return `"${address}" has a prefix longer than ${max}`;
+    if (max === 0) return `${quote(address)} is not an address range such as 192.0.2.0/24`;
+    if (Number(cidr[2]) > max) return `${quote(address)} has a prefix longer than ${max}`;
     return undefined;
   }
-  if (isIP(address) !== 0) return `"${address}" needs a prefix length, for example ${address}/${isIP(address) === 4 ? 32 : 128}`;
+  if (isIP(address) !== 0) return `${quote(address)} needs a prefix length, for example ${address}/${isIP(address) === 4 ? 32 : 128}`;
   if (isDnsName(address.startsWith('.') ? address.slice(1) : address)) return undefined;
-  return `"${address}" is not an address range (192.0.2.0/24), a host name, samehost, samenet or all`;
+  return `${quote(address)} is not an address range (192.0.2.0/24), a host name, samehost, samenet or all`;
 }

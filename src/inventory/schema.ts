@@ -119,6 +119,10 @@ const HbaEntry = z.strictObject({
   user: z.string({ error: 'must be a role name, a list like a,b, +group or all' }).regex(HBA_FIELD, HBA_FIELD_MESSAGE),
   address: z.string({ error: 'must be an address like 192.0.2.0/24' }).optional().describe('CIDR, host name, samehost, samenet or all; not for type local'),
   method: z.enum(HBA_METHODS, { error: `must be one of ${HBA_METHODS.join(', ')}` }),
+  allow_trust: z
+    .boolean(BOOL)
+    .optional()
+    .describe('Accept method trust from the network: anyone who reaches the address logs in without a password'),
 });
 
 const ROLE_OPTIONS = [

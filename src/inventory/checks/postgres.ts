@@ -63,6 +63,16 @@ export function checkPostgresSettings(ctx: CheckContext): void {
       } else {
         const problem = hbaAddressProblem(entry.address);
         if (problem) ctx.error([...path, 'address'], problem);
+        else if (entry.method === 'trust' && entry.allow_trust !== true) {
+          const who = entry.user === 'all' ? 'as any role' : `as ${entry.user}`;
+          ctx.error(
+            [...path, 'method'],
+            `trust lets anyone who reaches PostgreSQL from ${entry.address} log in ${who} without a password: use scram-sha-256, or add allow_trust: true to this entry to accept that`,
+          );
+        }
+      }
+      if (entry.allow_trust !== undefined && (entry.method !== 'trust' || entry.type === 'local')) {
+        ctx.error([...path, 'allow_trust'], `only applies to method trust on a non-local entry (this one is ${entry.type} ${entry.method}): remove it`);
       }
     });
   }

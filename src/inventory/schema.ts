@@ -138,22 +138,21 @@ const UserSchema = z.strictObject({
 const DatabaseSchema = z.strictObject({
   owner: PgIdentifier.describe('Owner role (one of postgres.users, or postgres)'),
   extensions: z
-    .array(z.string({ error: 'must be an extension name' }).regex(/^[a-z0-9_-]+$/, 'must be an extension name: a-z, 0-9, "_" and "-"'), { error: 'must be a list of extension names' })
-    .default([]).describe('CREATE EXTENSION IF NOT EXISTS in this database'),
+    .array(z.string({ error: 'must be an extension name' }).regex(/^[a-z0-9_-]+$/, 'must be an extension name: a-z, 0-9, "_" and "-"'), {
+      error: 'must be a list of extension names',
+    })
+    .default([])
+    .describe('CREATE EXTENSION IF NOT EXISTS in this database'),
 });
 
 const PARAMETER_NAME = /^[a-z_][a-z0-9_.]*$/;
 /** Directives, not parameters: Patroni would write `include = '…'` and PostgreSQL would read that file. */
 const CONF_DIRECTIVES = ['include', 'include_dir', 'include_if_exists'];
 
-const ParameterValue = z.union(
-  [
-    checkedString('must be a string', parameterValueProblem),
-    z.number(),
-    z.boolean(),
-  ],
-  { error: 'must be a string, a number or true/false' },
-);
+/** A postgresql.conf value: Patroni quotes and escapes it, but a line break would still end its line. */
+const ParameterValue = z.union([checkedString('must be a string', parameterValueProblem), z.number(), z.boolean()], {
+  error: 'must be a string, a number or true/false',
+});
 
 const PostgresSchema = z.strictObject({
   version: z.int({ error: 'must be a PostgreSQL major version such as 15' }).min(12, 'must be 12 or later').max(18, 'must be 18 or earlier').default(15),

@@ -105,7 +105,7 @@ export async function resolveSecrets(
 }
 
 /** Passwords shorter than this are refused: masking a very short value in output cannot be relied on. */
-export const MIN_PASSWORD_LENGTH = 8;
+const MIN_PASSWORD_LENGTH = 8;
 
 /**
  * What is wrong with a password from the operator (`{ env }` or `{ file }`), told without the

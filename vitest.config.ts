@@ -10,6 +10,15 @@ export default defineConfig({
         },
       },
       {
+        // Malicious inventories through the real CLI; no lab needed (the CLI runs without a network).
+        test: {
+          name: 'security',
+          include: ['test/security/**/*.test.ts'],
+          globalSetup: ['test/security/global-setup.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

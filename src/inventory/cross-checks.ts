@@ -1,5 +1,6 @@
 import { checkAddresses } from './checks/addresses.js';
 import { createCheckContext } from './checks/context.js';
+import { checkDataDirectories } from './checks/data-dirs.js';
 import { checkEtcdLayout } from './checks/etcd.js';
 import { checkPatroniSettings } from './checks/patroni.js';
 import { checkPorts } from './checks/ports.js';
@@ -18,6 +19,7 @@ export function checkInventory(inventory: CompleteInventory): { errors: Finding[
   checkAddresses(ctx);
   checkPorts(ctx);
   checkPostgresSettings(ctx);
+  checkDataDirectories(ctx);
   checkPatroniSettings(ctx);
   checkStandbyClusters(ctx);
   checkEtcdLayout(ctx);

@@ -4,6 +4,7 @@ import { defaultSecretsFile } from './defaults.js';
 import { type Finding, InventoryError, type InventoryIssue, type InventoryWarning, toInventoryIssue } from './issues.js';
 import type { Locator } from './locate.js';
 import { type Inventory, InventorySchema } from './schema.js';
+import { redactTexts, secretTexts } from './secret-paths.js';
 import { readYamlSource } from './yaml-source.js';
 import { defaultMessage, findingsFromZodIssues } from './zod-issues.js';
 
@@ -32,11 +33,14 @@ export async function loadInventory(path: string): Promise<LoadedInventory> {
 /** Validates inventory text; `path` is only used in messages and for the default secrets file. */
 export function parseInventory(text: string, path: string): LoadedInventory {
   const source = readYamlSource(text);
+  // Whatever is written under a secret stays out of every message, even one about another
+  // field a YAML alias copied it to.
+  const secrets = secretTexts(source.data);
   const place = (findings: readonly (Finding & { line?: number | undefined })[]) =>
     findings.map((f) => {
-      if ('line' in f) return toInventoryIssue(f, path, f.line);
+      if ('line' in f) return toInventoryIssue({ ...f, message: redactTexts(f.message, secrets) }, path, f.line);
       const shown = preferWritten(f, source.locate);
-      return toInventoryIssue(shown, path, source.locate(shown.path));
+      return toInventoryIssue({ ...shown, message: redactTexts(shown.message, secrets) }, path, source.locate(shown.path));
     });
 
   if (source.problems.length > 0) throw new InventoryError(inFileOrder(place(source.problems)));

@@ -1,5 +1,11 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { aptUrlProblem, normalisedAptUrl } from './apt-url.js';
+import { dataDirectoryProblem, devicePathProblem } from './host-paths.js';
+import { quote } from './quote.js';
+import { describeChar, firstControlChar } from './text.js';
+
+export { describeType, quote } from './quote.js';
 
 // Value types shared by the inventory schema. Each carries its own operator-facing message,
 // so a zod issue can be printed as is after the path.
@@ -24,44 +30,72 @@ export function isDnsName(value: string): boolean {
   return !labels.every((label) => /^\d+$/.test(label));
 }
 
+/**
+ * Why `value` cannot be a host's address, or undefined. An IPv6 zone (`fe80::1%eth0`) names
+ * a link of one machine: other hosts cannot reach it, and URLs and configs cannot carry it.
+ */
+function zoneProblem(value: string): string | undefined {
+  if (isIP(value) === 6 && value.includes('%')) {
+    return `${quote(value)} has an IPv6 zone (${value.slice(value.indexOf('%'))}): use an address other hosts can reach, not a link-local one`;
+  }
+  return undefined;
+}
+
 /** IPv4, IPv6 or DNS name of a host. */
 export const Address = z
   .string({ error: 'must be an IP address or a DNS name' })
   .refine((v) => isIP(v) !== 0 || isDnsName(v), {
     error: (iss) => `${quote(iss.input)} is not an IP address or a DNS name`,
-  });
+  })
+  .superRefine(reportProblem(zoneProblem));
 
 /** An IP address only: keepalived cannot float a DNS name. */
 export const IpAddress = z
   .string({ error: 'must be an IP address' })
-  .refine((v) => isIP(v) !== 0, { error: (iss) => `${quote(iss.input)} is not an IPv4 or IPv6 address` });
+  .refine((v) => isIP(v) !== 0, { error: (iss) => `${quote(iss.input)} is not an IPv4 or IPv6 address` })
+  .superRefine(reportProblem(zoneProblem));
 
 const PORT_MESSAGE = 'must be a port number from 1 to 65535';
 /** TCP port. */
 export const Port = z.int({ error: PORT_MESSAGE }).min(1, PORT_MESSAGE).max(65535, PORT_MESSAGE);
 
-/** Absolute path on a managed host. */
-export const AbsolutePath = z
-  .string({ error: 'must be an absolute path' })
-  .refine((v) => v.startsWith('/') && !v.includes('\0') && !/\s/.test(v), {
-    error: (iss) => `${quote(iss.input)} must be an absolute path without spaces`,
-  });
+/** A refinement that reports the problem `problemOf` names (undefined: no problem) as the message. */
+function reportProblem(problemOf: (value: string) => string | undefined) {
+  return (value: string, ctx: z.core.$RefinementCtx<string>) => {
+    const problem = problemOf(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
+  };
+}
+
+/**
+ * A string that `problemOf` accepts. The problem it names is the message, so each rule
+ * explains itself (a zod regex could only say "invalid").
+ */
+export function checkedString(error: string, problemOf: (value: string) => string | undefined) {
+  return z.string({ error }).superRefine(reportProblem(problemOf));
+}
+
+/** PostgreSQL's data directory on a managed host: a tree of its own, whose parent hapg gives to postgres. */
+export const PostgresDataDirectory = checkedString('must be an absolute path', (path) => dataDirectoryProblem(path, 'postgres-owned'));
+
+/** Another data directory on a managed host (WAL, etcd data): a tree of its own. */
+export const DataDirectory = checkedString('must be an absolute path', (path) => dataDirectoryProblem(path, 'own-tree'));
+
+/** A device on a managed host (the watchdog). */
+export const DevicePath = checkedString('must be a device path such as /dev/watchdog', devicePathProblem);
 
 /** A path on the control machine; relative paths are relative to the inventory's directory. */
-export const LocalPath = z.string({ error: 'must be a file path' }).min(1, 'must be a file path');
+export const LocalPath = checkedString('must be a file path', (path) => {
+  if (path === '') return 'must be a file path';
+  const control = firstControlChar(path);
+  return control === undefined ? undefined : `${quote(path)} contains ${describeChar(control)}: write the file's path on one line`;
+});
 
-/** http(s) URL (package proxy or mirror). */
-export const HttpUrl = z.string({ error: 'must be an http:// or https:// URL' }).refine(
-  (v) => {
-    try {
-      const url = new URL(v);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
-    } catch {
-      return false;
-    }
-  },
-  { error: (iss) => `${quote(iss.input)} is not an http:// or https:// URL` },
-);
+/**
+ * http(s) URL of the apt proxy or mirror. Its output is the normalised URL, so what apt is
+ * given is exactly what was checked.
+ */
+export const AptUrl = checkedString('must be an http:// or https:// URL', aptUrlProblem).transform(normalisedAptUrl);
 
 /** Seconds as a positive integer. */
 export function seconds(max: number) {
@@ -99,23 +133,4 @@ export type SecretRef = z.infer<typeof SecretRef>;
 /** The default secret reference: generated on first deploy. */
 export function generated(): { generate: true } {
   return { generate: true };
-}
-
-/** Renders a scalar for a message; anything else is described by its type. */
-export function quote(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 79)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return describeType(value);
-}
-
-/** "a string", "a list", "nothing" …: how an operator would name a YAML value's type. */
-export function describeType(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'an empty value';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return 'a string';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a number';
-  if (typeof value === 'boolean') return 'a boolean';
-  return typeof value;
 }

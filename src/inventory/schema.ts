@@ -1,15 +1,19 @@
 import { z } from 'zod';
 import { finishInventory } from './finish.js';
+import { callbackProblem, parameterValueProblem, restoreCommandProblem } from './host-commands.js';
 import {
-  AbsolutePath,
   Address,
+  AptUrl,
+  checkedString,
+  DataDirectory,
+  DevicePath,
   generated,
-  HttpUrl,
   IpAddress,
   LocalPath,
   Name,
   PgIdentifier,
   Port,
+  PostgresDataDirectory,
   SecretRef,
   seconds,
   SlotName,
@@ -91,8 +95,8 @@ const HostSchema = z.strictObject({
 
 const PackagesSchema = z
   .strictObject({
-    apt_proxy: HttpUrl.optional().describe('apt proxy (apt-cacher-ng, squid)'),
-    mirror: HttpUrl.optional().describe('Debian mirror replacing the default sources'),
+    apt_proxy: AptUrl.optional().describe('apt proxy (apt-cacher-ng, squid)'),
+    mirror: AptUrl.optional().describe('Debian mirror replacing the default sources'),
   })
   .describe('Where hosts get their packages; leave out for the distribution defaults');
 
@@ -100,19 +104,25 @@ const EtcdSchema = z.strictObject({
   hosts: z.array(Name, { error: 'must be a list of host names' }).min(1, 'must list at least one host').describe('Members (host names)'),
   client_port: Port.default(2379),
   peer_port: Port.default(2380),
-  data_dir: AbsolutePath.optional().describe('Data directory (default /var/lib/etcd/<name>)'),
+  data_dir: DataDirectory.optional().describe('Data directory (default /var/lib/etcd/<name>)'),
 });
 
 const HBA_TYPES = ['local', 'host', 'hostssl', 'hostnossl', 'hostgssenc', 'hostnogssenc'] as const;
 const HBA_METHODS = ['trust', 'reject', 'scram-sha-256', 'md5', 'password', 'gss', 'sspi', 'ident', 'peer', 'ldap', 'radius', 'cert', 'pam', 'bsd'] as const;
-const HBA_FIELD = /^[^\s#"]+$/;
+/** One field of a pg_hba line: no whitespace or control character (they would split or end the line), no quote or #. */
+const HBA_FIELD = /^[^\s#"\u0000-\u001f\u007f-\u009f\u2028\u2029]+$/u;
+const HBA_FIELD_MESSAGE = 'must not contain spaces, control characters, quotes or # (each pg_hba entry is one line)';
 
 const HbaEntry = z.strictObject({
   type: z.enum(HBA_TYPES, { error: `must be one of ${HBA_TYPES.join(', ')}` }),
-  database: z.string({ error: 'must be a database name, a list like db1,db2, or all' }).regex(HBA_FIELD, 'must not contain spaces, quotes or #'),
-  user: z.string({ error: 'must be a role name, a list like a,b, +group or all' }).regex(HBA_FIELD, 'must not contain spaces, quotes or #'),
+  database: z.string({ error: 'must be a database name, a list like db1,db2, or all' }).regex(HBA_FIELD, HBA_FIELD_MESSAGE),
+  user: z.string({ error: 'must be a role name, a list like a,b, +group or all' }).regex(HBA_FIELD, HBA_FIELD_MESSAGE),
   address: z.string({ error: 'must be an address like 192.0.2.0/24' }).optional().describe('CIDR, host name, samehost, samenet or all; not for type local'),
   method: z.enum(HBA_METHODS, { error: `must be one of ${HBA_METHODS.join(', ')}` }),
+  allow_trust: z
+    .boolean(BOOL)
+    .optional()
+    .describe('Accept method trust from the network: anyone who reaches the address logs in without a password'),
 });
 
 const ROLE_OPTIONS = [
@@ -127,20 +137,35 @@ const UserSchema = z.strictObject({
 
 const DatabaseSchema = z.strictObject({
   owner: PgIdentifier.describe('Owner role (one of postgres.users, or postgres)'),
-  extensions: z.array(z.string().regex(/^[a-z0-9_-]+$/, 'must be an extension name')).default([]).describe('CREATE EXTENSION IF NOT EXISTS in this database'),
+  extensions: z
+    .array(z.string({ error: 'must be an extension name' }).regex(/^[a-z0-9_-]+$/, 'must be an extension name: a-z, 0-9, "_" and "-"'), {
+      error: 'must be a list of extension names',
+    })
+    .default([])
+    .describe('CREATE EXTENSION IF NOT EXISTS in this database'),
 });
 
 const PARAMETER_NAME = /^[a-z_][a-z0-9_.]*$/;
+/** Directives, not parameters: Patroni would write `include = '…'` and PostgreSQL would read that file. */
+const CONF_DIRECTIVES = ['include', 'include_dir', 'include_if_exists'];
+
+/** A postgresql.conf value: Patroni quotes and escapes it, but a line break would still end its line. */
+const ParameterValue = z.union([checkedString('must be a string', parameterValueProblem), z.number(), z.boolean()], {
+  error: 'must be a string, a number or true/false',
+});
 
 const PostgresSchema = z.strictObject({
   version: z.int({ error: 'must be a PostgreSQL major version such as 15' }).min(12, 'must be 12 or later').max(18, 'must be 18 or earlier').default(15),
   port: Port.default(5432),
-  data_dir: AbsolutePath.optional().describe('Default /var/lib/postgresql/<version>/<cluster>'),
-  wal_dir: AbsolutePath.optional().describe('pg_wal on another disk (initdb --waldir)'),
+  data_dir: PostgresDataDirectory.optional().describe('Default /var/lib/postgresql/<version>/<cluster>'),
+  wal_dir: DataDirectory.optional().describe('pg_wal on another disk (initdb --waldir)'),
   parameters: z
     .record(
-      z.string().regex(PARAMETER_NAME, 'is not a PostgreSQL parameter name'),
-      z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, a number or true/false' }),
+      z
+        .string()
+        .regex(PARAMETER_NAME, 'is not a PostgreSQL parameter name')
+        .refine((name) => !CONF_DIRECTIVES.includes(name), { error: 'include, include_dir and include_if_exists are postgresql.conf directives, not parameters' }),
+      ParameterValue,
     )
     .default({})
     .describe('postgresql.conf parameters (Patroni bootstrap.dcs.postgresql.parameters)'),
@@ -162,9 +187,7 @@ const PermanentSlot = z.discriminatedUnion(
   { error: 'must be "physical" or "logical"' },
 );
 
-const CALLBACK = z
-  .string({ error: 'must be a command starting with an absolute path' })
-  .refine((v) => v.startsWith('/'), { error: 'must be a command starting with an absolute path (Patroni runs it from its own directory)' });
+const CALLBACK = checkedString('must be a command starting with an absolute path', callbackProblem);
 
 const PatroniSchema = z.strictObject({
   rest_api_port: Port.default(8008),
@@ -180,7 +203,7 @@ const PatroniSchema = z.strictObject({
   watchdog: z
     .strictObject({
       mode: z.enum(['off', 'automatic', 'required'], { error: 'must be "off", "automatic" or "required"' }).default('off'),
-      device: AbsolutePath.default('/dev/watchdog'),
+      device: DevicePath.default('/dev/watchdog'),
     })
     .prefault({}),
   callbacks: z
@@ -221,7 +244,8 @@ const ClusterSecrets = z
   })
   .describe('Passwords of the roles Patroni needs and of its REST API; omitted ones are generated');
 
-const DELAY = /^\d+\s*(ms|s|min|h|d)?$/;
+/** A delay PostgreSQL reads: digits, at most one space, a unit (`\s` would let a newline through). */
+const DELAY = /^\d+ ?(ms|s|min|h|d)?$/;
 
 const StandbySchema = z
   .strictObject({
@@ -233,7 +257,9 @@ const StandbySchema = z
         error: 'must be a delay such as 5min or 300000 (ms)',
       })
       .optional(),
-    restore_command: z.string({ error: 'must be a shell command' }).min(1, 'must be a shell command').optional(),
+    restore_command: checkedString('must be a shell command', (command) => (command === '' ? 'must be a shell command' : restoreCommandProblem(command)))
+      .optional()
+      .describe('Fetches archived WAL (%f, %p, %r); PostgreSQL runs it with /bin/sh as postgres'),
     etcd_scope: Name.optional().describe('Patroni scope in etcd (default: the cluster name)'),
   })
   .describe('Makes this a Patroni standby cluster of another cluster');

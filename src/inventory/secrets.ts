@@ -8,6 +8,7 @@ import { inventoryDir, localPath } from './paths.js';
 import type { SecretRef } from './primitives.js';
 import type { Inventory } from './schema.js';
 import { generatePassword, readSecretsFile, writeSecretsFile } from './secrets-file.js';
+import { describeChar, firstControlChar } from './text.js';
 
 /** Passwords Patroni needs per cluster, besides the application users. */
 export const CLUSTER_SECRETS = ['superuser', 'replication', 'rewind', 'rest_api'] as const;
@@ -92,14 +93,16 @@ export async function prepareSecrets(
     const ref = slot.ref;
     if ('env' in ref) {
       const value = process.env[ref.env];
+      const problem = value === '' ? 'is empty' : value === undefined ? undefined : passwordProblem(value);
       if (value === undefined) fail(slot, `environment variable ${ref.env} is not set: export it before running hapg`);
-      else if (value === '') fail(slot, `environment variable ${ref.env} is empty`);
+      else if (problem !== undefined) fail(slot, `the password in environment variable ${ref.env} ${problem}`);
       else values.set(slot.key, new Secret(value));
     } else if ('file' in ref) {
       const file = localPath(ref.file, baseDir);
       try {
         const value = (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
-        if (value === '') fail(slot, `secret file ${ref.file} is empty`);
+        const problem = value === '' ? 'is empty' : passwordProblem(value);
+        if (problem !== undefined) fail(slot, `the password in secret file ${ref.file} ${problem}`);
         else values.set(slot.key, new Secret(value));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
@@ -133,6 +136,23 @@ export async function prepareSecrets(
     }
   }
   return values;
+}
+
+/** Passwords shorter than this are refused: masking a very short value in output cannot be relied on. */
+const MIN_PASSWORD_LENGTH = 8;
+
+/**
+ * What is wrong with a password from the operator (`{ env }` or `{ file }`), told without the
+ * password: too short to mask reliably, or holding a control character that would break the
+ * files it is written to (patroni.yml, .pgpass).
+ */
+function passwordProblem(value: string): string | undefined {
+  if ([...value].length < MIN_PASSWORD_LENGTH) {
+    return `is shorter than ${MIN_PASSWORD_LENGTH} characters: use a longer one (hapg masks passwords in its output, which cannot work reliably for very short values)`;
+  }
+  const control = firstControlChar(value);
+  if (control !== undefined) return `contains ${describeChar(control)}: a password is one line of visible characters`;
+  return undefined;
 }
 
 /** Absolute path of the secrets file (secrets_file is relative to the inventory's directory). */

@@ -1,6 +1,7 @@
 import { type Document, isAlias, isMap, isSeq, LineCounter, parseDocument, visit, type YAMLError } from 'yaml';
 import type { PathSegment } from './issues.js';
 import { createLocator, keyText, type Locator } from './locate.js';
+import { isUnrepeatableKey } from './secret-paths.js';
 
 /** A problem found while reading the YAML itself; it carries its own line. */
 export interface YamlProblem {
@@ -75,9 +76,10 @@ function keyProblems(doc: Document, lineCounter: LineCounter): YamlProblem[] {
           problems.push({ path, message: 'the key "__proto__" is not allowed', line: lineOf(keyNode) });
         } else if (firstLineOfKey.has(key)) {
           const first = firstLineOfKey.get(key);
+          const named = isUnrepeatableKey(path, key) ? 'duplicate key' : `duplicate key "${key}"`;
           problems.push({
             path,
-            message: `duplicate key "${key}"${first === undefined ? '' : ` (first on line ${first})`}: keep only one`,
+            message: `${named}${first === undefined ? '' : ` (first on line ${first})`}: keep only one`,
             line: lineOf(keyNode),
           });
         } else {

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Finding, PathSegment } from './issues.js';
-import { describeType, quote } from './primitives.js';
+import { describeType, quote } from './quote.js';
+import { NOT_REPEATED, secretPath } from './secret-paths.js';
 
 /**
  * Marks zod's own wording. The inventory parse passes `defaultMessage` as its error map, so a
@@ -32,6 +33,8 @@ export function findingsFromZodIssues(issues: readonly z.core.$ZodIssue[], schem
 
 function translate(issue: z.core.$ZodIssue, schema: z.ZodType): KeyFinding[] {
   const path = issue.path.filter((p): p is PathSegment => typeof p !== 'symbol');
+  const secret = secretPath(path);
+  if (secret) return [translateSecret(issue, path, secret, schema)];
   const own = issue.message === ZOD_DEFAULT ? undefined : issue.message;
   switch (issue.code) {
     case 'unrecognized_keys': {
@@ -76,6 +79,37 @@ function translate(issue: z.core.$ZodIssue, schema: z.ZodType): KeyFinding[] {
     }
     default:
       return [{ path, message: own ?? 'is invalid' }];
+  }
+}
+
+/**
+ * An issue in or under a secret, told without anything written there: no value, no unknown
+ * key (a key can be the password too, as in `password: { hunter2 }`), and a path cut before it.
+ */
+function translateSecret(issue: z.core.$ZodIssue, path: PathSegment[], shown: PathSegment[], schema: z.ZodType): Finding {
+  const input = issue.input;
+  let own = issue.message === ZOD_DEFAULT ? undefined : issue.message;
+  if (own !== undefined && typeof input === 'string' && input !== '') own = own.split(quote(input)).join('the value');
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const keys = issue.keys.length === 1 ? 'a key' : `${issue.keys.length} keys`;
+      return { path: shown, message: `has ${keys} it does not take (allowed: ${knownKeys(schema, shown).join(', ')}); ${NOT_REPEATED}` };
+    }
+    case 'invalid_type':
+      if (input === undefined && path.length > 0 && shown.length === path.length) {
+        return { path: path.slice(0, -1), message: `missing required key "${String(path[path.length - 1])}"` };
+      }
+      return { path: shown, message: `${own ?? `must be ${article(issue.expected)}`}, got ${describeType(input)}` };
+    case 'invalid_union': {
+      const got = typeof input === 'object' && input !== null && !Array.isArray(input) ? '' : `, got ${describeType(input)}`;
+      return { path: shown, message: `${own ?? 'does not match any allowed form'}${got}` };
+    }
+    case 'invalid_value':
+      return { path: shown, message: `${own ?? `must be ${issue.values.map(quote).join(' or ')}`}; ${NOT_REPEATED}` };
+    case 'invalid_format':
+      return { path: shown, message: `${own ?? 'is not in the expected form'}; ${NOT_REPEATED}` };
+    default:
+      return { path: shown, message: own ?? 'is invalid' };
   }
 }
 

@@ -155,6 +155,30 @@ describe('resolveSecrets', () => {
     );
   });
 
+  it.each([
+    ['hunter2', 'is shorter than 8 characters'],
+    ['pässwö', 'is shorter than 8 characters'],
+    ['long-enough\nsecond-line', 'contains a newline'],
+    ['long-enough\u001b[2J', 'contains the invisible character U\\+001B'],
+  ])('refuses a password from the environment that %j (naming the variable, never the value)', async (value, problem) => {
+    process.env['HAPG_TEST_APP_PW'] = value;
+    const err = await failure(resolveSecrets(await loadInventory(inventoryPath), { createMissing: true }));
+    expect(err.message).toMatch(
+      new RegExp(`^clusters\\.main\\.postgres\\.users\\.app\\.password: the password in environment variable HAPG_TEST_APP_PW ${problem}: `),
+    );
+    expect(err.message).not.toContain(value.split('\n')[0]);
+    expect(err.message).not.toContain('\n');
+  });
+
+  it('refuses a short password from a file, naming the file, never the value', async () => {
+    await writeFile(join(dir, 'secrets/report.pw'), 'r3p0rt\n');
+    const err = await failure(resolveSecrets(await loadInventory(inventoryPath), { createMissing: true }));
+    expect(err.message).toBe(
+      `clusters.main.postgres.users.report.password: the password in secret file secrets/report.pw is shorter than 8 characters: use a longer one (hapg masks passwords in its output, which cannot work reliably for very short values) (${inventoryPath}:12)`,
+    );
+    expect(err.message).not.toContain('r3p0rt');
+  });
+
   it('never puts a value in an error or in printed output', async () => {
     const loaded = await loadInventory(inventoryPath);
     const file = secretsFilePath(loaded);

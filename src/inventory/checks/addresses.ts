@@ -1,18 +1,28 @@
 import { isIP } from 'node:net';
+import { addressIdentity } from '../address-identity.js';
 import { listNames } from '../issues.js';
 import { allPlacements } from '../../model/model.js';
 import type { CheckContext } from './context.js';
 
-/** Host addresses are distinct; a VIP is nobody's address and its VRRP router id is its own. */
+/**
+ * Host addresses are distinct, however they are spelled; a VIP is nobody's address and its
+ * VRRP router id is its own.
+ */
 export function checkAddresses(ctx: CheckContext): void {
   const { inventory } = ctx;
   const hostByAddress = new Map<string, string>();
+  /** `pg1`, or `pg1 (as 2001:db8::11)` when the other host spells the same address differently. */
+  const ownerOf = (address: string): string | undefined => {
+    const owner = hostByAddress.get(addressIdentity(address));
+    if (owner === undefined) return undefined;
+    const written = inventory.hosts[owner]?.address;
+    return written === address ? owner : `${owner} (written ${written})`;
+  };
   for (const [name, host] of Object.entries(inventory.hosts)) {
-    const key = host.address.toLowerCase();
-    const other = hostByAddress.get(key);
+    const other = ownerOf(host.address);
     if (other !== undefined) {
       ctx.error(['hosts', name, 'address'], `${host.address} is already the address of host ${other}: each host needs an address of its own`);
-    } else hostByAddress.set(key, name);
+    } else hostByAddress.set(addressIdentity(host.address), name);
   }
 
   const seen: { name: string; address: string; routerId: number; hosts: string[]; datacenters: Set<string> }[] = [];
@@ -22,7 +32,7 @@ export function checkAddresses(ctx: CheckContext): void {
     const vip = cluster.vip;
     if (!vip) continue;
     const base = ['clusters', name, 'vip'];
-    const owner = hostByAddress.get(vip.address.toLowerCase());
+    const owner = ownerOf(vip.address);
     if (owner !== undefined) {
       ctx.error([...base, 'address'], `${vip.address} is the address of host ${owner}: the VIP must be an unused address in the hosts' subnet`);
     }
@@ -32,7 +42,7 @@ export function checkAddresses(ctx: CheckContext): void {
     const hosts = vipHosts(name);
     const datacenters = new Set(hosts.map((h) => inventory.hosts[h]?.datacenter).filter((dc): dc is string => dc !== undefined));
     for (const other of seen) {
-      if (other.address === vip.address.toLowerCase()) {
+      if (other.address === addressIdentity(vip.address)) {
         ctx.error([...base, 'address'], `${vip.address} is already the VIP of cluster ${other.name}: each cluster needs a VIP of its own`);
       }
       if (other.routerId !== vip.router_id) continue;
@@ -49,6 +59,6 @@ export function checkAddresses(ctx: CheckContext): void {
         );
       }
     }
-    seen.push({ name, address: vip.address.toLowerCase(), routerId: vip.router_id, hosts, datacenters });
+    seen.push({ name, address: addressIdentity(vip.address), routerId: vip.router_id, hosts, datacenters });
   }
 }

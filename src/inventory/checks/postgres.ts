@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { isDnsName } from '../primitives.js';
+import { isDnsName, quote } from '../primitives.js';
 import type { CheckContext } from './context.js';
 
 /** postgresql.conf parameters hapg or Patroni set themselves, and what to use instead. */
@@ -63,6 +63,16 @@ export function checkPostgresSettings(ctx: CheckContext): void {
       } else {
         const problem = hbaAddressProblem(entry.address);
         if (problem) ctx.error([...path, 'address'], problem);
+        else if (entry.method === 'trust' && entry.allow_trust !== true) {
+          const who = entry.user === 'all' ? 'as any role' : `as ${entry.user}`;
+          ctx.error(
+            [...path, 'method'],
+            `trust lets anyone who reaches PostgreSQL from ${entry.address} log in ${who} without a password: use scram-sha-256, or add allow_trust: true to this entry to accept that`,
+          );
+        }
+      }
+      if (entry.allow_trust !== undefined && (entry.method !== 'trust' || entry.type === 'local')) {
+        ctx.error([...path, 'allow_trust'], `only applies to method trust on a non-local entry (this one is ${entry.type} ${entry.method}): remove it`);
       }
     });
   }
@@ -74,11 +84,11 @@ function hbaAddressProblem(address: string): string | undefined {
   if (cidr) {
     const family = isIP(cidr[1] as string);
     const max = family === 4 ? 32 : family === 6 ? 128 : 0;
-    if (max === 0) return `"${address}" is not an address range such as 192.0.2.0/24`;
-    if (Number(cidr[2]) > max) return `"${address}" has a prefix longer than ${max}`;
+    if (max === 0) return `${quote(address)} is not an address range such as 192.0.2.0/24`;
+    if (Number(cidr[2]) > max) return `${quote(address)} has a prefix longer than ${max}`;
     return undefined;
   }
-  if (isIP(address) !== 0) return `"${address}" needs a prefix length, for example ${address}/${isIP(address) === 4 ? 32 : 128}`;
+  if (isIP(address) !== 0) return `${quote(address)} needs a prefix length, for example ${address}/${isIP(address) === 4 ? 32 : 128}`;
   if (isDnsName(address.startsWith('.') ? address.slice(1) : address)) return undefined;
-  return `"${address}" is not an address range (192.0.2.0/24), a host name, samehost, samenet or all`;
+  return `${quote(address)} is not an address range (192.0.2.0/24), a host name, samehost, samenet or all`;
 }

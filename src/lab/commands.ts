@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { createReporter } from '../ui/reporter.js';
 import { renderTable } from '../ui/table.js';
-import { DEFAULT_SUBNET } from './layout.js';
+import { DEFAULT_SUBNET, MAX_HOSTS } from './layout.js';
 import { labDown, labSetIsolated, labSetup, labStart, labStatus, labStop, labUp } from './lab.js';
 import { labPaths } from './paths.js';
 
@@ -38,7 +38,7 @@ export function registerLabCommands(program: Command): void {
   lab
     .command('up')
     .description('create (or keep) a lab of N hosts pg1..pgN and write its inventory')
-    .requiredOption('--hosts <n>', 'number of hosts', wholeNumber)
+    .requiredOption('--hosts <n>', `number of hosts (1 to ${MAX_HOSTS})`, wholeNumber)
     .option('--datacenters <n>', 'split the hosts over 1 or 2 datacenters', wholeNumber, 1)
     .option('--out <file>', 'inventory to write', 'inventories/lab.yml')
     .option('--subnet <cidr>', 'private /24 for the lab bridge and hosts', DEFAULT_SUBNET)

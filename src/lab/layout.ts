@@ -1,7 +1,8 @@
 import { HapgError } from '../errors.js';
 
 export const DEFAULT_SUBNET = '10.213.77.0/24';
-export const MAX_HOSTS = 16;
+/** Hosts take .11–.50, below the VIPs. */
+export const MAX_HOSTS = 40;
 /** Hosts get .11, .12, …; the bridge is .1; cluster VIPs start at .100. */
 const FIRST_HOST_OCTET = 11;
 const BRIDGE_OCTET = 1;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HapgError } from '../../src/errors.js';
-import { DEFAULT_SUBNET, networksOverlap, parseSubnet, planLayout } from '../../src/lab/layout.js';
+import { DEFAULT_SUBNET, MAX_HOSTS, networksOverlap, parseSubnet, planLayout } from '../../src/lab/layout.js';
 import { labPaths } from '../../src/lab/paths.js';
 
 describe('planLayout', () => {
@@ -13,6 +13,14 @@ describe('planLayout', () => {
       { name: 'pg3', address: '10.213.77.13', datacenter: 'dc1' },
     ]);
     expect(layout.vips).toEqual(['10.213.77.100']);
+  });
+
+  it(`fits ${MAX_HOSTS} hosts in .11–.50, below the VIPs`, () => {
+    expect(MAX_HOSTS).toBe(40);
+    const layout = planLayout({ hosts: MAX_HOSTS, datacenters: 2, subnet: DEFAULT_SUBNET });
+    expect(layout.hosts.at(0)).toEqual({ name: 'pg1', address: '10.213.77.11', datacenter: 'dc1' });
+    expect(layout.hosts.at(-1)).toEqual({ name: 'pg40', address: '10.213.77.50', datacenter: 'dc2' });
+    expect(layout.vips).toEqual(['10.213.77.100', '10.213.77.101']);
   });
 
   it.each([
@@ -28,7 +36,7 @@ describe('planLayout', () => {
 
   it.each([
     [{ hosts: 0, datacenters: 1 }, /--hosts 0/],
-    [{ hosts: 17, datacenters: 1 }, /--hosts 17/],
+    [{ hosts: 41, datacenters: 1 }, /--hosts 41/],
     [{ hosts: 2.5, datacenters: 1 }, /--hosts 2.5/],
     [{ hosts: 3, datacenters: 3 }, /--datacenters 3/],
     [{ hosts: 1, datacenters: 2 }, /at least 2 hosts/],

@@ -1,10 +1,11 @@
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createReporter } from '../ui/reporter.js';
 import { renderTable } from '../ui/table.js';
 import { DEFAULT_SUBNET, MAX_HOSTS } from './layout.js';
 import { labDown, labSetIsolated, labSetup, labStart, labStatus, labStop, labUp } from './lab.js';
 import { labPaths } from './paths.js';
+import { DEFAULT_RELEASE, describeRelease, LAB_RELEASES, parseRelease, type LabRelease } from './releases.js';
 
 function wholeNumber(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');
@@ -28,11 +29,12 @@ export function registerLabCommands(program: Command): void {
   lab
     .command('setup')
     .description('install the lab packages, start the apt proxy and build the base rootfs (what `lab up` does when missing)')
-    .action(async () => {
+    .addOption(new Option('--release <name>', `Debian release of the base rootfs (default: the lab's, else ${DEFAULT_RELEASE})`).choices(Object.keys(LAB_RELEASES)))
+    .action(async (opts: { release?: string }) => {
       const reporter = createReporter({});
       const started = Date.now();
-      await labSetup(reporter.sink);
-      await reporter.result(`lab setup: ready (${seconds(started)})`, { ok: true });
+      const release = await labSetup({ release: opts.release === undefined ? undefined : parseRelease(opts.release) }, reporter.sink);
+      await reporter.result(`lab setup: ready for ${describeRelease(release)} hosts (${seconds(started)})`, { ok: true, release });
     });
 
   lab
@@ -42,24 +44,26 @@ export function registerLabCommands(program: Command): void {
     .option('--datacenters <n>', 'split the hosts over 1 or 2 datacenters', wholeNumber, 1)
     .option('--out <file>', 'inventory to write', 'inventories/lab.yml')
     .option('--subnet <cidr>', 'private /24 for the lab bridge and hosts', DEFAULT_SUBNET)
+    .addOption(new Option('--release <name>', `Debian release of the hosts (default: the lab's, else ${DEFAULT_RELEASE})`).choices(Object.keys(LAB_RELEASES)))
     .addHelpText(
       'after',
       `
 Installs the lab packages, starts the apt proxy and builds the base rootfs first when missing.
-Re-running it with the same --hosts and --subnet keeps the running lab (hosts stopped with
-\`lab stop\` are booted, isolated ones healed; --datacenters and --out only rewrite the
-inventory). Anything else — another host count or subnet, a host that died, leftovers of a
-killed session — tears the lab down and creates it afresh.`,
+Re-running it with the same --hosts, --subnet and --release keeps the running lab (hosts
+stopped with \`lab stop\` are booted, isolated ones healed; --datacenters and --out only
+rewrite the inventory). Anything else — another host count, subnet or release, a host that
+died, leftovers of a killed session — tears the lab down and creates it afresh.`,
     )
-    .action(async (opts: { hosts: number; datacenters: number; out: string; subnet: string }) => {
+    .action(async (opts: { hosts: number; datacenters: number; out: string; subnet: string; release?: string }) => {
       const reporter = createReporter({});
       const started = Date.now();
-      const { state, inventoryPath, reused } = await labUp(opts, reporter.sink);
+      const release: LabRelease | undefined = opts.release === undefined ? undefined : parseRelease(opts.release);
+      const { state, inventoryPath, reused } = await labUp({ ...opts, release }, reporter.sink);
       const rows = [['HOST', 'ADDRESS', 'DATACENTER'], ...state.hosts.map((h) => [h.name, h.address, h.datacenter])];
       const shown = path.relative(process.cwd(), inventoryPath).startsWith('..') ? inventoryPath : path.relative(process.cwd(), inventoryPath);
       await reporter.result(
-        `${renderTable(rows)}\nlab up: ${state.hosts.length} hosts ${reused ? 'already up' : 'up'} in ${seconds(started)}; inventory ${shown}`,
-        { hosts: state.hosts, inventory: inventoryPath, reused },
+        `${renderTable(rows)}\nlab up: ${state.hosts.length} ${describeRelease(state.release)} hosts ${reused ? 'already up' : 'up'} in ${seconds(started)}; inventory ${shown}`,
+        { release: state.release, hosts: state.hosts, inventory: inventoryPath, reused },
       );
     });
 
@@ -88,7 +92,11 @@ killed session — tears the lab down and creates it afresh.`,
         ['HOST', 'ADDRESS', 'DATACENTER', 'RUNNING', 'SSH', 'ISOLATED'],
         ...hosts.map((h) => [h.name, h.address, h.datacenter, yesNo(h.running), yesNo(h.sshReachable), yesNo(h.isolated)]),
       ];
-      await reporter.result(`${renderTable(rows)}\napt proxy ${state.proxyUrl}: ${proxyRunning ? 'running' : 'stopped'}`, { hosts, proxyRunning });
+      await reporter.result(`${renderTable(rows)}\n${describeRelease(state.release)}; apt proxy ${state.proxyUrl}: ${proxyRunning ? 'running' : 'stopped'}`, {
+        release: state.release,
+        hosts,
+        proxyRunning,
+      });
     });
 
   lab

@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EventSink } from '../run/events.js';
 import { HapgError } from '../errors.js';
-import { parseOsReleaseCodename, pickDebianMirrors, readMachineSources, type DebianMirrors } from './apt-sources.js';
+import { parseOsReleaseCodename, pickDebianMirrors, readMachineSources, type AptSource, type DebianMirrors } from './apt-sources.js';
 import { labCgroupRoots, cgroupTreePids, removeCgroupTree } from './cgroup.js';
 import { bootHost, findHostProcesses, isHostProcess, isRootMounted, powerOffHost, prepareHostDisk } from './hosts.js';
 import { GENERATED_HEADER, writeLabInventory } from './inventory-writer.js';
@@ -25,7 +25,8 @@ import { BRIDGE_NAME, hostDirs, labPaths, type LabPaths } from './paths.js';
 import { assertLabPlatform, assertOverlayfs, installLabPackages, missingLabPackages } from './prereqs.js';
 import { terminate } from './processes.js';
 import { APT_PROXY_PORT, aptProxyRunning, ensureAptProxy, stopAptProxy } from './proxy.js';
-import { baseRootfsDir, ensureBaseRootfs, LAB_SUITE } from './rootfs.js';
+import { DEFAULT_RELEASE, type LabRelease } from './releases.js';
+import { baseRootfsDir, ensureBaseRootfs } from './rootfs.js';
 import { sshAccepts, waitForSsh } from './ssh-probe.js';
 import { findHost, readLabState, withLabLock, writeLabState, type LabHostState, type LabState } from './state.js';
 
@@ -38,6 +39,8 @@ export interface LabUpOptions {
   datacenters: number;
   out: string;
   subnet: string;
+  /** Default: the lab's current release, else trixie. */
+  release?: LabRelease | undefined;
 }
 
 export interface LabUpResult {
@@ -62,8 +65,14 @@ function proxyUrlOn(address: string): string {
   return `http://${address}:${APT_PROXY_PORT}`;
 }
 
+/** The machine's release and apt sources, from which each lab release's mirrors are picked. */
+interface MachineSources {
+  codename: string;
+  sources: AptSource[];
+}
+
 /** Packages, kernel features and the machine's Debian mirror: what every lab command that builds needs. */
-async function ensureMachineReady(sink: EventSink): Promise<DebianMirrors> {
+async function ensureMachineReady(sink: EventSink): Promise<MachineSources> {
   assertLabPlatform();
   const missing = await missingLabPackages();
   if (missing.length > 0) await installLabPackages(missing, sink);
@@ -71,31 +80,33 @@ async function ensureMachineReady(sink: EventSink): Promise<DebianMirrors> {
   await assertOverlayfs();
   const codename = parseOsReleaseCodename(await readFile('/etc/os-release', 'utf8').catch(() => ''));
   if (!codename) throw new HapgError('LAB', 'cannot tell the Debian release of this machine (no VERSION_CODENAME in /etc/os-release)');
-  return pickDebianMirrors(await readMachineSources(), codename, LAB_SUITE);
+  return { codename, sources: await readMachineSources() };
 }
 
-/** Proxy, lab key and base rootfs: the caches every `lab up` builds on. */
-async function ensureCaches(paths: LabPaths, mirrors: DebianMirrors, bridgeAddress: string | undefined, sink: EventSink): Promise<{ baseDir: string; labKey: KeyPair }> {
+/** Proxy, lab key and the release's base rootfs: the caches every `lab up` builds on. */
+async function ensureCaches(paths: LabPaths, release: LabRelease, mirrors: DebianMirrors, bridgeAddress: string | undefined, sink: EventSink): Promise<{ baseDir: string; labKey: KeyPair }> {
   const bind = bridgeAddress ? ['127.0.0.1', bridgeAddress] : ['127.0.0.1'];
   await ensureAptProxy(paths, { bindAddresses: bind, mirror: mirrors.archive }, sink);
   const labKey = await ensureLabKey(paths);
-  const baseDir = await ensureBaseRootfs(paths, { mirror: mirrors.archive, hostSources: mirrors.hostSources, proxyUrl: proxyUrlOn('127.0.0.1') }, sink);
+  const baseDir = await ensureBaseRootfs(paths, release, { mirror: mirrors.archive, hostSources: mirrors.hostSources, proxyUrl: proxyUrlOn('127.0.0.1') }, sink);
   return { baseDir, labKey };
 }
 
-/** `hapg lab setup`: installs what is missing, starts the apt proxy, builds the base rootfs. */
-export async function labSetup(sink: EventSink, paths = labPaths()): Promise<void> {
+/** `hapg lab setup`: installs what is missing, starts the apt proxy, builds the base rootfs of RELEASE (default: the lab's, else trixie). */
+export async function labSetup(opts: { release?: LabRelease | undefined }, sink: EventSink, paths = labPaths()): Promise<LabRelease> {
   assertLabPlatform();
-  await withLabLock(paths, (pid) => sink({ kind: 'info', message: `waiting for another hapg lab command (pid ${pid})` }), async () => {
-    const mirrors = await ensureMachineReady(sink);
+  return withLabLock(paths, (pid) => sink({ kind: 'info', message: `waiting for another hapg lab command (pid ${pid})` }), async () => {
+    const machine = await ensureMachineReady(sink);
     const state = await readLabState(paths);
+    const release = opts.release ?? state?.release ?? DEFAULT_RELEASE;
     const bridge = state && (await linkExists(BRIDGE_NAME)) ? state.bridgeAddress : undefined;
-    await ensureCaches(paths, mirrors, bridge, sink);
+    await ensureCaches(paths, release, pickDebianMirrors(machine.sources, machine.codename, release), bridge, sink);
+    return release;
   });
 }
 
 /**
- * `hapg lab up`: a running lab with the same host count and subnet is kept as it is (hosts
+ * `hapg lab up`: a running lab with the same host count, subnet and release is kept as it is (hosts
  * powered off by `lab stop` are booted, isolated hosts healed); anything else — leftovers of
  * a killed session, a lab of another size, a host that died — is torn down and re-created.
  */
@@ -104,16 +115,18 @@ export async function labUp(opts: LabUpOptions, sink: EventSink, paths = labPath
   const inventoryPath = path.resolve(opts.out);
   assertLabPlatform();
   return withLabLock(paths, (pid) => sink({ kind: 'info', message: `waiting for another hapg lab command (pid ${pid})` }), async () => {
-    const mirrors = await ensureMachineReady(sink);
+    const machine = await ensureMachineReady(sink);
     await assertSubnetIsFree(layout.subnet);
     const previous = await readLabState(paths);
-    const verdict = await reusable(paths, previous, layout);
+    const release = opts.release ?? previous?.release ?? DEFAULT_RELEASE;
+    const mirrors = pickDebianMirrors(machine.sources, machine.codename, release);
+    const verdict = await reusable(paths, previous, layout, release);
     if (!verdict.ok) {
       if (verdict.reason) sink({ kind: 'info', message: `re-creating the lab: ${verdict.reason}` });
       await teardown(paths, sink);
     }
     await ensureBridge(layout.subnet, layout.bridgeAddress);
-    const { baseDir, labKey } = await ensureCaches(paths, mirrors, layout.bridgeAddress, sink);
+    const { baseDir, labKey } = await ensureCaches(paths, release, mirrors, layout.bridgeAddress, sink);
     const hostKeys = new Map<string, KeyPair>();
     for (const host of layout.hosts) hostKeys.set(host.name, await ensureHostKey(paths, host.name));
     const proxyUrl = proxyUrlOn(layout.bridgeAddress);
@@ -123,6 +136,7 @@ export async function labUp(opts: LabUpOptions, sink: EventSink, paths = labPath
         ? { ...previous, datacenters: layout.datacenters, hosts: previous.hosts.map((h, i) => ({ ...h, datacenter: layout.hosts[i]?.datacenter ?? h.datacenter })) }
         : {
             version: 1,
+            release,
             subnet: layout.subnet.cidr,
             bridgeAddress: layout.bridgeAddress,
             datacenters: layout.datacenters,
@@ -174,19 +188,20 @@ export async function labUp(opts: LabUpOptions, sink: EventSink, paths = labPath
       if (toBoot.includes(host)) sink({ kind: 'change', host: host.name, title: 'up', detail: `ssh root@${host.address}` });
       else sink({ kind: 'noop', host: host.name, title: 'host', reason: `running, ssh root@${host.address}` });
     }
-    await writeLabInventory({ layout, identityFile: labKey.privateKeyFile, knownHosts: paths.knownHosts, proxyUrl, inventoryPath });
+    await writeLabInventory({ layout, release: state.release, identityFile: labKey.privateKeyFile, knownHosts: paths.knownHosts, proxyUrl, inventoryPath });
     if (!state.inventories.includes(inventoryPath)) state.inventories.push(inventoryPath);
     await writeLabState(paths, state);
     return { state, inventoryPath, reused: verdict.ok && toBoot.length === 0, created: !verdict.ok };
   });
 }
 
-/** Whether the lab on the machine is exactly what LAYOUT asks for and whole. */
-async function reusable(paths: LabPaths, state: LabState | undefined, layout: LabLayout): Promise<{ ok: boolean; reason?: string }> {
+/** Whether the lab on the machine is exactly what LAYOUT and RELEASE ask for, and whole. */
+async function reusable(paths: LabPaths, state: LabState | undefined, layout: LabLayout, release: LabRelease): Promise<{ ok: boolean; reason?: string }> {
   if (!state) return { ok: false };
+  if (state.release !== release) return { ok: false, reason: `release ${state.release} → ${release}` };
   if (state.subnet !== layout.subnet.cidr) return { ok: false, reason: `subnet ${state.subnet} → ${layout.subnet.cidr}` };
   if (state.hosts.length !== layout.hosts.length) return { ok: false, reason: `${state.hosts.length} hosts → ${layout.hosts.length}` };
-  if (state.baseDir !== baseRootfsDir(paths)) return { ok: false, reason: 'the base rootfs changed' };
+  if (state.baseDir !== baseRootfsDir(paths, release)) return { ok: false, reason: 'the base rootfs changed' };
   if (!(await linkExists(BRIDGE_NAME))) return { ok: false, reason: `bridge ${BRIDGE_NAME} is gone` };
   for (const host of state.hosts) {
     if (!(await hostNetworkIsIntact(host.name, host.address))) return { ok: false, reason: `the network of ${host.name} is incomplete` };

@@ -5,6 +5,7 @@ import type { LabHost } from './layout.js';
 import { sleep } from './local.js';
 import type { LabPaths } from './paths.js';
 import { isAlive } from './processes.js';
+import { isLabRelease, LEGACY_RELEASE, type LabRelease } from './releases.js';
 
 /** One host as the lab last left it. */
 export interface LabHostState extends LabHost {
@@ -19,6 +20,8 @@ export interface LabHostState extends LabHost {
 /** What `lab up` created; the source for status, stop/start and the e2e tests' context. */
 export interface LabState {
   version: 1;
+  /** Debian release of every host (a lab is of one release). */
+  release: LabRelease;
   subnet: string;
   bridgeAddress: string;
   datacenters: number;
@@ -33,8 +36,9 @@ export async function readLabState(paths: LabPaths): Promise<LabState | undefine
   const text = await readFile(paths.stateFile, 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   try {
-    const state = JSON.parse(text) as LabState;
-    return state.version === 1 && Array.isArray(state.hosts) ? state : undefined;
+    const state = JSON.parse(text) as Omit<LabState, 'release'> & { release?: string };
+    if (state.version !== 1 || !Array.isArray(state.hosts)) return undefined;
+    return { ...state, release: state.release !== undefined && isLabRelease(state.release) ? state.release : LEGACY_RELEASE };
   } catch {
     return undefined;
   }

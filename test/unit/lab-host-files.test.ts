@@ -97,9 +97,11 @@ describe('the base rootfs', () => {
     expect(lines.indexOf('ExecStartPre=')).toBeLessThan(lines.indexOf('ExecStartPre=/usr/bin/ssh-keygen -A'));
   });
 
-  it('is cached under a stable, recipe-derived name', () => {
-    expect(baseRootfsName()).toMatch(/^bookworm-[0-9a-f]{10}$/);
-    expect(baseRootfsName()).toBe(baseRootfsName());
+  it('is cached per release under a stable, recipe-derived name', () => {
+    // The bookworm name is the one hapg has always used: existing caches stay valid.
+    expect(baseRootfsName('bookworm')).toBe('bookworm-12634c8d40');
+    expect(baseRootfsName('trixie')).toMatch(/^trixie-[0-9a-f]{10}$/);
+    expect(baseRootfsName('trixie')).toBe(baseRootfsName('trixie'));
   });
 });
 

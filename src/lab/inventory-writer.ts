@@ -5,6 +5,8 @@ import type { LabLayout } from './layout.js';
 import { describeRelease, postgresMajorOf, type LabRelease } from './releases.js';
 
 export interface LabInventoryInput {
+  /** Name of the lab (`hapg lab … --lab NAME`). */
+  lab: string;
   layout: LabLayout;
   /** The hosts' Debian release: the inventory deploys the PostgreSQL major it ships. */
   release: LabRelease;
@@ -102,7 +104,7 @@ export function renderLabInventory(input: LabInventoryInput): string {
   const doc = new YAML.Document(value, { aliasDuplicateObjects: false });
   doc.commentBefore = [
     GENERATED_HEADER,
-    ` ${layout.hosts.length} ${describeRelease(input.release)} host${layout.hosts.length === 1 ? '' : 's'} on ${layout.subnet.cidr} (bridge ${layout.bridgeAddress}), ${layout.datacenters} datacenter${layout.datacenters === 1 ? '' : 's'}:`,
+    ` lab ${input.lab}: ${layout.hosts.length} ${describeRelease(input.release)} host${layout.hosts.length === 1 ? '' : 's'} on ${layout.subnet.cidr} (bridge ${layout.bridgeAddress}), ${layout.datacenters} datacenter${layout.datacenters === 1 ? '' : 's'}:`,
     `   hapg check  -i ${input.inventoryPath}`,
     `   hapg deploy -i ${input.inventoryPath}`,
   ].join('\n');

@@ -48,7 +48,7 @@ ExecStartPre=/usr/sbin/sshd -t
 /**
  * Builds a release's read-only lower layer once (debootstrap through the lab's apt proxy,
  * which warms the package cache too) and reuses it; builds into a temp dir, then renames.
- * Every release keeps its own base.
+ * Every release keeps its own base. The caller holds the caches lock.
  */
 export async function ensureBaseRootfs(
   paths: LabPaths,

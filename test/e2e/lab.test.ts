@@ -75,7 +75,7 @@ describe('hapg lab', () => {
     const before = await readLabState(labPaths());
     const inventoryBefore = await readFile(lab.inventoryPath, 'utf8');
     const started = Date.now();
-    const result = await labUp({ hosts: lab.hosts.length, datacenters: 1, out: lab.inventoryPath, subnet: '10.213.77.0/24' }, silent);
+    const result = await labUp({ hosts: lab.hosts.length, datacenters: 1, out: lab.inventoryPath, subnet: before?.subnet }, silent);
     const elapsed = Date.now() - started;
     expect(result.reused).toBe(true);
     expect(elapsed).toBeLessThan(5000);
@@ -154,7 +154,7 @@ describe('hapg lab', () => {
       expect(await reaches('pg1', 'pg3')).toBe(true);
       expect((await labStatus()).hosts.find((h) => h.name === 'pg2')).toMatchObject({ running: true, sshReachable: false, isolated: true });
       // Like a partition, not a pulled cable: the host still sees its link up.
-      const link = await execa('ip', ['-n', netnsName('pg2'), '-o', 'link', 'show', 'dev', 'eth0']);
+      const link = await execa('ip', ['-n', netnsName(labPaths().names, 'pg2'), '-o', 'link', 'show', 'dev', 'eth0']);
       expect(link.stdout).toContain('LOWER_UP');
     } finally {
       await runLabCommand(['heal', 'pg2']);

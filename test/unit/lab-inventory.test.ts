@@ -8,6 +8,7 @@ import type { LabRelease } from '../../src/lab/releases.js';
 
 function render(hosts: number, datacenters: number, inventoryPath = 'inventories/lab.yml', release: LabRelease = 'bookworm'): string {
   return renderLabInventory({
+    lab: 'default',
     release,
     layout: planLayout({ hosts, datacenters, subnet: '10.213.77.0/24' }),
     identityFile: '/var/cache/hapg/lab/id_ed25519',
@@ -105,9 +106,9 @@ describe('renderLabInventory', () => {
     expect(parseInventory(text, '/tmp/lab.yml').inventory.clusters['main']?.postgres.version).toBe(major);
   });
 
-  it('names the release in the header', () => {
+  it('names the lab and its release in the header', () => {
     const text = render(3, 1, 'inventories/lab.yml', 'trixie');
-    expect(text.split('\n')[1]).toBe('# 3 Debian 13 (trixie) hosts on 10.213.77.0/24 (bridge 10.213.77.1), 1 datacenter:');
+    expect(text.split('\n')[1]).toBe('# lab default: 3 Debian 13 (trixie) hosts on 10.213.77.0/24 (bridge 10.213.77.1), 1 datacenter:');
   });
 
   it('quotes words YAML 1.1 would read as booleans', () => {

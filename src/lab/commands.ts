@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { HapgError } from '../errors.js';
 import { createReporter } from '../ui/reporter.js';
 import { renderTable } from '../ui/table.js';
+import { describeSystemd } from './host-health.js';
 import { DEFAULT_SUBNET, MAX_HOSTS } from './layout.js';
 import { defaultInventoryPath, labDown, labSetIsolated, labSetup, labStart, labStatus, labStop, labUp } from './lab.js';
 import { DEFAULT_LAB, labFlag, labPaths, parseLabName, resolveLabName, type LabPaths } from './paths.js';
@@ -124,7 +125,7 @@ keep running.`,
 
   lab
     .command('status')
-    .description("list the lab's hosts: address, running, SSH reachable, isolated")
+    .description("list the lab's hosts: address, running, SSH reachable, isolated, systemd's state")
     .addOption(labOption())
     .action(async (opts: LabOption) => {
       const reporter = createReporter({});
@@ -140,10 +141,11 @@ keep running.`,
       }
       const yesNo = (b: boolean) => (b ? 'yes' : 'no');
       const rows = [
-        ['HOST', 'ADDRESS', 'DATACENTER', 'RUNNING', 'SSH', 'ISOLATED'],
-        ...hosts.map((h) => [h.name, h.address, h.datacenter, yesNo(h.running), yesNo(h.sshReachable), yesNo(h.isolated)]),
+        ['HOST', 'ADDRESS', 'DATACENTER', 'RUNNING', 'SSH', 'ISOLATED', 'SYSTEMD'],
+        ...hosts.map((h) => [h.name, h.address, h.datacenter, yesNo(h.running), yesNo(h.sshReachable), yesNo(h.isolated), describeSystemd(h)]),
       ];
-      const proxy = proxyServesLab ? 'running' : proxyRunning ? `running, but not on ${state.bridgeAddress} (run \`hapg lab up${labFlag(name)}\` again)` : 'stopped';
+      const again = `run \`hapg lab up${labFlag(name)} --hosts ${state.hosts.length}\` again`;
+      const proxy = proxyServesLab ? 'running' : `${proxyRunning ? `running, but not on ${state.bridgeAddress}` : 'stopped'} (${again})`;
       await reporter.result(
         `${renderTable(rows)}\nlab ${name}: ${describeRelease(state.release)} on ${state.subnet}; apt proxy ${state.proxyUrl}: ${proxy}`,
         { lab: name, release: state.release, subnet: state.subnet, hosts, proxyRunning, proxyServesLab },

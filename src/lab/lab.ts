@@ -1,11 +1,13 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { open, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EventSink } from '../run/events.js';
 import { HapgError } from '../errors.js';
 import { parseOsReleaseCodename, pickDebianMirrors, readMachineSources, type AptSource, type DebianMirrors } from './apt-sources.js';
 import { labCgroupRoots, cgroupTreePids, removeCgroupTree } from './cgroup.js';
+import { bootFailureInLog, parseSystemState, SYSTEM_STATE_COMMAND, type SystemState } from './host-health.js';
 import { bootHost, findHostProcesses, isHostProcess, isRootMounted, powerOffHost, prepareHostDisk } from './hosts.js';
 import { GENERATED_HEADER, writeLabInventory } from './inventory-writer.js';
+import { ensureKernelLimits } from './kernel-limits.js';
 import { ensureHostKey, ensureLabKey, publicKeyBlob, renderKnownHosts, type KeyPair } from './keys.js';
 import { assertHostCounts, candidateSubnets, parseSubnet, planLayout, type LabLayout, type LabSubnet } from './layout.js';
 import { removeTree, unmountTree } from './mounts.js';
@@ -30,7 +32,7 @@ import { terminate } from './processes.js';
 import { APT_PROXY_PORT, aptProxyRunning, ensureAptProxy, proxyAnswers, stopAptProxy } from './proxy.js';
 import { DEFAULT_RELEASE, type LabRelease } from './releases.js';
 import { baseRootfsDir, ensureBaseRootfs } from './rootfs.js';
-import { sshAccepts, waitForSsh } from './ssh-probe.js';
+import { sshRun, waitForSsh } from './ssh-probe.js';
 import { findHost, readLabState, withCachesLock, withLabLock, writeLabState, type LabHostState, type LabState } from './state.js';
 
 const BOOT_TIMEOUT_MS = 120_000;
@@ -64,6 +66,10 @@ export interface LabHostStatus {
   running: boolean;
   sshReachable: boolean;
   isolated: boolean;
+  /** What the host's systemd says (asked over SSH), when it answers. */
+  system?: SystemState | undefined;
+  /** Why the host's systemd did not come up, from its console log, when SSH does not answer. */
+  bootFailure?: string | undefined;
 }
 
 export interface LabStatus {
@@ -183,6 +189,7 @@ export async function labUp(opts: LabUpOptions, sink: EventSink, paths = labPath
       if (verdict.reason) sink({ kind: 'info', message: `re-creating lab ${names.lab}: ${verdict.reason}` });
       await teardown(paths, sink);
     }
+    await ensureKernelLimits(sink);
     // Checked again with the bridge made under the caches lock: two labs coming up at once
     // cannot both take one subnet.
     await withCachesLock(paths, waitingForCaches(sink), async () => {
@@ -334,16 +341,37 @@ export async function labDown(sink: EventSink, paths = labPaths()): Promise<void
   });
 }
 
-/** One host as `lab status` shows it: process, SSH, bridge port. */
-async function hostStatus(paths: LabPaths, host: LabHostState, privateKey: Buffer | undefined): Promise<LabHostStatus> {
-  const running = await isHostProcess(paths, host.name, host.pid);
-  const pub = await readFile(path.join(paths.hostKeysDir, host.name, 'ssh_host_ed25519_key.pub'), 'utf8').catch(() => undefined);
-  const sshReachable =
-    running && privateKey !== undefined && pub !== undefined ? await sshAccepts({ host: host.name, address: host.address, hostKey: publicKeyBlob(pub) }, privateKey, 2000) : false;
-  return { name: host.name, address: host.address, datacenter: host.datacenter, running, sshReachable, isolated: await hostIsIsolated(paths.names, host.name) };
+/** The last 64 KiB of a host's console log (enough for its last boot). */
+async function logTail(file: string): Promise<string> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return '';
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, 64 * 1024);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    return buffer.toString('utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
-/** `hapg lab status`: the named lab's hosts — address, running, SSH, isolated — and the apt proxy. */
+/** One host as `lab status` shows it: process, SSH, bridge port, and what its systemd says. */
+async function hostStatus(paths: LabPaths, host: LabHostState, privateKey: Buffer | undefined): Promise<LabHostStatus> {
+  const running = await isHostProcess(paths, host.name, host.pid);
+  const isolated = await hostIsIsolated(paths.names, host.name);
+  const pub = await readFile(path.join(paths.hostKeysDir, host.name, 'ssh_host_ed25519_key.pub'), 'utf8').catch(() => undefined);
+  const answer =
+    running && privateKey !== undefined && pub !== undefined
+      ? await sshRun({ host: host.name, address: host.address, hostKey: publicKeyBlob(pub) }, privateKey, SYSTEM_STATE_COMMAND, 3000)
+      : undefined;
+  const status: LabHostStatus = { name: host.name, address: host.address, datacenter: host.datacenter, running, sshReachable: answer !== undefined, isolated };
+  if (answer) status.system = parseSystemState(answer.stdout);
+  else if (running && !isolated) status.bootFailure = bootFailureInLog(await logTail(hostDirs(paths, host.name).log));
+  return status;
+}
+
+/** `hapg lab status`: the named lab's hosts — address, running, SSH, isolated, systemd's state — and the apt proxy. */
 export async function labStatus(paths = labPaths()): Promise<LabStatus> {
   assertLabPlatform();
   const lab = paths.names.lab;
@@ -395,6 +423,7 @@ export async function labStart(name: string, sink: EventSink, paths = labPaths()
         hint: `re-create the lab with \`hapg lab up${labFlag(paths.names.lab)}\``,
       });
     }
+    await ensureKernelLimits(sink);
     host.pid = await bootHost(paths, host.name);
     host.stopped = false;
     await writeLabState(paths, state);

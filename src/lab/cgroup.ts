@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { HapgError } from '../errors.js';
 import { parseMountinfo } from './mounts.js';
-import { CGROUP_GROUP } from './paths.js';
+import type { LabNames } from './paths.js';
 
 /** Mount points of the hierarchies systemd uses: cgroup v1 `name=systemd` and/or cgroup2. */
 export interface CgroupMounts {
@@ -21,14 +21,14 @@ export function parseCgroupMounts(mountinfo: string): CgroupMounts {
 }
 
 /** The per-host cgroup directories, one per hierarchy (both on hybrid machines). */
-export async function hostCgroupDirs(host: string): Promise<string[]> {
-  return (await labCgroupRoots()).map((root) => path.join(root, host));
+export async function hostCgroupDirs(names: LabNames, host: string): Promise<string[]> {
+  return (await labCgroupRoots(names)).map((root) => path.join(root, host));
 }
 
-/** `…/hapg-lab` in every hierarchy the machine has. */
-export async function labCgroupRoots(): Promise<string[]> {
+/** The lab's group (`…/hapg-lab`, `…/hapg-lab-NAME`) in every hierarchy the machine has. */
+export async function labCgroupRoots(names: LabNames): Promise<string[]> {
   const mounts = parseCgroupMounts(await readFile('/proc/self/mountinfo', 'utf8'));
-  const roots = [mounts.systemdV1, mounts.unified].filter((m): m is string => m !== undefined).map((m) => path.join(m, CGROUP_GROUP));
+  const roots = [mounts.systemdV1, mounts.unified].filter((m): m is string => m !== undefined).map((m) => path.join(m, names.cgroupGroup));
   if (roots.length === 0) {
     throw new HapgError('LAB', 'no cgroup hierarchy for systemd found (neither name=systemd nor cgroup2 is mounted)', {
       hint: 'mount cgroup2 on /sys/fs/cgroup or /sys/fs/cgroup/unified',
@@ -38,8 +38,8 @@ export async function labCgroupRoots(): Promise<string[]> {
 }
 
 /** Creates the host's fresh, empty cgroups; a stopped host's leftovers are removed first. */
-export async function prepareHostCgroups(host: string): Promise<string[]> {
-  const dirs = await hostCgroupDirs(host);
+export async function prepareHostCgroups(names: LabNames, host: string): Promise<string[]> {
+  const dirs = await hostCgroupDirs(names, host);
   for (const dir of dirs) {
     await removeCgroupTree(dir);
     await mkdir(dir, { recursive: true });

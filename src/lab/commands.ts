@@ -1,135 +1,204 @@
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { HapgError } from '../errors.js';
 import { createReporter } from '../ui/reporter.js';
 import { renderTable } from '../ui/table.js';
-import { DEFAULT_SUBNET } from './layout.js';
-import { labDown, labSetIsolated, labSetup, labStart, labStatus, labStop, labUp } from './lab.js';
-import { labPaths } from './paths.js';
+import { describeSystemd } from './host-health.js';
+import { DEFAULT_SUBNET, MAX_HOSTS } from './layout.js';
+import { defaultInventoryPath, labDown, labSetIsolated, labSetup, labStart, labStatus, labStop, labUp } from './lab.js';
+import { DEFAULT_LAB, labFlag, labPaths, parseLabName, resolveLabName, type LabPaths } from './paths.js';
+import { DEFAULT_RELEASE, describeRelease, LAB_RELEASES, parseRelease, type LabRelease } from './releases.js';
 
 function wholeNumber(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');
   return Number(value);
 }
 
+/** Commander's form of a usage check: the message without the option name commander adds itself. */
+function checked<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      if (err instanceof HapgError) throw new InvalidArgumentError(err.message.replace(/^[^:]*: /, ''));
+      throw err;
+    }
+  };
+}
+
 function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`;
 }
 
-/** Adds `hapg lab …`: the local test lab of systemd-nspawn hosts (CI and the quick start). */
+interface LabOption {
+  lab?: string;
+}
+
+/** `--lab NAME` (every lab command has it); HAPG_LAB when it is not given. */
+function labOption(): Option {
+  return new Option('--lab <name>', `which lab (default: $HAPG_LAB, else "${DEFAULT_LAB}")`).argParser(checked(parseLabName));
+}
+
+function pathsOf(opts: LabOption): LabPaths {
+  return labPaths(process.env, resolveLabName(opts.lab));
+}
+
+/** "lab wtlab: " before result lines of a named lab; nothing for the default lab. */
+function prefixOf(paths: LabPaths): string {
+  return paths.names.lab === DEFAULT_LAB ? '' : `lab ${paths.names.lab}: `;
+}
+
+/** Adds `hapg lab …`: local test labs of systemd-nspawn hosts (CI and the quick start). */
 export function registerLabCommands(program: Command): void {
   const lab = program
     .command('lab')
-    .description('a local lab of Debian hosts (systemd-nspawn, one network namespace each) to deploy to; needs root')
+    .description('local labs of Debian hosts (systemd-nspawn, one network namespace each) to deploy to; needs root')
     .addHelpText(
       'after',
-      `\nCaches (kept by \`lab down\`): $HAPG_LAB_CACHE or /var/cache/hapg/lab. State: $HAPG_LAB_STATE or /var/lib/hapg/lab.`,
+      `
+Several labs run side by side: --lab NAME (or HAPG_LAB) picks one; each has its own subnet,
+bridge, namespaces, state and lock. Caches (kept by \`lab down\`, shared by every lab):
+$HAPG_LAB_CACHE or /var/cache/hapg/lab. State: $HAPG_LAB_STATE or /var/lib/hapg/lab for the
+default lab, the same path with -NAME appended for lab NAME.`,
     );
 
   lab
     .command('setup')
     .description('install the lab packages, start the apt proxy and build the base rootfs (what `lab up` does when missing)')
-    .action(async () => {
+    .addOption(labOption())
+    .addOption(new Option('--release <name>', `Debian release of the base rootfs (default: the lab's, else ${DEFAULT_RELEASE})`).choices(Object.keys(LAB_RELEASES)))
+    .action(async (opts: LabOption & { release?: string }) => {
       const reporter = createReporter({});
       const started = Date.now();
-      await labSetup(reporter.sink);
-      await reporter.result(`lab setup: ready (${seconds(started)})`, { ok: true });
+      const release = await labSetup({ release: opts.release === undefined ? undefined : parseRelease(opts.release) }, reporter.sink, pathsOf(opts));
+      await reporter.result(`lab setup: ready for ${describeRelease(release)} hosts (${seconds(started)})`, { ok: true, release });
     });
 
   lab
     .command('up')
     .description('create (or keep) a lab of N hosts pg1..pgN and write its inventory')
-    .requiredOption('--hosts <n>', 'number of hosts', wholeNumber)
+    .addOption(labOption())
+    .requiredOption('--hosts <n>', `number of hosts (1 to ${MAX_HOSTS})`, wholeNumber)
     .option('--datacenters <n>', 'split the hosts over 1 or 2 datacenters', wholeNumber, 1)
-    .option('--out <file>', 'inventory to write', 'inventories/lab.yml')
-    .option('--subnet <cidr>', 'private /24 for the lab bridge and hosts', DEFAULT_SUBNET)
+    .option('--out <file>', 'inventory to write (default: inventories/lab.yml, for lab NAME inventories/lab-NAME.yml)')
+    .option('--subnet <cidr>', `private /24 for the lab bridge and hosts (default: the lab's, else ${DEFAULT_SUBNET} for the default lab and a free 10.213.x.0/24 derived from the name for others)`)
+    .addOption(new Option('--release <name>', `Debian release of the hosts (default: the lab's, else ${DEFAULT_RELEASE})`).choices(Object.keys(LAB_RELEASES)))
     .addHelpText(
       'after',
       `
 Installs the lab packages, starts the apt proxy and builds the base rootfs first when missing.
-Re-running it with the same --hosts and --subnet keeps the running lab (hosts stopped with
-\`lab stop\` are booted, isolated ones healed; --datacenters and --out only rewrite the
-inventory). Anything else — another host count or subnet, a host that died, leftovers of a
-killed session — tears the lab down and creates it afresh.`,
+Re-running it with the same --hosts, --subnet and --release keeps the running lab (hosts
+stopped with \`lab stop\` are booted, isolated ones healed; --datacenters and --out only
+rewrite the inventory). Anything else — another host count, subnet or release, a host that
+died, leftovers of a killed session — tears this lab down and creates it afresh. Other labs
+keep running.`,
     )
-    .action(async (opts: { hosts: number; datacenters: number; out: string; subnet: string }) => {
+    .action(async (opts: LabOption & { hosts: number; datacenters: number; out?: string; subnet?: string; release?: string }) => {
       const reporter = createReporter({});
       const started = Date.now();
-      const { state, inventoryPath, reused } = await labUp(opts, reporter.sink);
+      const paths = pathsOf(opts);
+      const release: LabRelease | undefined = opts.release === undefined ? undefined : parseRelease(opts.release);
+      const { state, inventoryPath, reused } = await labUp(
+        { hosts: opts.hosts, datacenters: opts.datacenters, out: opts.out ?? defaultInventoryPath(paths.names.lab), subnet: opts.subnet, release },
+        reporter.sink,
+        paths,
+      );
       const rows = [['HOST', 'ADDRESS', 'DATACENTER'], ...state.hosts.map((h) => [h.name, h.address, h.datacenter])];
       const shown = path.relative(process.cwd(), inventoryPath).startsWith('..') ? inventoryPath : path.relative(process.cwd(), inventoryPath);
       await reporter.result(
-        `${renderTable(rows)}\nlab up: ${state.hosts.length} hosts ${reused ? 'already up' : 'up'} in ${seconds(started)}; inventory ${shown}`,
-        { hosts: state.hosts, inventory: inventoryPath, reused },
+        `${renderTable(rows)}\n${prefixOf(paths)}lab up: ${state.hosts.length} ${describeRelease(state.release)} hosts on ${state.subnet} ${reused ? 'already up' : 'up'} in ${seconds(started)}; inventory ${shown}`,
+        { lab: paths.names.lab, release: state.release, subnet: state.subnet, hosts: state.hosts, inventory: inventoryPath, reused },
       );
     });
 
   lab
     .command('down')
-    .description('remove every host, mount, namespace, link and cgroup of the lab and stop its apt proxy; keep the caches')
-    .action(async () => {
+    .description("remove every host, mount, namespace, link and cgroup of the lab; keep the caches (the apt proxy stops with the last lab)")
+    .addOption(labOption())
+    .action(async (opts: LabOption) => {
       const reporter = createReporter({});
       const started = Date.now();
-      await labDown(reporter.sink);
-      await reporter.result(`lab down: done in ${seconds(started)} (caches kept in ${labPaths().cacheDir})`, { ok: true });
+      const paths = pathsOf(opts);
+      await labDown(reporter.sink, paths);
+      await reporter.result(`${prefixOf(paths)}lab down: done in ${seconds(started)} (caches kept in ${paths.cacheDir})`, { lab: paths.names.lab, ok: true });
     });
 
   lab
     .command('status')
-    .description('list the lab hosts: address, running, SSH reachable, isolated')
-    .action(async () => {
+    .description("list the lab's hosts: address, running, SSH reachable, isolated, systemd's state")
+    .addOption(labOption())
+    .action(async (opts: LabOption) => {
       const reporter = createReporter({});
-      const { state, hosts, proxyRunning } = await labStatus();
+      const paths = pathsOf(opts);
+      const { lab: name, state, hosts, proxyRunning, proxyServesLab } = await labStatus(paths);
       if (!state) {
-        await reporter.result(`no lab (start one with \`hapg lab up --hosts 3\`); apt proxy ${proxyRunning ? 'running' : 'stopped'}`, { hosts: [] });
+        await reporter.result(`lab ${name} is not up (start it with \`hapg lab up${labFlag(name)} --hosts 3\`); apt proxy ${proxyRunning ? 'running' : 'stopped'}`, {
+          lab: name,
+          hosts: [],
+          proxyRunning,
+        });
         return;
       }
       const yesNo = (b: boolean) => (b ? 'yes' : 'no');
       const rows = [
-        ['HOST', 'ADDRESS', 'DATACENTER', 'RUNNING', 'SSH', 'ISOLATED'],
-        ...hosts.map((h) => [h.name, h.address, h.datacenter, yesNo(h.running), yesNo(h.sshReachable), yesNo(h.isolated)]),
+        ['HOST', 'ADDRESS', 'DATACENTER', 'RUNNING', 'SSH', 'ISOLATED', 'SYSTEMD'],
+        ...hosts.map((h) => [h.name, h.address, h.datacenter, yesNo(h.running), yesNo(h.sshReachable), yesNo(h.isolated), describeSystemd(h)]),
       ];
-      await reporter.result(`${renderTable(rows)}\napt proxy ${state.proxyUrl}: ${proxyRunning ? 'running' : 'stopped'}`, { hosts, proxyRunning });
+      const again = `run \`hapg lab up${labFlag(name)} --hosts ${state.hosts.length}\` again`;
+      const proxy = proxyServesLab ? 'running' : `${proxyRunning ? `running, but not on ${state.bridgeAddress}` : 'stopped'} (${again})`;
+      await reporter.result(
+        `${renderTable(rows)}\nlab ${name}: ${describeRelease(state.release)} on ${state.subnet}; apt proxy ${state.proxyUrl}: ${proxy}`,
+        { lab: name, release: state.release, subnet: state.subnet, hosts, proxyRunning, proxyServesLab },
+      );
     });
 
   lab
     .command('stop')
     .description('power a host off (same address and disk when started again)')
     .argument('<host>', 'lab host, e.g. pg3')
-    .action(async (host: string) => {
+    .addOption(labOption())
+    .action(async (host: string, opts: LabOption) => {
       const reporter = createReporter({});
-      await labStop(host, reporter.sink);
-      await reporter.result(`lab stop: ${host} is off`, { host, running: false });
+      const paths = pathsOf(opts);
+      await labStop(host, reporter.sink, paths);
+      await reporter.result(`${prefixOf(paths)}lab stop: ${host} is off`, { lab: paths.names.lab, host, running: false });
     });
 
   lab
     .command('start')
     .description('boot a stopped host and wait for its sshd')
     .argument('<host>', 'lab host, e.g. pg3')
-    .action(async (host: string) => {
+    .addOption(labOption())
+    .action(async (host: string, opts: LabOption) => {
       const reporter = createReporter({});
       const started = Date.now();
-      await labStart(host, reporter.sink);
-      await reporter.result(`lab start: ${host} is up (${seconds(started)})`, { host, running: true });
+      const paths = pathsOf(opts);
+      await labStart(host, reporter.sink, paths);
+      await reporter.result(`${prefixOf(paths)}lab start: ${host} is up (${seconds(started)})`, { lab: paths.names.lab, host, running: true });
     });
 
   lab
     .command('isolate')
     .description("cut a host's network (frames dropped at the lab bridge; the host keeps its link)")
     .argument('<host>', 'lab host, e.g. pg2')
-    .action(async (host: string) => {
+    .addOption(labOption())
+    .action(async (host: string, opts: LabOption) => {
       const reporter = createReporter({});
-      await labSetIsolated(host, true, reporter.sink);
-      await reporter.result(`lab isolate: ${host} is cut off`, { host, isolated: true });
+      const paths = pathsOf(opts);
+      await labSetIsolated(host, true, reporter.sink, paths);
+      await reporter.result(`${prefixOf(paths)}lab isolate: ${host} is cut off`, { lab: paths.names.lab, host, isolated: true });
     });
 
   lab
     .command('heal')
     .description("restore an isolated host's network")
     .argument('<host>', 'lab host, e.g. pg2')
-    .action(async (host: string) => {
+    .addOption(labOption())
+    .action(async (host: string, opts: LabOption) => {
       const reporter = createReporter({});
-      await labSetIsolated(host, false, reporter.sink);
-      await reporter.result(`lab heal: ${host} is reachable again`, { host, isolated: false });
+      const paths = pathsOf(opts);
+      await labSetIsolated(host, false, reporter.sink, paths);
+      await reporter.result(`${prefixOf(paths)}lab heal: ${host} is reachable again`, { lab: paths.names.lab, host, isolated: false });
     });
 }
 

@@ -10,19 +10,23 @@ import type { KeyPair } from './keys.js';
 import type { LabHost } from './layout.js';
 import { runLocal } from './local.js';
 import { currentMounts } from './mounts.js';
-import { hostDirs, netnsName, NETNS_PREFIX, type LabPaths } from './paths.js';
+import { hostDirs, hostOfLabObject, netnsName, type LabNames, type LabPaths } from './paths.js';
 import { findProcesses, processArgv, terminate } from './processes.js';
 
+const NETNS_DIR = '/run/netns';
+
 /** The nspawn command line of one host (PID 1 is systemd; network and cgroups are the lab's). */
-export function nspawnArgs(opts: { host: string; rootDir: string }): string[] {
+export function nspawnArgs(opts: { names: LabNames; host: string; rootDir: string }): string[] {
   return [
     '--boot',
-    `--machine=${opts.host}`,
+    // Machine names are machine-wide (nspawn keeps per-machine files under /run): one per lab.
+    `--machine=${opts.names.machinePrefix}${opts.host}`,
+    `--hostname=${opts.host}`,
     `--directory=${opts.rootDir}`,
     // No systemd on the machine: nothing to register with, and we place the cgroup ourselves.
     '--register=no',
     '--keep-unit',
-    `--network-namespace-path=/run/netns/${netnsName(opts.host)}`,
+    `--network-namespace-path=${NETNS_DIR}/${netnsName(opts.names, opts.host)}`,
     // keepalived adds the VIP and sends VRRP; the namespace is the host's own.
     '--capability=CAP_NET_ADMIN,CAP_NET_RAW',
     '--link-journal=no',
@@ -83,7 +87,7 @@ export async function isRootMounted(paths: LabPaths, host: string): Promise<bool
  */
 export async function bootHost(paths: LabPaths, host: string): Promise<number> {
   const dirs = hostDirs(paths, host);
-  const procsFiles = await prepareHostCgroups(host);
+  const procsFiles = await prepareHostCgroups(paths.names, host);
   const script = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n-1)); done; exec "$@"';
   const logFd = openSync(dirs.log, 'a');
   let pid: number | undefined;
@@ -91,7 +95,7 @@ export async function bootHost(paths: LabPaths, host: string): Promise<number> {
     writeSync(logFd, `\n=== hapg lab: booting ${host} at ${new Date().toISOString()} ===\n`);
     const child = spawn(
       'sh',
-      ['-c', script, 'hapg-lab-boot', String(procsFiles.length), ...procsFiles, 'systemd-nspawn', ...nspawnArgs({ host, rootDir: dirs.root })],
+      ['-c', script, 'hapg-lab-boot', String(procsFiles.length), ...procsFiles, 'systemd-nspawn', ...nspawnArgs({ names: paths.names, host, rootDir: dirs.root })],
       { detached: true, stdio: ['ignore', logFd, logFd], cwd: '/' },
     );
     child.on('error', () => undefined);
@@ -115,36 +119,38 @@ export async function isHostProcess(paths: LabPaths, host: string, pid: number |
 }
 
 function isNspawnOf(paths: LabPaths, argv: string[]): string | undefined {
-  const host = labHostOfNspawn(argv);
+  const host = labHostOfNspawn(paths.names, argv);
   return host !== undefined && argv.includes(`--directory=${hostDirs(paths, host).root}`) ? host : undefined;
 }
 
-/** The host name when argv is a lab nspawn (recognised by its namespace, a machine-wide name). */
-function labHostOfNspawn(argv: string[]): string | undefined {
+/** The host name when argv is an nspawn of this lab (recognised by its namespace, a machine-wide name). */
+function labHostOfNspawn(names: LabNames, argv: string[]): string | undefined {
   if (path.basename(argv[0] ?? '') !== 'systemd-nspawn') return undefined;
-  if (!argv.some((a) => a.startsWith(`--network-namespace-path=/run/netns/${NETNS_PREFIX}`))) return undefined;
-  return argv.find((a) => a.startsWith('--machine='))?.slice('--machine='.length);
+  const option = '--network-namespace-path=';
+  const netns = argv.find((a) => a.startsWith(option))?.slice(option.length);
+  return netns !== undefined && path.dirname(netns) === NETNS_DIR ? hostOfLabObject(names.netnsPrefix, path.basename(netns)) : undefined;
 }
 
 /**
- * Every running lab nspawn on the machine, by host, whatever the state file says (also one
- * started with another HAPG_LAB_STATE: namespace and link names are machine-wide).
+ * Every running nspawn of this lab on the machine, by host, whatever the state file says
+ * (also one started with another HAPG_LAB_STATE: namespace names are machine-wide). Hosts
+ * of other labs are never listed.
  */
-export async function findHostProcesses(): Promise<{ host: string; pid: number }[]> {
-  const found = await findProcesses((argv) => labHostOfNspawn(argv) !== undefined);
-  return found.map((p) => ({ host: labHostOfNspawn(p.argv) ?? '', pid: p.pid }));
+export async function findHostProcesses(names: LabNames): Promise<{ host: string; pid: number }[]> {
+  const found = await findProcesses((argv) => labHostOfNspawn(names, argv) !== undefined);
+  return found.map((p) => ({ host: labHostOfNspawn(names, p.argv) ?? '', pid: p.pid }));
 }
 
 /**
  * Powers a host off: nspawn turns SIGTERM into an orderly shutdown of the host's systemd;
  * waits for it, then kills whatever is left in the host's cgroups and removes them.
  */
-export async function powerOffHost(host: string, pid: number | undefined, opts: { graceMs: number }): Promise<void> {
+export async function powerOffHost(names: LabNames, host: string, pid: number | undefined, opts: { graceMs: number }): Promise<void> {
   if (pid !== undefined) {
     const left = await terminate([pid], { signal: 'SIGTERM', graceMs: opts.graceMs });
     if (left.length > 0) throw new HapgError('LAB', `${host}: nspawn (pid ${pid}) did not exit after SIGKILL`, { host });
   }
-  for (const dir of await hostCgroupDirs(host)) {
+  for (const dir of await hostCgroupDirs(names, host)) {
     const pids = await cgroupTreePids(dir);
     if (pids.length > 0) {
       const left = await terminate(pids, { signal: 'SIGKILL', graceMs: 5000 });

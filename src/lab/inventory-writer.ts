@@ -2,9 +2,14 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML, { isMap, isPair, isScalar, isSeq, Scalar } from 'yaml';
 import type { LabLayout } from './layout.js';
+import { describeRelease, postgresMajorOf, type LabRelease } from './releases.js';
 
 export interface LabInventoryInput {
+  /** Name of the lab (`hapg lab … --lab NAME`). */
+  lab: string;
   layout: LabLayout;
+  /** The hosts' Debian release: the inventory deploys the PostgreSQL major it ships. */
+  release: LabRelease;
   identityFile: string;
   knownHosts: string;
   proxyUrl: string;
@@ -20,14 +25,14 @@ export function secretsFileFor(inventoryPath: string): string {
   return `.hapg/${path.basename(inventoryPath).replace(/\.ya?ml$/, '')}.secrets.yml`;
 }
 
-function cluster(opts: { etcd: string; hosts: string[]; vip: string; routerId: number; subnet: string; standbyOf?: string }) {
+function cluster(opts: { etcd: string; hosts: string[]; vip: string; routerId: number; subnet: string; postgresVersion: number; standbyOf?: string }) {
   return {
     etcd: opts.etcd,
     hosts: opts.hosts,
     leader: opts.hosts[0],
     ...(opts.standbyOf ? { standby: { cluster: opts.standbyOf } } : {}),
     postgres: {
-      version: 15,
+      version: opts.postgresVersion,
       port: 5432,
       parameters: { max_connections: 200, shared_buffers: '256MB', wal_keep_size: '1GB' },
       hba: [{ type: 'host', database: 'all', user: 'all', address: opts.subnet, method: 'scram-sha-256' }],
@@ -62,6 +67,7 @@ function cluster(opts: { etcd: string; hosts: string[]; vip: string; routerId: n
  */
 export function renderLabInventory(input: LabInventoryInput): string {
   const { layout } = input;
+  const postgresVersion = postgresMajorOf(input.release);
   const dcs = layout.datacenters === 2 ? ['dc1', 'dc2'] : ['dc1'];
   const hostsIn = (dc: string) => layout.hosts.filter((h) => h.datacenter === dc).map((h) => h.name);
   const value = {
@@ -77,7 +83,7 @@ export function renderLabInventory(input: LabInventoryInput): string {
     packages: { apt_proxy: input.proxyUrl },
     etcd: Object.fromEntries(dcs.map((dc) => [dc, { hosts: hostsIn(dc), client_port: 2379, peer_port: 2380 }])),
     clusters: {
-      main: cluster({ etcd: 'dc1', hosts: hostsIn('dc1'), vip: layout.vips[0] ?? '', routerId: 51, subnet: layout.subnet.cidr }),
+      main: cluster({ etcd: 'dc1', hosts: hostsIn('dc1'), vip: layout.vips[0] ?? '', routerId: 51, subnet: layout.subnet.cidr, postgresVersion }),
       ...(layout.datacenters === 2
         ? {
             standby: cluster({
@@ -86,6 +92,7 @@ export function renderLabInventory(input: LabInventoryInput): string {
               vip: layout.vips[1] ?? '',
               routerId: 52,
               subnet: layout.subnet.cidr,
+              postgresVersion,
               standbyOf: 'main',
             }),
           }
@@ -97,7 +104,7 @@ export function renderLabInventory(input: LabInventoryInput): string {
   const doc = new YAML.Document(value, { aliasDuplicateObjects: false });
   doc.commentBefore = [
     GENERATED_HEADER,
-    ` ${layout.hosts.length} host${layout.hosts.length === 1 ? '' : 's'} on ${layout.subnet.cidr} (bridge ${layout.bridgeAddress}), ${layout.datacenters} datacenter${layout.datacenters === 1 ? '' : 's'}:`,
+    ` lab ${input.lab}: ${layout.hosts.length} ${describeRelease(input.release)} host${layout.hosts.length === 1 ? '' : 's'} on ${layout.subnet.cidr} (bridge ${layout.bridgeAddress}), ${layout.datacenters} datacenter${layout.datacenters === 1 ? '' : 's'}:`,
     `   hapg check  -i ${input.inventoryPath}`,
     `   hapg deploy -i ${input.inventoryPath}`,
   ].join('\n');

@@ -1,7 +1,11 @@
+import { createHash } from 'node:crypto';
 import { HapgError } from '../errors.js';
+import { DEFAULT_LAB } from './paths.js';
 
+/** The default lab's subnet; other labs get another 10.213.x.0/24 (see candidateSubnets). */
 export const DEFAULT_SUBNET = '10.213.77.0/24';
-export const MAX_HOSTS = 16;
+/** Hosts take .11–.50, below the VIPs. */
+export const MAX_HOSTS = 40;
 /** Hosts get .11, .12, …; the bridge is .1; cluster VIPs start at .100. */
 const FIRST_HOST_OCTET = 11;
 const BRIDGE_OCTET = 1;
@@ -46,8 +50,8 @@ export function parseSubnet(cidr: string): LabSubnet {
   return { cidr: `${a}.${b}.${c}.0/24`, prefix: `${a}.${b}.${c}` };
 }
 
-/** Splits N hosts over datacenters: dc1 gets the first ceil(N/2) when there are two. */
-export function planLayout(opts: { hosts: number; datacenters: number; subnet: string }): LabLayout {
+/** Checks --hosts and --datacenters (before a lab command spends time on anything else). */
+export function assertHostCounts(opts: { hosts: number; datacenters: number }): void {
   const { hosts: count, datacenters } = opts;
   if (!Number.isInteger(count) || count < 1 || count > MAX_HOSTS) {
     throw new HapgError('USAGE', `--hosts ${count}: expected a whole number from 1 to ${MAX_HOSTS}`);
@@ -58,6 +62,12 @@ export function planLayout(opts: { hosts: number; datacenters: number; subnet: s
   if (datacenters === 2 && count < 2) {
     throw new HapgError('USAGE', '--datacenters 2 needs at least 2 hosts');
   }
+}
+
+/** Splits N hosts over datacenters: dc1 gets the first ceil(N/2) when there are two. */
+export function planLayout(opts: { hosts: number; datacenters: number; subnet: string }): LabLayout {
+  const { hosts: count, datacenters } = opts;
+  assertHostCounts(opts);
   const subnet = parseSubnet(opts.subnet);
   const inDc1 = datacenters === 2 ? Math.ceil(count / 2) : count;
   const hosts = Array.from({ length: count }, (_, i) => ({
@@ -67,6 +77,21 @@ export function planLayout(opts: { hosts: number; datacenters: number; subnet: s
   }));
   const vips = Array.from({ length: datacenters }, (_, i) => `${subnet.prefix}.${VIP_OCTET + i}`);
   return { subnet, bridgeAddress: `${subnet.prefix}.${BRIDGE_OCTET}`, hosts, datacenters, vips };
+}
+
+/** Third octets a named lab's 10.213.x.0/24 may take (77 is the default lab's). */
+const NAMED_LAB_OCTETS = { first: 78, count: 170 };
+
+/**
+ * The subnets lab NAME tries, in order, when --subnet is not given: the default lab has
+ * 10.213.77.0/24 only; any other name starts at a 10.213.x.0/24 derived from its hash (so
+ * the same name gets the same subnet on every machine where it is free) and walks on from
+ * there; the caller takes the first one that is free.
+ */
+export function candidateSubnets(lab: string): string[] {
+  if (lab === DEFAULT_LAB) return [DEFAULT_SUBNET];
+  const start = createHash('sha256').update(lab).digest().readUInt32BE(0) % NAMED_LAB_OCTETS.count;
+  return Array.from({ length: NAMED_LAB_OCTETS.count }, (_, i) => `10.213.${NAMED_LAB_OCTETS.first + ((start + i) % NAMED_LAB_OCTETS.count)}.0/24`);
 }
 
 /** IPv4 to a 32-bit number (for overlap checks). */

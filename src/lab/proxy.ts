@@ -90,9 +90,18 @@ export function proxyAnswers(address: string, timeoutMs = 2000): Promise<boolean
   });
 }
 
+/** True when two configurations differ at most in their bind addresses. */
+export function sameProxySettings(a: string, b: string): boolean {
+  const settings = (text: string) => text.split('\n').filter((line) => !line.startsWith('BindAddress:')).join('\n');
+  return settings(a) === settings(b);
+}
+
 /**
- * Makes sure the lab's apt proxy runs with the current config and answers on every bind
- * address; restarts it when the config changed (new bridge address) or it stopped answering.
+ * Makes sure the machine's one lab apt proxy runs and answers on every address in
+ * BINDADDRESSES (loopback and the bridge of every lab that is up). A proxy that already
+ * answers on all of them is left alone, so the hosts of other labs keep their downloads;
+ * otherwise (a new lab's bridge, another mirror, not running) it is restarted with the full
+ * list — apt on the other labs' hosts retries across the second it is down.
  */
 export async function ensureAptProxy(
   paths: LabPaths,
@@ -109,17 +118,20 @@ export async function ensureAptProxy(
     bindAddresses: opts.bindAddresses,
     upstreamProxy: await machineAptProxy(),
   });
-  const configChanged = await writeIfChanged(path.join(p.conf, 'acng.conf'), config);
+  const configFile = path.join(p.conf, 'acng.conf');
+  const currentConfig = await readFile(configFile, 'utf8').catch(() => undefined);
   const backendChanged = await writeIfChanged(path.join(p.conf, 'backends_debian'), `${opts.mirror}/\n`);
-  const changed = configChanged || backendChanged;
   const running = await findLabProxy(paths);
-  if (running !== undefined && !changed) {
-    const answers = await Promise.all(opts.bindAddresses.map((a) => proxyAnswers(a)));
-    if (answers.every(Boolean)) {
-      sink({ kind: 'noop', host: 'localhost', title: 'apt proxy', reason: `running on ${opts.bindAddresses.join(', ')}:${APT_PROXY_PORT}` });
+  let missing: string[] = [];
+  if (running !== undefined && !backendChanged && currentConfig !== undefined && sameProxySettings(currentConfig, config)) {
+    const answers = await Promise.all(opts.bindAddresses.map(async (a) => ((await proxyAnswers(a)) ? undefined : a)));
+    missing = answers.filter((a): a is string => a !== undefined);
+    if (missing.length === 0) {
+      sink({ kind: 'noop', host: 'localhost', title: 'apt proxy', reason: `running, port ${APT_PROXY_PORT} on ${opts.bindAddresses.join(', ')}` });
       return;
     }
   }
+  await writeIfChanged(configFile, config);
   if (running !== undefined) await terminate([running], { graceMs: 5000 });
   for (const address of opts.bindAddresses) {
     if (await proxyAnswers(address, 500)) {
@@ -129,7 +141,9 @@ export async function ensureAptProxy(
     }
   }
   await startProxy(paths, opts.bindAddresses);
-  sink({ kind: 'change', host: 'localhost', title: 'apt proxy started', detail: `${opts.bindAddresses.join(', ')}:${APT_PROXY_PORT}` });
+  const on = `port ${APT_PROXY_PORT} on ${opts.bindAddresses.join(', ')}`;
+  if (running === undefined) sink({ kind: 'change', host: 'localhost', title: 'apt proxy started', detail: on });
+  else sink({ kind: 'change', host: 'localhost', title: 'apt proxy restarted', detail: `${on}; ${missing.length > 0 ? `new: ${missing.join(', ')}` : 'settings changed'}` });
 }
 
 async function startProxy(paths: LabPaths, bindAddresses: readonly string[]): Promise<void> {

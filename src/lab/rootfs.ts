@@ -8,9 +8,7 @@ import { runLocal } from './local.js';
 import { currentMounts, removeTree } from './mounts.js';
 import type { LabPaths } from './paths.js';
 import { exists } from './prereqs.js';
-
-/** Debian release of the lab hosts. */
-export const LAB_SUITE = 'bookworm';
+import type { LabRelease } from './releases.js';
 
 /** What every lab host has before hapg deploys anything: systemd, sshd, python3, and tools the deploy calls. */
 export const BASE_PACKAGES = [
@@ -29,14 +27,14 @@ export const BASE_PACKAGES = [
 /** Bump when `customizeBase` changes, so cached bases are rebuilt. */
 const CUSTOMIZATION_REVISION = 1;
 
-/** The cached base's directory name: suite plus a digest of everything that shapes it. */
-export function baseRootfsName(): string {
-  const recipe = JSON.stringify({ suite: LAB_SUITE, variant: 'minbase', packages: BASE_PACKAGES, revision: CUSTOMIZATION_REVISION });
-  return `${LAB_SUITE}-${createHash('sha256').update(recipe).digest('hex').slice(0, 10)}`;
+/** The cached base's directory name: release plus a digest of everything that shapes it. */
+export function baseRootfsName(release: LabRelease): string {
+  const recipe = JSON.stringify({ suite: release, variant: 'minbase', packages: BASE_PACKAGES, revision: CUSTOMIZATION_REVISION });
+  return `${release}-${createHash('sha256').update(recipe).digest('hex').slice(0, 10)}`;
 }
 
-export function baseRootfsDir(paths: LabPaths): string {
-  return path.join(paths.rootfsDir, baseRootfsName());
+export function baseRootfsDir(paths: LabPaths, release: LabRelease): string {
+  return path.join(paths.rootfsDir, baseRootfsName(release));
 }
 
 /** The systemd drop-in that lets every host generate its own host keys at first boot. */
@@ -48,27 +46,29 @@ ExecStartPre=/usr/sbin/sshd -t
 `;
 
 /**
- * Builds the hosts' read-only lower layer once (debootstrap through the lab's apt proxy,
+ * Builds a release's read-only lower layer once (debootstrap through the lab's apt proxy,
  * which warms the package cache too) and reuses it; builds into a temp dir, then renames.
+ * Every release keeps its own base. The caller holds the caches lock.
  */
 export async function ensureBaseRootfs(
   paths: LabPaths,
+  release: LabRelease,
   opts: { mirror: string; hostSources: readonly AptSource[]; proxyUrl: string },
   sink: EventSink,
 ): Promise<string> {
-  const final = baseRootfsDir(paths);
+  const final = baseRootfsDir(paths, release);
   if (await exists(path.join(final, 'etc', 'hapg-lab-base.json'))) {
     sink({ kind: 'noop', host: 'localhost', title: 'base rootfs', reason: `cached in ${final}` });
     return final;
   }
   await mkdir(paths.rootfsDir, { recursive: true, mode: 0o755 });
-  await removeUnusedBases(paths, final);
+  await removeUnusedBases(paths, release, final);
   const tmp = `${final}.tmp-${process.pid}`;
-  sink({ kind: 'step', host: 'localhost', title: `building the base rootfs (${LAB_SUITE}, debootstrap, about 2 minutes the first time)` });
+  sink({ kind: 'step', host: 'localhost', title: `building the base rootfs (${release}, debootstrap, about 2 minutes the first time)` });
   const started = Date.now();
   await runLocal(
     'debootstrap',
-    ['--variant=minbase', `--include=${BASE_PACKAGES.join(',')}`, '--components=main', LAB_SUITE, tmp, `${opts.mirror}/`],
+    ['--variant=minbase', `--include=${BASE_PACKAGES.join(',')}`, '--components=main', release, tmp, `${opts.mirror}/`],
     { what: 'building the base rootfs', env: { http_proxy: opts.proxyUrl, DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 1_800_000 },
   ).catch(async (err: unknown) => {
     const log = path.join(tmp, 'debootstrap', 'debootstrap.log');
@@ -76,7 +76,7 @@ export async function ensureBaseRootfs(
     if (err instanceof HapgError) throw new HapgError('LAB', err.message, { cause: err, hint: `debootstrap's log was ${log}` });
     throw err;
   });
-  await customizeBase(tmp, opts.hostSources);
+  await customizeBase(tmp, release, opts.hostSources);
   await removeTree(final);
   await rename(tmp, final);
   sink({ kind: 'change', host: 'localhost', title: 'base rootfs built', detail: `${final}, ${Math.round((Date.now() - started) / 1000)} s` });
@@ -84,7 +84,7 @@ export async function ensureBaseRootfs(
 }
 
 /** Makes the debootstrapped tree a template: no host identity, per-host SSH keys, Debian sources. */
-async function customizeBase(root: string, hostSources: readonly AptSource[]): Promise<void> {
+async function customizeBase(root: string, release: LabRelease, hostSources: readonly AptSource[]): Promise<void> {
   const at = (p: string) => path.join(root, p);
   for (const name of await readdir(at('etc/ssh'))) {
     if (name.startsWith('ssh_host_')) await rm(at(`etc/ssh/${name}`), { force: true });
@@ -101,16 +101,19 @@ async function customizeBase(root: string, hostSources: readonly AptSource[]): P
   await mkdir(at('var/cache/apt/archives/partial'), { recursive: true });
   await writeFile(
     at('etc/hapg-lab-base.json'),
-    `${JSON.stringify({ suite: LAB_SUITE, variant: 'minbase', packages: BASE_PACKAGES, revision: CUSTOMIZATION_REVISION, builtAt: new Date().toISOString() }, null, 2)}\n`,
+    `${JSON.stringify({ suite: release, variant: 'minbase', packages: BASE_PACKAGES, revision: CUSTOMIZATION_REVISION, builtAt: new Date().toISOString() }, null, 2)}\n`,
   );
 }
 
-/** Drops older bases and half-built trees that no running host uses as its lower layer. */
-async function removeUnusedBases(paths: LabPaths, keep: string): Promise<void> {
+/**
+ * Drops the release's older bases and half-built trees that no host (of any lab) uses as its
+ * lower layer; other releases' bases stay cached.
+ */
+async function removeUnusedBases(paths: LabPaths, release: LabRelease, keep: string): Promise<void> {
   const overlayOptions = (await currentMounts()).filter((m) => m.fstype === 'overlay').map((m) => m.superOptions);
   for (const name of await readdir(paths.rootfsDir)) {
     const dir = path.join(paths.rootfsDir, name);
-    if (dir === keep) continue;
+    if (dir === keep || !name.startsWith(`${release}-`)) continue;
     if (overlayOptions.some((o) => o.includes(`lowerdir=${dir}`))) continue;
     await removeTree(dir);
   }

@@ -41,6 +41,46 @@ export async function sshAccepts(target: ProbeTarget, privateKey: Buffer, timeou
 }
 
 /**
+ * Logs in like sshAccepts and runs COMMAND; its stdout, or undefined when the host did not
+ * let the lab key in (or did not answer) within the time.
+ */
+export async function sshRun(target: ProbeTarget, privateKey: Buffer, command: string, timeoutMs = 5000): Promise<{ exitCode: number | undefined; stdout: string } | undefined> {
+  return new Promise((resolve) => {
+    const client = new ssh2.Client();
+    let settled = false;
+    const done = (result: { exitCode: number | undefined; stdout: string } | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      client.end();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    client.on('ready', () => {
+      client.exec(command, (err, stream) => {
+        if (err) return done(undefined);
+        let stdout = '';
+        let exitCode: number | undefined;
+        stream.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+        stream.stderr.resume();
+        stream.on('exit', (code: number | null) => (exitCode = code ?? undefined));
+        stream.on('close', () => done({ exitCode, stdout }));
+      });
+    });
+    client.on('error', () => done(undefined));
+    client.on('close', () => done(undefined));
+    client.connect({
+      host: target.address,
+      port: 22,
+      username: 'root',
+      privateKey,
+      readyTimeout: timeoutMs,
+      hostVerifier: (key: Buffer) => key.equals(target.hostKey),
+    });
+  });
+}
+
+/**
  * Polls every host until its sshd accepts the lab key; fails naming the first host that is
  * still unreachable at the deadline, or stops early when its machine process died.
  */

@@ -1,6 +1,10 @@
 // Brings up a fresh shared lab once for every e2e test file and tears it down afterwards
 // (unless HAPG_KEEP_LAB=1). Never skips: without root or the lab's tools, `lab up` installs
 // what it can and otherwise fails with its one-line error, which fails the run.
+//
+// The lab is the one HAPG_LAB names (default: `default`), of HAPG_E2E_RELEASE (default:
+// trixie). HAPG_E2E_BOOKWORM_HOSTS=N brings up a second lab of N bookworm hosts beside it,
+// in parallel, provided as `labBookworm`; both go down at the end.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,13 +12,14 @@ import type { TestProject } from 'vitest/node';
 import YAML from 'yaml';
 import { labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_SUBNET } from '../../src/lab/layout.js';
-import { labPaths } from '../../src/lab/paths.js';
+import { DEFAULT_LAB, labPaths, type LabPaths } from '../../src/lab/paths.js';
+import { DEFAULT_RELEASE, parseRelease, type LabRelease } from '../../src/lab/releases.js';
 import { readLabState } from '../../src/lab/state.js';
 import { createReporter } from '../../src/ui/reporter.js';
 import type { LabContext } from './lab-context.js';
 
 /** The tests' view of the lab, read back from the inventory `lab up` wrote (as a user would). */
-async function labContextFrom(inventoryPath: string, bridgeAddress: string): Promise<LabContext> {
+async function labContextFrom(inventoryPath: string, bridgeAddress: string, release: LabRelease): Promise<LabContext> {
   const inventory = YAML.parse(await readFile(inventoryPath, 'utf8')) as {
     ssh: { user: string; identity_files: string[]; known_hosts: string };
     hosts: Record<string, { address: string; datacenter: string }>;
@@ -28,6 +33,7 @@ async function labContextFrom(inventoryPath: string, bridgeAddress: string): Pro
     identityFile,
     knownHosts: inventory.ssh.known_hosts,
     bridgeAddress,
+    release,
   };
 }
 
@@ -38,33 +44,84 @@ async function labContextFrom(inventoryPath: string, bridgeAddress: string): Pro
  */
 export const LAB_HOSTS = 16;
 
+/** One lab the setup brings up: which, of what release, how many hosts, where its inventory goes. */
+interface E2eLab {
+  key: 'lab' | 'labBookworm';
+  paths: LabPaths;
+  release: LabRelease;
+  hosts: number;
+  inventoryPath: string;
+}
+
+function wholeNumberFromEnv(name: string): number {
+  const value = process.env[name] ?? '';
+  if (value === '') return 0;
+  if (!/^\d+$/.test(value)) throw new Error(`${name}=${value}: expected a whole number of hosts`);
+  return Number(value);
+}
+
 export default async function setup({ provide }: TestProject): Promise<() => Promise<void>> {
+  const main = labPaths();
   // Development: HAPG_E2E_LAB names the inventory of a lab that is already up (`hapg lab up
   // --hosts 16 --out …`); one test file then runs against its hosts, and the lab is kept.
   const existing = process.env['HAPG_E2E_LAB'];
   if (existing) {
-    const state = await readLabState(labPaths());
-    if (!state) throw new Error(`HAPG_E2E_LAB=${existing}, but no lab is up (hapg lab up --hosts ${LAB_HOSTS} --out ${existing})`);
-    provide('lab', await labContextFrom(path.resolve(existing), state.bridgeAddress));
+    const state = await readLabState(main);
+    if (!state) throw new Error(`HAPG_E2E_LAB=${existing}, but lab ${main.names.lab} is not up (hapg lab up --hosts ${LAB_HOSTS} --out ${existing})`);
+    provide('lab', await labContextFrom(path.resolve(existing), state.bridgeAddress, state.release));
     return async () => {};
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'hapg-lab-e2e-'));
-  const inventoryPath = path.join(dir, 'lab.yml');
+  const labs: E2eLab[] = [
+    {
+      key: 'lab',
+      paths: main,
+      release: process.env['HAPG_E2E_RELEASE'] ? parseRelease(process.env['HAPG_E2E_RELEASE']) : DEFAULT_RELEASE,
+      hosts: LAB_HOSTS,
+      inventoryPath: path.join(dir, 'lab.yml'),
+    },
+  ];
+  const bookwormHosts = wholeNumberFromEnv('HAPG_E2E_BOOKWORM_HOSTS');
+  if (bookwormHosts > 0) {
+    const name = `${main.names.lab === DEFAULT_LAB ? 'e2e' : main.names.lab}-bookworm`;
+    labs.push({ key: 'labBookworm', paths: labPaths(process.env, name), release: 'bookworm', hosts: bookwormHosts, inventoryPath: path.join(dir, 'lab-bookworm.yml') });
+  }
   const reporter = createReporter({});
   const started = Date.now();
-  // Deploy tests start from bare hosts: a lab left from an earlier run is replaced.
-  await labDown(reporter.sink);
-  // The same function `hapg lab up --hosts 8 --out …` runs (the CLI needs a build; this does not).
-  const up = await labUp({ hosts: LAB_HOSTS, datacenters: 1, out: inventoryPath, subnet: DEFAULT_SUBNET }, reporter.sink);
-  process.stderr.write(`e2e: fresh lab of ${LAB_HOSTS} hosts in ${((Date.now() - started) / 1000).toFixed(1)} s (state ${labPaths().stateDir})\n`);
-  provide('lab', await labContextFrom(inventoryPath, up.state.bridgeAddress));
+  // Deploy tests start from bare hosts: a lab left from an earlier run is replaced. Labs come
+  // up in parallel: each has its own lock, the shared caches serialise themselves.
+  const settled = await Promise.allSettled(
+    labs.map(async (lab) => {
+      await labDown(reporter.sink, lab.paths);
+      // The same function `hapg lab up --hosts N --out …` runs (the CLI needs a build; this does not).
+      const up = await labUp(
+        {
+          hosts: lab.hosts,
+          datacenters: 1,
+          out: lab.inventoryPath,
+          subnet: lab.paths.names.lab === DEFAULT_LAB ? DEFAULT_SUBNET : undefined,
+          release: lab.release,
+        },
+        reporter.sink,
+        lab.paths,
+      );
+      return { lab, context: await labContextFrom(lab.inventoryPath, up.state.bridgeAddress, up.state.release) };
+    }),
+  );
+  // Wait for every lab before failing: none is left half-built by a setup that gave up early.
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const contexts = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const summary = contexts.map(({ lab, context }) => `lab ${lab.paths.names.lab}: ${lab.hosts} ${context.release} hosts (state ${lab.paths.stateDir})`);
+  process.stderr.write(`e2e: fresh ${summary.join(' and ')} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  for (const { lab, context } of contexts) provide(lab.key, context);
 
   return async () => {
     if (process.env['HAPG_KEEP_LAB'] === '1') {
-      process.stderr.write(`e2e: lab kept (HAPG_KEEP_LAB=1); inventory ${inventoryPath}\n`);
+      process.stderr.write(`e2e: labs kept (HAPG_KEEP_LAB=1); inventories ${labs.map((l) => l.inventoryPath).join(', ')}\n`);
       return;
     }
-    await labDown(reporter.sink);
+    await Promise.all(labs.map((lab) => labDown(reporter.sink, lab.paths)));
     await rm(dir, { recursive: true, force: true });
   };
 }

@@ -1,3 +1,5 @@
+import type { LabRelease } from '../../src/lab/releases.js';
+
 /** What the e2e global setup hands to every lab test through vitest's provide/inject. */
 export interface LabContext {
   /** Inventory written by `hapg lab up` for the shared lab. */
@@ -9,10 +11,14 @@ export interface LabContext {
   knownHosts: string;
   /** Address of the lab bridge on the control machine. */
   bridgeAddress: string;
+  /** Debian release of every host of the lab. */
+  release: LabRelease;
 }
 
 declare module 'vitest' {
   export interface ProvidedContext {
     lab: LabContext;
+    /** A second lab of bookworm hosts, up beside `lab` when HAPG_E2E_BOOKWORM_HOSTS asks for it. */
+    labBookworm?: LabContext;
   }
 }

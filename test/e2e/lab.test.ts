@@ -4,12 +4,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { HapgError } from '../../src/errors.js';
 import { runLabCommand } from '../../src/lab/commands.js';
 import { labStatus, labUp } from '../../src/lab/lab.js';
 import { labPaths, netnsName } from '../../src/lab/paths.js';
 import { proxyPaths } from '../../src/lab/proxy.js';
+import { postgresMajorOf } from '../../src/lab/releases.js';
 import { readLabState } from '../../src/lab/state.js';
 import { silent } from '../../src/run/events.js';
 
@@ -69,13 +71,31 @@ describe('hapg lab', () => {
     const status = await labStatus();
     expect(status.hosts.map((h) => [h.name, h.running, h.sshReachable, h.isolated])).toEqual(lab.hosts.map((h) => [h.name, true, true, false]));
     expect(status.proxyRunning).toBe(true);
+    expect(status.proxyServesLab).toBe(true);
+    expect(status.state?.release).toBe(lab.release);
+  });
+
+  it(`runs ${lab.release} on every host, and its inventory deploys the PostgreSQL major ${lab.release} ships`, async () => {
+    for (const host of lab.hosts) {
+      expect((await ssh(host.name, '. /etc/os-release && echo $VERSION_CODENAME')).stdout.trim()).toBe(lab.release);
+    }
+    const inventory = YAML.parse(await readFile(lab.inventoryPath, 'utf8')) as { clusters: { main: { postgres: { version: number } } } };
+    expect(inventory.clusters.main.postgres.version).toBe(postgresMajorOf(lab.release));
+  });
+
+  it("shows each host's systemd state in `lab status`", async () => {
+    const status = await labStatus();
+    for (const host of status.hosts) {
+      expect(host.system?.state, host.name).toMatch(/^(running|degraded)$/);
+      expect(host.system?.state === 'degraded', `${host.name}: ${host.system?.failedUnits.join(', ')}`).toBe((host.system?.failedUnits.length ?? 0) > 0);
+    }
   });
 
   it('keeps a running lab as it is on a second `lab up`, quickly', async () => {
     const before = await readLabState(labPaths());
     const inventoryBefore = await readFile(lab.inventoryPath, 'utf8');
     const started = Date.now();
-    const result = await labUp({ hosts: lab.hosts.length, datacenters: 1, out: lab.inventoryPath, subnet: '10.213.77.0/24' }, silent);
+    const result = await labUp({ hosts: lab.hosts.length, datacenters: 1, out: lab.inventoryPath, subnet: before?.subnet, release: lab.release }, silent);
     const elapsed = Date.now() - started;
     expect(result.reused).toBe(true);
     expect(elapsed).toBeLessThan(5000);
@@ -154,7 +174,7 @@ describe('hapg lab', () => {
       expect(await reaches('pg1', 'pg3')).toBe(true);
       expect((await labStatus()).hosts.find((h) => h.name === 'pg2')).toMatchObject({ running: true, sshReachable: false, isolated: true });
       // Like a partition, not a pulled cable: the host still sees its link up.
-      const link = await execa('ip', ['-n', netnsName('pg2'), '-o', 'link', 'show', 'dev', 'eth0']);
+      const link = await execa('ip', ['-n', netnsName(labPaths().names, 'pg2'), '-o', 'link', 'show', 'dev', 'eth0']);
       expect(link.stdout).toContain('LOWER_UP');
     } finally {
       await runLabCommand(['heal', 'pg2']);

@@ -6,7 +6,8 @@ import { publicKeyBlob, renderKnownHosts } from '../../src/lab/keys.js';
 import { planLayout } from '../../src/lab/layout.js';
 import { parseMountinfo } from '../../src/lab/mounts.js';
 import { parseInstalledPackages } from '../../src/lab/prereqs.js';
-import { renderProxyConfig } from '../../src/lab/proxy.js';
+import { labNames } from '../../src/lab/paths.js';
+import { renderProxyConfig, sameProxySettings } from '../../src/lab/proxy.js';
 import { baseRootfsName, SSH_DROP_IN } from '../../src/lab/rootfs.js';
 
 const layout = planLayout({ hosts: 3, datacenters: 1, subnet: '10.213.77.0/24' });
@@ -74,11 +75,12 @@ describe('known_hosts', () => {
 
 describe('nspawnArgs', () => {
   it('boots systemd without registering, in the host namespace, with the capabilities keepalived needs', () => {
-    const args = nspawnArgs({ host: 'pg1', rootDir: '/var/lib/hapg/lab/hosts/pg1/root' });
+    const args = nspawnArgs({ names: labNames('default'), host: 'pg1', rootDir: '/var/lib/hapg/lab/hosts/pg1/root' });
     expect(args).toEqual(
       expect.arrayContaining([
         '--boot',
         '--machine=pg1',
+        '--hostname=pg1',
         '--directory=/var/lib/hapg/lab/hosts/pg1/root',
         '--register=no',
         '--keep-unit',
@@ -86,6 +88,14 @@ describe('nspawnArgs', () => {
         '--capability=CAP_NET_ADMIN,CAP_NET_RAW',
       ]),
     );
+  });
+
+  it("gives a named lab's hosts their lab's namespace and a machine name unique on the machine", () => {
+    const names = labNames('wtlab');
+    const args = nspawnArgs({ names, host: 'pg2', rootDir: '/var/lib/hapg/lab-wtlab/hosts/pg2/root' });
+    expect(args).toContain(`--network-namespace-path=/run/netns/${names.netnsPrefix}pg2`);
+    expect(args).toContain('--machine=wtlab-pg2');
+    expect(args).toContain('--hostname=pg2');
   });
 });
 
@@ -97,9 +107,11 @@ describe('the base rootfs', () => {
     expect(lines.indexOf('ExecStartPre=')).toBeLessThan(lines.indexOf('ExecStartPre=/usr/bin/ssh-keygen -A'));
   });
 
-  it('is cached under a stable, recipe-derived name', () => {
-    expect(baseRootfsName()).toMatch(/^bookworm-[0-9a-f]{10}$/);
-    expect(baseRootfsName()).toBe(baseRootfsName());
+  it('is cached per release under a stable, recipe-derived name', () => {
+    // The bookworm name is the one hapg has always used: existing caches stay valid.
+    expect(baseRootfsName('bookworm')).toBe('bookworm-12634c8d40');
+    expect(baseRootfsName('trixie')).toMatch(/^trixie-[0-9a-f]{10}$/);
+    expect(baseRootfsName('trixie')).toBe(baseRootfsName('trixie'));
   });
 });
 
@@ -120,6 +132,19 @@ describe('renderProxyConfig', () => {
     expect(renderProxyConfig({ cacheDir: 'c', logDir: 'l', pidFile: 'p', socket: 's', bindAddresses: ['127.0.0.1'], upstreamProxy: 'http://proxy.example.test:3128' })).toContain(
       'Proxy: http://proxy.example.test:3128\n',
     );
+  });
+
+  it('listens on loopback and the bridge of every lab that is up', () => {
+    const text = renderProxyConfig({ cacheDir: 'c', logDir: 'l', pidFile: 'p', socket: 's', bindAddresses: ['127.0.0.1', '10.213.77.1', '10.213.90.1', '10.213.91.1'] });
+    expect(text.split('\n').filter((l) => l.startsWith('BindAddress:'))).toEqual(['BindAddress: 127.0.0.1 10.213.77.1 10.213.90.1 10.213.91.1']);
+  });
+
+  it('needs no restart when only the bind addresses differ (a lab went down)', () => {
+    const base = { cacheDir: 'c', logDir: 'l', pidFile: 'p', socket: 's' };
+    const two = renderProxyConfig({ ...base, bindAddresses: ['127.0.0.1', '10.213.77.1', '10.213.90.1'] });
+    expect(sameProxySettings(two, renderProxyConfig({ ...base, bindAddresses: ['127.0.0.1', '10.213.77.1'] }))).toBe(true);
+    expect(sameProxySettings(two, renderProxyConfig({ ...base, bindAddresses: ['127.0.0.1'], upstreamProxy: 'http://proxy.example.test:3128' }))).toBe(false);
+    expect(sameProxySettings(two, renderProxyConfig({ ...base, cacheDir: 'elsewhere', bindAddresses: ['127.0.0.1'] }))).toBe(false);
   });
 });
 

@@ -4,9 +4,12 @@ import YAML from 'yaml';
 import { parseInventory } from '../../src/inventory/load.js';
 import { GENERATED_HEADER, renderLabInventory, secretsFileFor } from '../../src/lab/inventory-writer.js';
 import { planLayout } from '../../src/lab/layout.js';
+import type { LabRelease } from '../../src/lab/releases.js';
 
-function render(hosts: number, datacenters: number, inventoryPath = 'inventories/lab.yml'): string {
+function render(hosts: number, datacenters: number, inventoryPath = 'inventories/lab.yml', release: LabRelease = 'bookworm'): string {
   return renderLabInventory({
+    lab: 'default',
+    release,
     layout: planLayout({ hosts, datacenters, subnet: '10.213.77.0/24' }),
     identityFile: '/var/cache/hapg/lab/id_ed25519',
     knownHosts: '/var/lib/hapg/lab/known_hosts',
@@ -89,6 +92,23 @@ describe('renderLabInventory', () => {
     const lab = keyPaths(YAML.parse(render(5, 2)));
     const extra = [...lab].filter((p) => !example.has(p) && !/^clusters\.\*\.standby(\.|$)/.test(p));
     expect(extra).toEqual([]);
+  });
+
+  it.each([
+    ['bookworm', 15],
+    ['trixie', 17],
+  ] as const)('deploys the PostgreSQL major %s ships (%i), written out, in every cluster', (release, major) => {
+    const text = render(5, 2, 'inventories/lab.yml', release);
+    const doc = YAML.parse(text);
+    expect(doc.clusters.main.postgres.version).toBe(major);
+    expect(doc.clusters.standby.postgres.version).toBe(major);
+    expect(text.match(new RegExp(`^ {6}version: ${major}$`, 'gm'))).toHaveLength(2);
+    expect(parseInventory(text, '/tmp/lab.yml').inventory.clusters['main']?.postgres.version).toBe(major);
+  });
+
+  it('names the lab and its release in the header', () => {
+    const text = render(3, 1, 'inventories/lab.yml', 'trixie');
+    expect(text.split('\n')[1]).toBe('# lab default: 3 Debian 13 (trixie) hosts on 10.213.77.0/24 (bridge 10.213.77.1), 1 datacenter:');
   });
 
   it('quotes words YAML 1.1 would read as booleans', () => {

@@ -135,7 +135,7 @@ export async function prepareSecrets(
       if (value) values.set(clusterSecretKey(name, secret), value);
     }
   }
-  return values;
+  return { secrets: values, created, persist };
 }
 
 /** Passwords shorter than this are refused: masking a very short value in output cannot be relied on. */

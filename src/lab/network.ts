@@ -136,6 +136,11 @@ export async function createHostNetwork(names: LabNames, host: string, address: 
   await runLocal('ip', ['-n', ns, 'link', 'set', 'dev', 'lo', 'up'], { what });
   await runLocal('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0'], { what });
   await runLocal('ip', ['-n', ns, 'link', 'set', 'dev', 'eth0', 'up'], { what });
+  // What a host needs to bind a VIP it does not hold right now. On a real host hapg sets it
+  // with sysctl; a container cannot write /proc/sys, so the lab sets it from outside, per host.
+  for (const key of ['net.ipv4.ip_nonlocal_bind', 'net.ipv6.ip_nonlocal_bind']) {
+    await runLocal('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `${key}=1`], { what });
+  }
 }
 
 /** True when the host's namespace, veth (on the lab's bridge) and address are all in place. */

@@ -35,7 +35,7 @@ export async function runGraph(stages: readonly Stage[], base: Omit<StageContext
       run.stages.push({ stage, plan });
       continue;
     }
-    for (const note of plan.notes) session.sink({ kind: 'info', message: note });
+    for (const note of [...plan.notes, ...(plan.checks ?? [])]) session.sink({ kind: 'info', message: note });
     const executed = await runStage(stage, plan, ctx, run);
     earlier.set(stage.id, executed);
     run.stages.push({ stage, plan: executed });

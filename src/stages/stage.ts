@@ -51,6 +51,8 @@ export interface StagePlan {
   blocks: Block[];
   /** Cluster-level actions in words (bootstrap order, what waits for what, predictions). */
   notes: string[];
+  /** What the stage will prove (a row written and read back): told, not counted as an action. */
+  checks?: string[];
   /** Changed PostgreSQL parameters and how each takes effect (dynamic configuration). */
   parameters?: ParameterChange[];
 }

@@ -30,12 +30,14 @@ export async function renderPlan(plan: Plan, contentOf: ContentOf): Promise<stri
   for (const stage of plan.stages) {
     const items = itemsOf(stage);
     const changes = stepsOf(items);
-    if (items.length === 0 && stage.plan.notes.length === 0 && !stage.plan.parameters?.length) continue;
+    const checks = stage.plan.checks ?? [];
+    if (items.length === 0 && stage.plan.notes.length === 0 && checks.length === 0 && !stage.plan.parameters?.length) continue;
     out.push(`${stage.stage.title}: ${changes.length || stage.plan.notes.length ? `${changes.length} change${changes.length === 1 ? '' : 's'}` : 'nothing to do'}`);
     for (const item of items) out.push(...(await renderItem(item, contentOf)));
     if (changes.length > 0) for (const w of stage.plan.blocks.flatMap((b) => b.waits ?? [])) out.push(`  . [${w.host}] then wait for ${w.title}`);
     for (const p of stage.plan.parameters ?? []) out.push(`      ${describeParameterChange(p)}`);
     for (const note of stage.plan.notes) out.push(`  > ${note}`);
+    for (const check of checks) out.push(`  ✓ then check: ${check}`);
   }
   if (plan.sequence.length > 0) out.push('', 'Order of reloads, restarts and switchovers:', ...renderSequence(plan.sequence));
   const { changes, actions } = planCounts(plan.stages);
@@ -56,6 +58,7 @@ export function planJson(plan: Plan): Record<string, unknown> {
       id: s.stage.id,
       title: s.stage.title,
       notes: s.plan.notes,
+      checks: s.plan.checks ?? [],
       items: itemsOf(s).map(describeItem),
       waits: s.plan.blocks.flatMap((b) => (b.waits ?? []).map((w) => ({ host: w.host, title: w.title }))),
       ...(s.plan.parameters ? { parameters: s.plan.parameters.map((p) => ({ ...p, from: showValue(p.from), to: showValue(p.to) })) } : {}),

@@ -13,7 +13,7 @@ import YAML from 'yaml';
 import { labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_SUBNET } from '../../src/lab/layout.js';
 import { DEFAULT_LAB, labPaths, type LabPaths } from '../../src/lab/paths.js';
-import { DEFAULT_RELEASE, parseRelease, type LabRelease } from '../../src/lab/releases.js';
+import { parseRelease, type LabRelease } from '../../src/lab/releases.js';
 import { readLabState } from '../../src/lab/state.js';
 import { createReporter } from '../../src/ui/reporter.js';
 import type { LabContext } from './lab-context.js';
@@ -76,7 +76,7 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
     {
       key: 'lab',
       paths: main,
-      release: process.env['HAPG_E2E_RELEASE'] ? parseRelease(process.env['HAPG_E2E_RELEASE']) : DEFAULT_RELEASE,
+      release: process.env['HAPG_E2E_RELEASE'] ? parseRelease(process.env['HAPG_E2E_RELEASE']) : 'bookworm',
       hosts: LAB_HOSTS,
       inventoryPath: path.join(dir, 'lab.yml'),
     },

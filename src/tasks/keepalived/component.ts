@@ -4,6 +4,7 @@ import { fileStates } from '../../facts/files.js';
 import { serviceStates } from '../../facts/services.js';
 import type { Component } from '../component.js';
 import { KEEPALIVED_CONFIG_PATH } from './context.js';
+import { vipKernelStage } from './kernel.js';
 import { planKeepalivedHost } from './plan.js';
 
 /**
@@ -31,6 +32,7 @@ export const keepalivedComponent: Component = {
   name: 'keepalived',
   placements,
   stages: {
+    hosts: vipKernelStage,
     edge: (model) => {
       const hosts = [...new Set(model.placements.filter((p) => p.component === 'keepalived').map((p) => p.host))];
       if (hosts.length === 0) return [];

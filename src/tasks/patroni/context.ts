@@ -87,7 +87,8 @@ export function patroniContext(model: DesiredState, clusterName: string, host: s
     },
     initdb: ['encoding: UTF8', 'locale: C.UTF-8', 'data-checksums', ...(cluster.postgres.wal_dir ? [`waldir: ${yamlString(cluster.postgres.wal_dir)}`] : [])],
     postgres: {
-      listen: `${address === '127.0.0.1' ? address : `127.0.0.1,${address}`}:${cluster.postgres.port}`,
+      // A VIP without HAProxy in front follows the leader: PostgreSQL listens on it on every member.
+      listen: `${[...new Set(['127.0.0.1', address, ...(cluster.vip && !cluster.haproxy ? [cluster.vip.address] : [])])].join(',')}:${cluster.postgres.port}`,
       connectAddress: hostPort(address, cluster.postgres.port),
       dataDir: cluster.postgres.data_dir,
       binDir: cm.binDir,

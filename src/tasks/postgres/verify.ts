@@ -4,7 +4,7 @@ import { clusterSecretKey, requireSecret } from '../../inventory/secrets.js';
 import { clientQuery, clientSql } from '../../model/endpoints.js';
 import type { DesiredState } from '../../model/model.js';
 import { wait } from '../../run/steps.js';
-import { notesOnly, type Stage } from '../../stages/stage.js';
+import type { Stage } from '../../stages/stage.js';
 import { waitForVip } from '../keepalived/vip.js';
 import { PATRONI_ROLES } from '../patroni/model.js';
 import { memberStates } from '../patroni/facts.js';
@@ -37,7 +37,7 @@ export function writeReadStage(model: DesiredState, name: string): Stage {
       if (mode === 'plan' || !leader) {
         const write = writeEndpoint(model.inventory, cluster, leader ?? cluster.leader);
         const read = readEndpoint(model.inventory, cluster, leader ?? cluster.leader);
-        return notesOnly(`write a row through the ${write.via}${read ? ` and read it back through the ${read.via}` : ''}`);
+        return { blocks: [], notes: [], checks: [`write a row through the ${write.via}${read ? ` and read it back through the ${read.via}` : ''}`] };
       }
       const login = { user: PATRONI_ROLES.superuser, password: requireSecret(secrets, clusterSecretKey(name, 'superuser')) };
       const token = randomBytes(8).toString('hex');

@@ -3,7 +3,7 @@ import { HapgError } from '../../errors.js';
 import { LocalPostgres } from '../../model/endpoints.js';
 import type { DesiredState } from '../../model/model.js';
 import { wait } from '../../run/steps.js';
-import { notesOnly, type Stage } from '../../stages/stage.js';
+import type { Stage } from '../../stages/stage.js';
 import { waitForVip } from '../keepalived/vip.js';
 import { currentLeader } from '../patroni/waits.js';
 import { systemIdentifier } from './facts.js';
@@ -44,7 +44,11 @@ export function standbyVerifyStage(model: DesiredState, name: string): Stage {
     async plan({ session, mode }) {
       const vip = cluster.vip ? [waitForVip(model, name)] : [];
       if (mode === 'plan') {
-        return notesOnly(`compare the system identifier of every member with ${sourceName}'s, write a row with a ${LARGE_VALUE_BYTES}-byte out-of-line value on ${sourceName} and read it back intact on every member`);
+        return {
+          blocks: [],
+          notes: [],
+          checks: [`compare the system identifier of every member with ${sourceName}'s, write a row with a ${LARGE_VALUE_BYTES}-byte out-of-line value on ${sourceName} and read it back intact on every member`],
+        };
       }
       const sourceLeader = await currentLeader(session.facts, model, sourceName);
       if (!sourceLeader) throw new HapgError('CLUSTER_UNHEALTHY', `cannot verify standby cluster ${name}: its source ${sourceName} has no running leader`);
@@ -73,7 +77,7 @@ export function standbyVerifyStage(model: DesiredState, name: string): Stage {
           { timeoutMs: 60_000, intervalMs: 250, tag: `standby-read:${name}` },
         ),
       );
-      return { blocks: [{ items: [], waits: vip }, { items: [write], waits: reads }], notes: [`system identifier ${systemId} on every member, as on ${sourceName}`] };
+      return { blocks: [{ items: [], waits: vip }, { items: [write], waits: reads }], notes: [], checks: [`system identifier ${systemId} on every member, as on ${sourceName}`] };
     },
   };
 }

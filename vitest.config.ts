@@ -18,6 +18,8 @@ export default defineConfig({
           testTimeout: 60_000,
         },
       },
+      // Runs after the end-to-end tests (scripts/test.sh sets HAPG_SECRET_SCAN): scans everything hapg printed in them.
+      ...(process.env['HAPG_SECRET_SCAN'] ? [{ test: { name: 'secret-scan', include: ['test/secret-scan/**/*.test.ts'] } }] : []),
       {
         test: {
           name: 'e2e',

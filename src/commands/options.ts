@@ -19,3 +19,13 @@ export function withInventoryOptions(cmd: Command): Command {
 export function sessionOptionsOf(opts: InventoryCommandOptions): { inventoryPath: string; acceptNewHostKeys: boolean } {
   return { inventoryPath: opts.inventory, acceptNewHostKeys: opts.acceptNewHostKeys ?? false };
 }
+
+/** Options of commands that change hosts: they hold the run lock. */
+export interface ChangingCommandOptions {
+  breakLock?: boolean;
+}
+
+/** Adds --break-lock to a command that changes hosts. */
+export function withLockOptions(cmd: Command): Command {
+  return cmd.option('--break-lock', 'take the run lock even though another hapg run holds it (after that run died)');
+}

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { fileContent } from '../facts/files.js';
-import { resolveSecrets } from '../inventory/secrets.js';
+import { prepareSecrets } from '../inventory/secrets.js';
 import { withSession } from '../run/session.js';
 import { planDeploy } from '../stages/deploy.js';
 import { planJson, renderPlan } from '../ui/plan-render.js';
@@ -14,11 +14,12 @@ export function registerPlanCommand(program: Command): void {
   withRollingOptions(withInventoryOptions(program.command('plan')))
     .description('show what deploy would change (file diffs with secrets masked, packages, services, parameters and how they apply, the order of reloads, restarts and switchovers); changes nothing')
     .option('--force', 'plan what `deploy --force` would do on an unhealthy cluster')
-    .action(async (opts: InventoryCommandOptions & RollingCommandOptions & { force?: boolean }) => {
+    .option('--rotate-secrets', 'plan what `deploy --rotate-secrets` would do')
+    .action(async (opts: InventoryCommandOptions & RollingCommandOptions & { force?: boolean; rotateSecrets?: boolean }) => {
       const reporter = createReporter({ ...opts, quiet: !opts.json });
       await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
-        const secrets = await resolveSecrets(session.loaded, { createMissing: false, placeholders: true });
-        const plan = await planDeploy(session, secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts) });
+        const prepared = await prepareSecrets(session.loaded, { createMissing: false, placeholders: true });
+        const plan = await planDeploy(session, prepared.secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts), freshSecrets: prepared.created, rotateSecrets: opts.rotateSecrets ?? false });
         const text = await renderPlan(plan, (host, path) => session.facts.get(host, fileContent(path)));
         await reporter.result(text, planJson(plan));
       });

@@ -146,3 +146,13 @@ export const resources: Fact<Resources> = shellFact(
     return { cpus: Number(kv.get('cpus') ?? 0), arch: kv.get('arch') ?? '?', memoryBytes: Number(kv.get('memkb') ?? 0) * 1024 };
   },
 );
+
+/**
+ * What tells one machine from another: its machine-id and the MAC addresses of its network
+ * interfaces. Two inventory hosts with the same identity are one machine reached by two names.
+ */
+export const machineIdentity: Fact<string> = shellFact(
+  'machine-identity',
+  'cat /etc/machine-id 2>/dev/null; cat /sys/class/net/*/address 2>/dev/null | grep -v "^00:00:00:00:00:00$" | sort -u',
+  (r) => r.stdout.trim().split('\n').map((l) => l.trim()).filter(Boolean).join(' '),
+);

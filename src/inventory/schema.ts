@@ -223,6 +223,10 @@ const HaproxySchema = z
     read_write_port: Port.default(5000).describe('Routes to the leader'),
     read_only_port: Port.default(5001).describe('Routes to the replicas'),
     stats_port: Port.default(7000),
+    stats_listen: z
+      .enum(['loopback', 'host'], { error: 'must be "loopback" or "host"' })
+      .default('loopback')
+      .describe("Where the stats page listens: loopback (read through SSH, the default) or the host's address (unauthenticated)"),
   })
   .describe('HAProxy routing clients to the leader and replicas');
 
@@ -241,8 +245,10 @@ const ClusterSecrets = z
     replication: SecretRef.default(generated),
     rewind: SecretRef.default(generated),
     rest_api: SecretRef.default(generated),
+    check: SecretRef.default(generated).describe("Password of hapg_check, the unprivileged role hapg's write/read checks log in as"),
+    vrrp: SecretRef.default(generated).describe('VRRP password of the VIP (keepalived uses its first 8 characters)'),
   })
-  .describe('Passwords of the roles Patroni needs and of its REST API; omitted ones are generated');
+  .describe('Passwords of the roles Patroni needs, its REST API, hapg checks and the VIP; omitted ones are generated');
 
 /** A delay PostgreSQL reads: digits, at most one space, a unit (`\s` would let a newline through). */
 const DELAY = /^\d+ ?(ms|s|min|h|d)?$/;

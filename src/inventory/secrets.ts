@@ -11,11 +11,11 @@ import { generatePassword, readSecretsFile, writeSecretsFile } from './secrets-f
 import { describeChar, firstControlChar } from './text.js';
 
 /** Passwords Patroni needs per cluster, besides the application users. */
-export const CLUSTER_SECRETS = ['superuser', 'replication', 'rewind', 'rest_api'] as const;
+export const CLUSTER_SECRETS = ['superuser', 'replication', 'rewind', 'rest_api', 'check', 'vrrp'] as const;
 export type ClusterSecretName = (typeof CLUSTER_SECRETS)[number];
 
 /** Roles a standby cluster shares with its source: it is a physical copy of the source's catalog. */
-const SHARED_WITH_SOURCE: readonly ClusterSecretName[] = ['superuser', 'replication', 'rewind'];
+const SHARED_WITH_SOURCE: readonly ClusterSecretName[] = ['superuser', 'replication', 'rewind', 'check'];
 
 /** Stable key of a cluster secret: `clusters.main.superuser`. */
 export function clusterSecretKey(cluster: string, name: ClusterSecretName): string {
@@ -47,7 +47,7 @@ interface SecretSlot {
 /** Secrets resolved for a command that changes hosts, before anything is written. */
 export interface PreparedSecrets {
   secrets: InventorySecrets;
-  /** Keys of generated secrets made anew in this run (not found in the secrets file, or rotated). */
+  /** Keys of generated secrets this run made up: new ones (not in the secrets file, or rotated), or plan's stand-ins. */
   created: string[];
   /** Writes the secrets file when something was created; call it before the first change. */
   persist(): Promise<void>;
@@ -116,6 +116,7 @@ export async function prepareSecrets(
         created.push(slot.key);
       } else if (value === undefined && opts.placeholders) {
         value = `(generated on first deploy: ${slot.key})`;
+        created.push(slot.key);
       }
       if (value === undefined) {
         fail(slot, `the generated password is not in ${inventory.secrets_file ?? secretsFile} yet: \`hapg deploy\` creates it`);
@@ -124,7 +125,7 @@ export async function prepareSecrets(
   }
   if (issues.length > 0) throw new InventoryError(issues);
   const persist = async () => {
-    if (created.length > 0) await writeSecretsFile(secretsFile, generated, loaded.path);
+    if (created.length > 0 && opts.createMissing) await writeSecretsFile(secretsFile, generated, loaded.path);
   };
 
   for (const [name, cluster] of Object.entries(inventory.clusters)) {

@@ -5,6 +5,7 @@ import type { CommandFact, HttpFact } from '../facts/fact.js';
 import { clusterSecretKey, type InventorySecrets } from '../inventory/secrets.js';
 import { psqlArgv } from '../run/psql.js';
 import type { HttpStep, SqlStep, SqlTarget } from '../run/steps.js';
+import type { HttpRequest } from '../ssh/types.js';
 import type { Secret } from '../secret.js';
 import { parseEtcdHealth, parseMemberList, prefixRangeEnd, type EtcdHealth, type EtcdMember } from '../tasks/etcd/facts.js';
 import { PATRONI_ROLES } from '../tasks/patroni/model.js';
@@ -64,6 +65,39 @@ export class EtcdClient {
     };
   }
 
+  /** A lease of `ttlSeconds` (the run lock's): `{ ID }` in the answer. */
+  leaseGrant(ttlSeconds: number): HttpRequest {
+    return this.#post('/v3/lease/grant', { TTL: ttlSeconds });
+  }
+
+  /** Keeps a lease alive for another TTL. */
+  leaseKeepAlive(id: string): HttpRequest {
+    return this.#post('/v3/lease/keepalive', { ID: id });
+  }
+
+  /** Ends a lease and deletes the keys attached to it. */
+  leaseRevoke(id: string): HttpRequest {
+    return this.#post('/v3/lease/revoke', { ID: id });
+  }
+
+  /** Puts `value` at `key` under `lease` only if the key does not exist; otherwise returns the key's current value. */
+  putIfAbsent(key: string, value: string, lease: string): HttpRequest {
+    return this.#post('/v3/kv/txn', {
+      compare: [{ target: 'CREATE', key: b64(key), create_revision: '0' }],
+      success: [{ request_put: { key: b64(key), value: b64(value), lease } }],
+      failure: [{ request_range: { key: b64(key) } }],
+    });
+  }
+
+  /** Deletes one key. */
+  deleteKey(key: string): HttpRequest {
+    return this.#post('/v3/kv/deleterange', { key: b64(key) });
+  }
+
+  #post(path: string, body: unknown): HttpRequest {
+    return { method: 'POST', port: this.port, path, body: JSON.stringify(body), timeoutMs: READ_TIMEOUT_MS };
+  }
+
   /** Deletes every key under `prefix`, through the member on `host`. */
   deletePrefix(host: string, prefix: string): HttpStep {
     return {
@@ -86,21 +120,27 @@ export function etcdClient(model: DesiredState, name: string): EtcdClient {
   return new EtcdClient(name, etcd.hosts, etcd.client_port, etcd.hosts.map((h) => hostPort(addressOf(model.inventory, h), etcd.client_port)));
 }
 
-/** A Patroni cluster's REST API on each member's loopback; writes carry the REST API credentials. */
+/**
+ * A Patroni cluster's REST API, which listens on each member's own address (not on every
+ * interface): hapg reaches it through the member's SSH connection. Writes carry the REST
+ * API credentials.
+ */
 export class PatroniApi {
   constructor(
     readonly cluster: string,
     readonly port: number,
     readonly credentials: { user: string; password: Secret } | undefined,
+    /** The address the API listens on, on each member. */
+    readonly listenAddress: (host: string) => string,
   ) {}
 
   readonly scheme = 'http';
 
   /** The member's state (`GET /patroni`, any status: 503 still carries it); undefined when not answering. */
-  state(): HttpFact<PatroniState | undefined> {
+  state(host: string): HttpFact<PatroniState | undefined> {
     return {
       id: `patroni:${this.port}`,
-      http: { method: 'GET', port: this.port, path: '/patroni', timeoutMs: READ_TIMEOUT_MS },
+      http: { method: 'GET', address: this.listenAddress(host), port: this.port, path: '/patroni', timeoutMs: READ_TIMEOUT_MS },
       parse: (res) => {
         if (!res) return undefined;
         try {
@@ -113,10 +153,10 @@ export class PatroniApi {
   }
 
   /** The whole cluster as the member sees it (`GET /cluster`). */
-  clusterView(): HttpFact<ClusterView | undefined> {
+  clusterView(host: string): HttpFact<ClusterView | undefined> {
     return {
       id: `patroni-cluster:${this.port}`,
-      http: { method: 'GET', port: this.port, path: '/cluster', timeoutMs: READ_TIMEOUT_MS },
+      http: { method: 'GET', address: this.listenAddress(host), port: this.port, path: '/cluster', timeoutMs: READ_TIMEOUT_MS },
       parse: (res) => {
         if (!res || res.status !== 200) return undefined;
         try {
@@ -129,10 +169,10 @@ export class PatroniApi {
   }
 
   /** The dynamic configuration stored in etcd (`GET /config`). */
-  config(): HttpFact<Record<string, unknown> | undefined> {
+  config(host: string): HttpFact<Record<string, unknown> | undefined> {
     return {
       id: `patroni-config:${this.port}`,
-      http: { method: 'GET', port: this.port, path: '/config', timeoutMs: READ_TIMEOUT_MS },
+      http: { method: 'GET', address: this.listenAddress(host), port: this.port, path: '/config', timeoutMs: READ_TIMEOUT_MS },
       parse: (res) => (res && res.status === 200 ? (JSON.parse(res.body) as Record<string, unknown>) : undefined),
     };
   }
@@ -169,6 +209,7 @@ export class PatroniApi {
       kind: 'http',
       host,
       title,
+      address: this.listenAddress(host),
       port: this.port,
       method,
       path,
@@ -181,7 +222,7 @@ export class PatroniApi {
 export function patroniApi(model: DesiredState, name: string, secrets?: InventorySecrets): PatroniApi {
   const cluster = model.inventory.clusters[name]!;
   const credentials = secrets ? { user: PATRONI_ROLES.restApi, password: requireSecret(secrets, clusterSecretKey(name, 'rest_api')) } : undefined;
-  return new PatroniApi(name, cluster.patroni.rest_api_port, credentials);
+  return new PatroniApi(name, cluster.patroni.rest_api_port, credentials, (host) => addressOf(model.inventory, host));
 }
 
 /** A cluster's PostgreSQL on a member, reached over the local socket as the postgres OS user. */

@@ -113,6 +113,7 @@ async function execute(step: Exclude<Step, WaitStep>, remote: Remote): Promise<{
 async function callHttp(step: HttpStep, remote: Remote): Promise<{ changed: boolean; reason?: string }> {
   const response = await remote.http({
     method: step.method,
+    ...(step.address ? { address: step.address } : {}),
     port: step.port,
     path: step.path,
     ...(step.tls ? { tls: true } : {}),

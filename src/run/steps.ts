@@ -55,6 +55,8 @@ export interface ServiceStep extends StepBase {
 /** An HTTP API on the host (Patroni, etcd), called over the SSH connection. */
 export interface HttpStep extends StepBase {
   kind: 'http';
+  /** Where the host connects (default its loopback). */
+  address?: string;
   port: number;
   tls?: boolean;
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

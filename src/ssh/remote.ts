@@ -16,6 +16,8 @@ import type { ExecOptions, ExecResult, HttpRequest, HttpResponse, PutFileOptions
  */
 export const MAX_CONCURRENT_SESSIONS = 8;
 const SESSION_OPEN_RETRIES = 8;
+/** What coreutils' timeout exits with when the limit passed. */
+const TIMEOUT_EXIT = 124;
 const SESSION_RETRY_DELAY_MS = 20;
 
 /** A logged-in ssh2 Client behind the Remote contract: exec, putFile, http, close. */
@@ -46,8 +48,13 @@ export class SshRemote implements Remote {
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     // The inventory can turn sudo off for a host (ssh.sudo: false); then commands run as the login user.
     const sudo = opts.sudo === true && this.#target.sudo;
-    const command = commandLine(argv, { loginUser: this.user, sudo, user: opts.user, env: opts.env });
-    const shown = maskSecrets(command, opts.secrets ?? []);
+    const ctx = { loginUser: this.user, sudo, user: opts.user, env: opts.env };
+    // A command with a limit runs under `timeout` on the host, inside sudo: when the limit
+    // passes, the whole process group it started dies there too (a signal sent over SSH only
+    // reaches the login user's process, and sudo's children would outlive it).
+    const limited = opts.timeoutMs !== undefined ? ['timeout', '-k', '5', `${opts.timeoutMs / 1000}`, ...argv] : argv;
+    const command = commandLine(limited, ctx);
+    const shown = maskSecrets(commandLine(argv, ctx), opts.secrets ?? []);
     return this.#sessions.run(() => this.#exec(command, shown, opts));
   }
 
@@ -131,6 +138,9 @@ export class SshRemote implements Remote {
         };
         if (exitCode === undefined) {
           return reject(new HapgError('SSH_CONNECT', `${host}: \`${shown}\` ended without an exit status (connection lost?)`, { host }));
+        }
+        if (opts.timeoutMs !== undefined && exitCode === TIMEOUT_EXIT) {
+          return reject(new HapgError('COMMAND_FAILED', `${host}: \`${shown}\` timed out after ${seconds(opts.timeoutMs)}`, { host }));
         }
         if (exitCode === 0 || opts.allowFailure) return resolve(result);
         reject(new CommandError({ ...result, stdout: maskSecrets(result.stdout, secrets), stderr: maskSecrets(result.stderr, secrets) }));

@@ -25,7 +25,8 @@ export interface GraphRun {
 export async function runGraph(stages: readonly Stage[], base: Omit<StageContext, 'mode' | 'earlier'>, mode: GraphMode): Promise<GraphRun> {
   const earlier = new Map<string, StagePlan>();
   const run: GraphRun = { stages: [], outcomes: [], changes: 0 };
-  const { session } = base;
+  const { session, options } = base;
+  let changing = false;
   for (const stage of stages) {
     const ctx: StageContext = { ...base, mode, earlier };
     if (mode === 'deploy') session.sink({ kind: 'phase', title: stage.title });
@@ -36,9 +37,14 @@ export async function runGraph(stages: readonly Stage[], base: Omit<StageContext
       continue;
     }
     for (const note of [...plan.notes, ...(plan.checks ?? [])]) session.sink({ kind: 'info', message: note });
+    if (!changing && plan.blocks.some((b) => b.replan || stepsOf(b.items).some((s) => !s.check))) {
+      changing = true;
+      await options.beforeFirstChange?.();
+    }
     const executed = await runStage(stage, plan, ctx, run);
     earlier.set(stage.id, executed);
     run.stages.push({ stage, plan: executed });
+    await options.afterStage?.(stage.id);
   }
   return run;
 }

@@ -17,6 +17,14 @@ export interface GraphOptions {
   /** Deploy even when a live Patroni cluster is unhealthy (--force). */
   force: boolean;
   rolling: RollingOptions;
+  /** Keys of generated secrets this run made up (see PreparedSecrets.created). */
+  freshSecrets?: readonly string[];
+  /** New generated secrets are meant to replace a live cluster's (--rotate-secrets). */
+  rotateSecrets?: boolean;
+  /** Called once in deploy mode, before the first step that changes a host (writes the secrets file). */
+  beforeFirstChange?: () => Promise<void>;
+  /** Called in deploy mode after each stage ran (takes the run lock in an etcd cluster the run brought up). */
+  afterStage?: (stageId: string) => Promise<void>;
 }
 
 /** What every stage plans from. */

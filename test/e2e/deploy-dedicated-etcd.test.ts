@@ -11,13 +11,15 @@ import { eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeI
 const lab = inject('lab');
 const ETCD = ['pg4', 'pg5', 'pg6'];
 const PG = ['pg7', 'pg8'];
-const VIP = { address: '10.213.77.103', interface: 'eth0', router_id: 54 };
+const VIP = { address: '10.213.77.105', interface: 'eth0', router_id: 56 };
+/** Under a directory the operator made (root's, mode 0711): hapg creates what is missing below it and leaves it as it is. */
+const DATA_DIR = '/srv/hapg/edge/data';
 let hba: unknown;
 
 async function inventoryWith(pgHosts: string[], file?: string): Promise<string> {
   return writeInventory(
     lab,
-    { hosts: [...ETCD, ...PG], etcd: { dc1: { hosts: ETCD } }, clusters: { edge: { hosts: pgHosts, postgres: { hba }, vip: VIP } } },
+    { hosts: [...ETCD, ...PG], etcd: { dc1: { hosts: ETCD } }, clusters: { edge: { hosts: pgHosts, postgres: { hba, data_dir: DATA_DIR }, vip: VIP } } },
     file,
   );
 }
@@ -31,6 +33,7 @@ describe('dedicated etcd hosts', () => {
 
   it('deploys etcd only on etcd hosts and a one-member cluster on pg7', async () => {
     inventory = await inventoryWith(['pg7']);
+    await onHost(lab, 'pg7', 'install -d -o root -g root -m 0711 /srv/hapg');
     const planned = sequenceOfRun((await hapg(['plan', '-i', inventory, '--json'])).stdout);
     const r = await hapg(['deploy', '-i', inventory, '--json']);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
@@ -38,6 +41,8 @@ describe('dedicated etcd hosts', () => {
     expect(sequenceOfRun(r.stdout)).toEqual(planned);
     expect(planned).toEqual(['start etcd pg4,pg5,pg6', 'start patroni pg7', 'start keepalived pg7']);
     expect(jsonResult<{ clusters: { vipHolder: string }[] }>(r.stdout).clusters[0]!.vipHolder).toBe('pg7');
+    const dirs = await onHost(lab, 'pg7', `stat -c '%n %U %a' /srv /srv/hapg /srv/hapg/edge ${DATA_DIR}`);
+    expect(dirs.stdout.trim().split('\n')).toEqual(['/srv root 755', '/srv/hapg root 711', '/srv/hapg/edge postgres 750', `${DATA_DIR} postgres 700`]);
     const etcdHost = await onHost(lab, 'pg4', "dpkg-query -W -f '${Package} ' etcd-server postgresql-15 patroni 2>/dev/null; systemctl is-active etcd");
     expect(etcdHost.stdout).toContain('etcd-server');
     expect(etcdHost.stdout).not.toContain('patroni');
@@ -45,7 +50,7 @@ describe('dedicated etcd hosts', () => {
   });
 
   it('adds pg8 as a replica without touching pg7', async () => {
-    const pid = async () => (await onHost(lab, 'pg7', 'head -1 /var/lib/postgresql/15/edge/postmaster.pid; systemctl show -p MainPID patroni')).stdout;
+    const pid = async () => (await onHost(lab, 'pg7', `head -1 ${DATA_DIR}/postmaster.pid; systemctl show -p MainPID patroni`)).stdout;
     const before = await pid();
     await inventoryWith(['pg7', 'pg8'], inventory);
     const planned = sequenceOfRun((await hapg(['plan', '-i', inventory, '--json'])).stdout);
@@ -73,10 +78,19 @@ describe('dedicated etcd hosts', () => {
     expect((await onHost(lab, 'pg8', `ip -o addr show | grep -c ' ${VIP.address}/'`)).stdout.trim()).toBe('1');
     expect((await onHost(lab, 'pg7', `ip -o addr show | grep -c ' ${VIP.address}/' || true`)).stdout.trim()).toBe('0');
     const secrets = YAML.parse(await readFile(path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml'), 'utf8')) as Record<string, string>;
-    const viaVip = await onHost(lab, 'pg7', `IFS= read -r PGPASSWORD; export PGPASSWORD; psql -XAt "host=${VIP.address} port=5432 user=postgres dbname=postgres connect_timeout=5" -c 'select pg_is_in_recovery()'`, {
+    // A client through the VIP (hapg's unprivileged check role: the superuser never logs in over the network).
+    const viaVip = () =>
+      onHost(lab, 'pg7', `IFS= read -r PGPASSWORD; export PGPASSWORD; psql -XAt "host=${VIP.address} port=5432 user=hapg_check dbname=postgres connect_timeout=5" -c 'select pg_is_in_recovery()'`, {
+        stdin: `${secrets['clusters.edge.check']}\n`,
+      });
+    await eventually('a write-capable server behind the VIP', async () => {
+      const r = await viaVip();
+      return r.stdout.trim() === 'f' ? true : new Error(`${r.stdout.trim()} ${r.stderr.trim()}`);
+    }, 15_000);
+    const superuser = await onHost(lab, 'pg7', `IFS= read -r PGPASSWORD; export PGPASSWORD; psql -XAt "host=${VIP.address} port=5432 user=postgres dbname=postgres connect_timeout=5" -c 'select 1' 2>&1`, {
       stdin: `${secrets['clusters.edge.superuser']}\n`,
     });
-    expect(viaVip.stdout.trim()).toBe('f');
+    expect(superuser.stdout).toMatch(/no pg_hba\.conf entry for host "[0-9.]+", user "postgres"/);
     await eventually('a healthy status with the VIP on the leader', async () => {
       const s = jsonResult<{ healthy: boolean; clusters: { problems: string[] }[] }>((await hapg(['status', '-i', inventory, '--json'])).stdout);
       return s.healthy ? true : new Error(s.clusters[0]!.problems.join('; '));
@@ -99,5 +113,19 @@ describe('dedicated etcd hosts', () => {
     const r = await hapg(['deploy', '-i', inventory, '--json']);
     expect(r.exitCode).toBe(0);
     expect(jsonResult<{ changes: number }>(r.stdout).changes).toBe(0);
+  });
+
+  it("removes the policy-rc.d a killed run left, and never the operator's own", async () => {
+    await onHost(lab, 'pg4', `printf '#!/bin/sh\\n# hapg: keeps services stopped while packages install\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d`);
+    await onHost(lab, 'pg5', `printf '#!/bin/sh\\n# the operator keeps services down here\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d`);
+    try {
+      const r = await hapg(['deploy', '-i', inventory, '--json']);
+      expect(r.exitCode).toBe(0);
+      expect(jsonEvents(r.stdout).filter((e) => e.kind === 'change').map((e) => `${e.host} ${e.title}`)).toEqual(['pg4 remove the /usr/sbin/policy-rc.d an interrupted run left']);
+      expect((await onHost(lab, 'pg4', 'test -e /usr/sbin/policy-rc.d && echo present || echo gone')).stdout.trim()).toBe('gone');
+      expect((await onHost(lab, 'pg5', 'cat /usr/sbin/policy-rc.d')).stdout).toContain('the operator keeps services down here');
+    } finally {
+      await onHost(lab, 'pg5', 'rm -f /usr/sbin/policy-rc.d');
+    }
   });
 });

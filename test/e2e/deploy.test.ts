@@ -1,11 +1,12 @@
 // One-command deploy on three bare lab hosts with every role, then the day-2 behaviour the
 // product promises: a no-op re-run, plan, switchover, failover with HAProxy and the VIP
 // following, and a re-run that heals the stopped member.
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
-import { eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
+import { eventually, hapg, hapgInBackground, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const HOSTS = ['pg1', 'pg2', 'pg3'];
@@ -154,6 +155,68 @@ describe('deploy on three bare hosts, every role', () => {
       return out === 'via vip true' ? out : undefined;
     });
     expect(read).toBe('via vip true');
+  });
+
+  it('exposes nothing beyond the service addresses: HAProxy on the host address and the VIP, stats and REST API not on every interface', async () => {
+    const listening = (await onHost(lab, 'pg1', 'ss -Htln')).stdout;
+    expect(listening).toMatch(/ 10\.213\.77\.11:5000 /);
+    expect(listening).toMatch(new RegExp(` ${vip.replace(/\./g, '\\.')}:5000 `));
+    expect(listening).not.toMatch(/ (\*|0\.0\.0\.0|\[::\]):(5000|5001|7000|8008) /);
+    // The stats page is unauthenticated: loopback only; the REST API on the member's own address.
+    expect((await onHost(lab, 'pg2', 'curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://10.213.77.11:7000/ || true')).stdout).toBe('000');
+    expect((await onHost(lab, 'pg1', 'curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://127.0.0.1:8008/patroni || true')).stdout).toBe('000');
+    expect((await onHost(lab, 'pg1', 'curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://10.213.77.11:8008/patroni')).stdout).toBe('200');
+  });
+
+  it('admits the superuser only through the local socket, and authenticates VRRP adverts', async () => {
+    const secrets = YAML.parse(await readFile(secretsFileOf(inventory), 'utf8')) as Record<string, string>;
+    const r = await onHost(lab, 'pg2', 'IFS= read -r PGPASSWORD; export PGPASSWORD; psql -XAt "host=10.213.77.11 port=5432 user=postgres dbname=postgres connect_timeout=5" -c "select 1" 2>&1', {
+      stdin: `${secrets['clusters.main.superuser']}\n`,
+    });
+    expect(r.stdout).toMatch(/no pg_hba\.conf entry for host "10\.213\.77\.12", user "postgres"/);
+    const conf = await onHost(lab, 'pg2', 'stat -c "%a" /etc/keepalived/keepalived.conf; grep -c "auth_pass $(cat)" /etc/keepalived/keepalived.conf', { stdin: secrets['clusters.main.vrrp']!.slice(0, 8) });
+    expect(conf.stdout.trim().split('\n')).toEqual(['600', '1']);
+  });
+
+  it('one operator at a time: a second deploy fails at once naming the first; a killed holder frees the lock', async () => {
+    const lockValue = async () => (await onHost(lab, 'pg1', 'ETCDCTL_API=3 etcdctl get --print-value-only /hapg/lock')).stdout.trim();
+    // A second checkout (its own local lock) on the same clusters: only etcd's lock stands between them.
+    const other = path.join(await mkdtemp(path.join(tmpdir(), 'hapg-e2e-operator2-')), 'inventory.yml');
+    await writeFile(other, await readFile(inventory, 'utf8'));
+    await mkdir(path.join(path.dirname(other), '.hapg'), { mode: 0o700 });
+    await copyFile(secretsFileOf(inventory), secretsFileOf(other));
+    const first = hapgInBackground(['deploy', '-i', inventory, '--json']);
+    await eventually('the first deploy to hold the run lock in etcd', async () => ((await lockValue()).includes('"command":"deploy"') ? true : undefined), 60_000);
+    // Frozen while it holds the lock: its lease is no longer renewed, but lives on for its TTL.
+    first.kill('SIGSTOP');
+    try {
+      const second = await hapg(['deploy', '-i', other]);
+      expect(second.exitCode).toBe(1);
+      expect(second.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`^hapg: another hapg run holds etcd cluster dc1: \\S+@\\S+ \\(pid ${first.pid}\\) running \`hapg deploy\` since \\S+ \\(wait for it to finish; if it died, its lock expires 15 s after its last renewal, or re-run with --break-lock\\)$`));
+    } finally {
+      first.kill('SIGKILL');
+      await first;
+    }
+    // The dead holder's lease expires by itself; then a plain re-run proceeds (its stale local lock names a dead pid).
+    await eventually('the dead holder\'s lease to expire', async () => ((await lockValue()) === '' ? true : undefined), 40_000);
+    const after = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(after.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
+    expect(after.exitCode).toBe(0);
+    expect(await lockValue()).toBe('');
+  });
+
+  it('refuses to deploy or plan from a checkout without the secrets file, printing no live password', async () => {
+    const secrets = Object.values(YAML.parse(await readFile(secretsFileOf(inventory), 'utf8')) as Record<string, string>);
+    const elsewhere = path.join(await mkdtemp(path.join(tmpdir(), 'hapg-e2e-checkout-')), 'inventory.yml');
+    await writeFile(elsewhere, await readFile(inventory, 'utf8'));
+    const before = await processFingerprint();
+    for (const command of ['plan', 'deploy']) {
+      const r = await hapg([command, '-i', elsewhere]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^hapg: cluster main is already initialised, but \S+ lacks its generated passwords \(.*\): deploying would set new ones on the live cluster .* --rotate-secrets/);
+      for (const value of secrets) expect(r.stdout + r.stderr).not.toContain(value);
+    }
+    expect(await processFingerprint()).toEqual(before);
   });
 
   it('a second deploy changes nothing and restarts nothing; plan says nothing to do', async () => {

@@ -11,7 +11,29 @@ const BIN = path.resolve(import.meta.dirname, '../../bin/hapg.js');
 
 /** Runs `hapg …` as a user would (the built CLI), never throwing on a non-zero exit. */
 export async function hapg(args: string[], opts: { timeoutMs?: number } = {}): Promise<Result<{ reject: false }>> {
-  return execa('node', [BIN, ...args], { reject: false, timeout: opts.timeoutMs ?? 600_000, env: { NO_COLOR: '1' } });
+  return recorded(args, await execa('node', [BIN, ...args], { reject: false, timeout: opts.timeoutMs ?? 600_000, env: { NO_COLOR: '1' } }));
+}
+
+/** Starts `hapg …` in the background (to signal it); its output is recorded when it ends. */
+export function hapgInBackground(args: string[]) {
+  const child = execa('node', [BIN, ...args], { reject: false, env: { NO_COLOR: '1' } });
+  void child.then((r) => recorded(args, r));
+  return child;
+}
+
+let recordedRuns = 0;
+
+/**
+ * Keeps every run's stdout and stderr in $HAPG_E2E_OUTPUT (set by scripts/test.sh): after the
+ * end-to-end tests, one scan checks that no secret of any inventory appears in any of them.
+ */
+async function recorded<T extends { stdout: unknown; stderr: unknown }>(args: string[], result: T): Promise<T> {
+  const dir = process.env['HAPG_E2E_OUTPUT'];
+  if (dir) {
+    const name = `${process.pid}-${Date.now()}-${recordedRuns++}.log`;
+    await writeFile(path.join(dir, name), `$ hapg ${args.join(' ')}\n--- stdout\n${String(result.stdout)}\n--- stderr\n${String(result.stderr)}\n`);
+  }
+  return result;
 }
 
 /** The result object of a `--json` run (the last line, kind "result"). */

@@ -121,6 +121,33 @@ describe('exec', () => {
     expect((await pg1().exec(['echo', 'still here'])).stdout).toBe('still here\n');
   });
 
+  it('a timeout ends the whole process group on the host, also for a command run through sudo', async () => {
+    // An operator account with passwordless sudo, logging in with the lab key: its commands run through `sudo -n`.
+    await pg1().exec(['sh', '-c', [
+      'id hapgop >/dev/null 2>&1 || useradd -m -s /bin/sh hapgop',
+      'install -d -o hapgop -m 700 /home/hapgop/.ssh && install -o hapgop -m 600 /root/.ssh/authorized_keys /home/hapgop/.ssh/authorized_keys',
+      'echo "hapgop ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/hapgop && chmod 440 /etc/sudoers.d/hapgop',
+    ].join(' && ')]);
+    const op = await connect(target(0, { user: 'hapgop' }));
+    try {
+      expect((await op.exec(['id', '-u'], { sudo: true })).stdout.trim()).toBe('0');
+      // A child in the background and one in the foreground: both must die with the limit.
+      await expect(op.exec(['sh', '-c', 'sleep 3131 & sleep 3132'], { sudo: true, timeoutMs: 1000 })).rejects.toMatchObject({
+        code: 'COMMAND_FAILED',
+        message: `${lab.hosts[0]!.name}: \`sh -c 'sleep 3131 & sleep 3132'\` timed out after 1s`,
+      });
+      let left = '';
+      for (let i = 0; i < 20; i++) {
+        left = (await pg1().exec(['sh', '-c', 'pgrep -af "sleep 313[12]" || true'])).stdout.trim();
+        if (left === '') break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(left).toBe('');
+    } finally {
+      op.close();
+    }
+  });
+
   it('runs many commands at once on one connection (beyond sshd MaxSessions=10)', async () => {
     const started = Date.now();
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => pg1().exec(['sh', '-c', `sleep 0.3; echo ${i}`])));

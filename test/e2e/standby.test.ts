@@ -7,6 +7,7 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { execa } from 'execa';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, tableDigest, type PgTarget, type WriteLoad, type WriteLoadReport } from '../support/write-load.js';
 import { eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
@@ -16,6 +17,8 @@ const DC1 = ['pg9', 'pg10', 'pg11'];
 const DC2 = ['pg12', 'pg13'];
 const MAIN_VIP = { address: '10.213.77.103', interface: 'eth0', router_id: 54 };
 const DR_VIP = { address: '10.213.77.104', interface: 'eth0', router_id: 55 };
+/** A second address of pg13: the same machine under another name. */
+const ALIAS_ADDRESS = '10.213.77.123';
 const TABLE = 'standby_load';
 
 let dir: string;
@@ -307,6 +310,30 @@ describe('standby cluster in a second datacenter', () => {
     expect(notStandby.exitCode).toBe(2);
     expect(notStandby.stderr).toMatch(/does not declare it a standby cluster/);
 
+    // An inventory that names dr's hosts as members of another standby cluster: they prove they are not.
+    const impostor = await writeInventory(lab, { hosts: [...DC1, ...DC2], etcd: { dc1: { hosts: DC1 }, dc2: { hosts: ['pg12'] } }, clusters: { main: cluster(DC1, MAIN_VIP, { app: true }), drx: cluster(DC2, DR_VIP, { standby: { cluster: 'main' } }) } }, path.join(dir, 'impostor.yml'));
+    await copySecrets('both', 'impostor');
+    const wrongScope = await hapg(['standby', 'rebuild', '-i', impostor, '--cluster', 'drx', '--yes-wipe-data']);
+    expect(wrongScope.exitCode).toBe(1);
+    expect(wrongScope.stderr.trim().split('\n').at(-1)).toMatch(/^hapg: pg12 belongs to Patroni scope dr, not drx: refusing to stop or wipe it; nothing was changed/);
+    expect((await onHost(lab, 'pg12', 'systemctl show -p MainPID --value patroni; head -1 /var/lib/postgresql/15/dr/postmaster.pid')).stdout).toBe(before);
+
+    // pg13 reached a second time under another name and address: one machine, refused before anything stops.
+    await onHost(lab, 'pg13', `ip addr add ${ALIAS_ADDRESS}/24 dev eth0`);
+    try {
+      const alias = await writeInventory(lab, { hosts: [...DC1, ...DC2], etcd: { dc1: { hosts: DC1 }, dc2: { hosts: ['pg12'] } }, clusters: { main: cluster(DC1, MAIN_VIP, { app: true }), dr: cluster(['pg12', 'pgalias'], DR_VIP, { standby: { cluster: 'main' } }) } }, path.join(dir, 'alias.yml'));
+      const doc = YAML.parse(await readFile(alias, 'utf8'));
+      doc.hosts.pgalias = { ...doc.hosts.pg13, address: ALIAS_ADDRESS };
+      await writeFile(alias, YAML.stringify(doc));
+      await copySecrets('both', 'alias');
+      const aliased = await hapg(['standby', 'rebuild', '-i', alias, '--cluster', 'dr', '--yes-wipe-data', '--accept-new-host-keys']);
+      expect(aliased.exitCode).toBe(1);
+      expect(aliased.stderr.trim().split('\n').at(-1)).toMatch(/^hapg: pg13: preflight machine: the same machine as pgalias \(machine-id \w+, same network interfaces\): each inventory host must be a machine of its own/);
+      expect((await onHost(lab, 'pg12', 'systemctl show -p MainPID --value patroni; head -1 /var/lib/postgresql/15/dr/postmaster.pid')).stdout).toBe(before);
+    } finally {
+      await onHost(lab, 'pg13', `ip addr del ${ALIAS_ADDRESS}/24 dev eth0`);
+    }
+
     const vipTarget = await mainVip(inventories.both);
     load = await startWriteLoad(vipTarget, { table: TABLE, largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
     const watcher = new RoleWatcher(DC2, false);
@@ -316,6 +343,9 @@ describe('standby cluster in a second datacenter', () => {
     load = undefined;
     expect(rebuild.exitCode, rebuild.stderr).toBe(0);
     expect(rebuild.stdout).toMatch(/cluster dr: rebuilt as a standby of main/);
+    // The old data was moved aside, never deleted; hapg said where.
+    expect(rebuild.stderr).toMatch(/the data of pg12, pg13 is moved aside to \/var\/lib\/postgresql\/15\/dr\.hapg-wiped-\d{8}T\d{6}Z/);
+    expect((await onHost(lab, 'pg12', 'ls -d /var/lib/postgresql/15/dr.hapg-wiped-*/PG_VERSION | wc -l')).stdout.trim()).toBe('1');
     expect(watched.armed).toBe(true);
     expect(watched.leaders).toEqual([]);
     await expectSameData(member(vipTarget, await mainLeader()), DC2.map((h) => member(vipTarget, h)), report);
@@ -333,15 +363,28 @@ describe('standby cluster in a second datacenter', () => {
     const vipTarget = await mainVip(inventories.both);
     const acked = (await tableDigest(member(vipTarget, await mainLeader()), TABLE)).rows;
     await Promise.all(DC1.map((h) => onHost(lab, h, 'systemctl stop patroni')));
+    // A source member out of reach may still run a primary: promotion refuses without --force.
+    await execa('node', [path.resolve('bin/hapg.js'), 'lab', 'isolate', 'pg11']);
+    try {
+      const unreachable = await hapg(['standby', 'promote', '-i', inventories.both, '--cluster', 'dr']);
+      expect(unreachable.exitCode).toBe(1);
+      expect(unreachable.stderr.trim().split('\n').at(-1)).toMatch(/^hapg: source cluster main: pg11 cannot be reached and may still run a primary: promoting dr now risks two primaries \(split brain\); nothing was changed/);
+    } finally {
+      await execa('node', [path.resolve('bin/hapg.js'), 'lab', 'heal', 'pg11']);
+    }
+    expect(await drRole()).toBe('standby_leader');
     const promoted = await run(['standby', 'promote', '-i', inventories.both, '--cluster', 'dr']);
     expect(promoted.stdout).toMatch(/cluster dr: promoted; leader pg12 on timeline \d+ takes writes/);
+    // The source is fenced: Patroni stopped and disabled on every member, so none comes back as a primary.
+    expect(promoted.stdout).toMatch(/source main: last known leader pg(9|10|11); pg12 last streamed through \S+ and had replayed up to [0-9A-F]+\/[0-9A-F]+; fenced \(Patroni stopped and disabled\): pg9, pg10, pg11/);
+    for (const h of DC1) expect((await onHost(lab, h, 'systemctl is-enabled patroni || true')).stdout.trim()).toBe('disabled');
     expect(promoted.stdout).toMatch(/remove clusters\.dr\.standby/);
     expect(await drRole()).toBe('master');
 
     // Writes go to dr now, through its VIP; nothing main acknowledged is missing.
     // The operator carries main's passwords over to dr, now the primary (the roles are the same).
     const secrets = YAML.parse(await readFile(secretsPath('both'), 'utf8')) as Record<string, string>;
-    for (const key of ['superuser', 'replication', 'rewind', 'users.app']) secrets[`clusters.dr.${key}`] = secrets[`clusters.main.${key}`]!;
+    for (const key of ['superuser', 'replication', 'rewind', 'check', 'users.app']) secrets[`clusters.dr.${key}`] = secrets[`clusters.main.${key}`]!;
     await writeFile(secretsPath('flipped'), YAML.stringify(secrets), { mode: 0o600 });
     const drVip: PgTarget = { ...vipTarget, host: DR_VIP.address };
     expect((await tableDigest(drVip, TABLE)).rows).toBeGreaterThanOrEqual(acked);

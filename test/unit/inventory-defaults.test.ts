@@ -68,13 +68,15 @@ describe('inventory defaults', () => {
       watchdog: { mode: 'off', device: '/dev/watchdog' },
       callbacks: {},
     });
-    expect(main?.haproxy).toEqual({ hosts: ['pg2', 'pg1', 'pg3'], read_write_port: 5000, read_only_port: 5001, stats_port: 7000 });
+    expect(main?.haproxy).toEqual({ hosts: ['pg2', 'pg1', 'pg3'], read_write_port: 5000, read_only_port: 5001, stats_port: 7000, stats_listen: 'loopback' });
     expect(main?.vip).toEqual({ address: '192.0.2.100', interface: 'eth0', router_id: 51, prefix: 32 });
     expect(main?.secrets).toEqual({
       superuser: { generate: true },
       replication: { generate: true },
       rewind: { generate: true },
       rest_api: { generate: true },
+      check: { generate: true },
+      vrrp: { generate: true },
     });
     expect(main?.standby).toBeUndefined();
   });

@@ -63,10 +63,13 @@ describe('resolveSecrets', () => {
     const secrets = await resolveSecrets(loaded, { createMissing: true });
 
     expect([...secrets.keys()].sort()).toEqual([
+      'clusters.dr.check',
       'clusters.dr.replication',
       'clusters.dr.rest_api',
       'clusters.dr.rewind',
       'clusters.dr.superuser',
+      'clusters.dr.vrrp',
+      'clusters.main.check',
       'clusters.main.replication',
       'clusters.main.rest_api',
       'clusters.main.rewind',
@@ -74,6 +77,7 @@ describe('resolveSecrets', () => {
       'clusters.main.users.app',
       'clusters.main.users.batch',
       'clusters.main.users.report',
+      'clusters.main.vrrp',
     ]);
     expect(secrets.get('clusters.main.users.app')?.reveal()).toBe('app-pass-from-env');
     expect(secrets.get('clusters.main.rest_api')?.reveal()).toBe('rest-pass-from-env');
@@ -93,7 +97,7 @@ describe('resolveSecrets', () => {
 
   it('gives a standby cluster the roles of its source', async () => {
     const secrets = await resolveSecrets(await loadInventory(inventoryPath), { createMissing: true });
-    for (const role of ['superuser', 'replication', 'rewind']) {
+    for (const role of ['superuser', 'replication', 'rewind', 'check']) {
       expect(secrets.get(`clusters.dr.${role}`)).toBe(secrets.get(`clusters.main.${role}`));
     }
     expect(secrets.get('clusters.dr.rest_api')?.reveal()).not.toBe(secrets.get('clusters.main.rest_api')?.reveal());

@@ -6,7 +6,7 @@ import { buildModel } from '../../src/model/model.js';
 import { dynamicConfigChanges, planDynamicConfig } from '../../src/tasks/patroni/dynamic-config.js';
 
 const model = buildModel((await loadInventory('inventories/three-hosts.yml')).inventory);
-const api = new PatroniApi('main', 8008, { user: 'patroni', password: new Secret('rest-secret') });
+const api = new PatroniApi('main', 8008, { user: 'patroni', password: new Secret('rest-secret') }, () => '192.0.2.11');
 const desired = model.cluster('main').dynamicConfig;
 
 /** What Patroni 3.0.2 returns from GET /config right after bootstrapping from bootstrap.dcs. */

@@ -11,7 +11,7 @@ import { describeRestartAction, type ParameterChange, type RestartAction } from 
 import { RESTART_TITLE } from '../../src/tasks/patroni/restarts.js';
 import { maskFile, planJson, renderPlan } from '../../src/ui/plan-render.js';
 
-const api = new PatroniApi('main', 8008, { user: 'patroni', password: new Secret('s3cret-rest-api') });
+const api = new PatroniApi('main', 8008, { user: 'patroni', password: new Secret('s3cret-rest-api') }, () => '192.0.2.11');
 const patch: HttpStep = api.patchConfig('pg2', { postgresql: { parameters: { max_connections: 150, work_mem: '8MB' } } }, 'PATCH /config: max_connections 100 → 150, work_mem 4MB → 8MB');
 const parameters: ParameterChange[] = [
   { name: 'max_connections', from: 100, to: 150, applies: 'restart', context: 'postmaster', decrease: false },

@@ -86,7 +86,7 @@ describe('patroni member', () => {
   it('writes patroni.yml 0600 postgres-owned, and masks its passwords', () => {
     const cfg = files.find((f) => f.path === PATRONI_CONFIG_PATH)!;
     expect(cfg).toMatchObject({ mode: 0o600, owner: 'postgres', group: 'postgres' });
-    expect(cfg.secrets?.map((s) => s.reveal()).sort()).toEqual(CLUSTER_SECRETS.map((s) => `secret-${s}`).sort());
+    expect(cfg.secrets?.map((s) => s.reveal()).sort()).toEqual(['superuser', 'replication', 'rewind', 'rest_api'].map((s) => `secret-${s}`).sort());
     expect(JSON.stringify(cfg.secrets)).not.toContain('secret-');
   });
 
@@ -102,10 +102,10 @@ describe('patroni member', () => {
 
 describe('haproxy and keepalived host', () => {
   const cfg = haproxyFile(model, 'pg3');
-  const ka = keepalivedFile(model, 'pg3');
+  const ka = keepalivedFile(model, 'pg3', secrets);
   const both = (files: Map<string, RemoteFileState | null>, haproxy: string, keepalived: string) => [
     ...planHaproxyHost(model, 'pg3', { file: files.get(HAPROXY_CONFIG_PATH), service: svc('haproxy', haproxy) }),
-    ...planKeepalivedHost(model, 'pg3', { file: files.get(KEEPALIVED_CONFIG_PATH), service: svc('keepalived', keepalived) }),
+    ...planKeepalivedHost(model, 'pg3', secrets, { file: files.get(KEEPALIVED_CONFIG_PATH), service: svc('keepalived', keepalived) }),
   ];
 
   it('bare host: check the config before writing it, then start both', () => {

@@ -27,13 +27,15 @@ describe('patroni.yml', () => {
     expect(doc.etcd3.hosts).toEqual(['192.0.2.11:2379', '192.0.2.12:2379', '192.0.2.13:2379']);
     expect(doc.restapi.connect_address).toBe('192.0.2.12:8008');
     expect(doc.restapi.authentication.username).toBe('patroni');
+    // Its own address only, never every interface.
+    expect(doc.restapi.listen).toBe('192.0.2.12:8008');
   });
 
   it('carries passwords exactly (quotes and backslashes survive) and lists them for masking', () => {
     expect(doc.postgresql.authentication.superuser).toEqual({ username: 'postgres', password: 'pw-superuser-"quoted"\\x' });
     expect(doc.postgresql.authentication.replication.password).toBe('pw-replication-"quoted"\\x');
     expect(doc.restapi.authentication.password).toBe('pw-rest_api-"quoted"\\x');
-    expect(used.map((s) => s.reveal()).sort()).toEqual(CLUSTER_SECRETS.map((s) => `pw-${s}-"quoted"\\x`).sort());
+    expect(used.map((s) => s.reveal()).sort()).toEqual(['superuser', 'replication', 'rewind', 'rest_api'].map((s) => `pw-${s}-"quoted"\\x`).sort());
   });
 
   it('seeds bootstrap.dcs from the inventory, inventory parameters over hapg base ones', () => {
@@ -95,7 +97,8 @@ describe('haproxy.cfg', () => {
 
   it('routes the read-write port to the leader by /primary', () => {
     const rw = sections.get('listen main_read_write')!;
-    expect(rw).toContain('bind *:5000');
+    // The host's own address and the VIP, never every interface.
+    expect(rw.filter((l) => l.startsWith('bind '))).toEqual(['bind 192.0.2.11:5000', 'bind 192.0.2.100:5000']);
     expect(rw).toContain('option httpchk OPTIONS /primary');
     expect(rw.filter((l) => l.startsWith('server '))).toEqual([
       'server pg1 192.0.2.11:5432 check port 8008',
@@ -106,20 +109,22 @@ describe('haproxy.cfg', () => {
 
   it('routes the read-only port to replicas within the failover lag', () => {
     const ro = sections.get('listen main_read_only')!;
-    expect(ro).toContain('bind *:5001');
+    expect(ro).toContain('bind 192.0.2.11:5001');
+    expect(ro).toContain('bind 192.0.2.100:5001');
     expect(ro).toContain('option httpchk OPTIONS /replica?lag=1048576');
     expect(ro).toContain('balance roundrobin');
   });
 
   it('has a stats listener and cuts sessions of a demoted leader', () => {
-    expect(sections.get('listen main_stats')).toContain('bind *:7000');
+    // Unauthenticated, so on loopback unless the inventory says the host's address; hapg reads it through SSH.
+    expect(sections.get('listen main_stats')).toContain('bind 127.0.0.1:7000');
     expect(sections.get('listen main_read_write')!.some((l) => l.includes('on-marked-down shutdown-sessions'))).toBe(true);
   });
 });
 
 describe('keepalived.conf', () => {
   it('one VRRP instance with unicast peers, the VIP and the HAProxy check', () => {
-    const text = renderTemplate('keepalived/keepalived.conf', keepalivedContext(model, 'pg2'));
+    const text = renderTemplate('keepalived/keepalived.conf', keepalivedContext(model, 'pg2', secrets).context);
     expect(text).toMatch(/vrrp_instance hapg_main \{/);
     expect(text).toMatch(/virtual_router_id 51\n/);
     expect(text).toMatch(/unicast_src_ip 192\.0\.2\.12\n/);
@@ -127,6 +132,8 @@ describe('keepalived.conf', () => {
     expect(text).toMatch(/192\.0\.2\.100\/32 dev eth0/);
     expect(text).toMatch(/priority 149\n/);
     expect(text).toMatch(/track_script \{\n\s+check_haproxy\n/);
+    // VRRP adverts are authenticated: keepalived reads the first 8 characters of the generated password.
+    expect(text).toMatch(/authentication \{\n\s+auth_type PASS\n\s+auth_pass pw-vrrp-\n/);
     expect(balanced(text)).toBe(true);
   });
 
@@ -136,9 +143,9 @@ describe('keepalived.conf', () => {
     expect(noProxy.hostsOf('haproxy')).toEqual([]);
     expect(noProxy.hostsOf('keepalived', 'main')).toEqual(['pg1', 'pg2', 'pg3']);
     expect(noProxy.packagesOn('pg1')).toEqual(expect.arrayContaining(['keepalived', 'curl']));
-    const conf = renderTemplate('keepalived/keepalived.conf', keepalivedContext(noProxy, 'pg1'));
+    const conf = renderTemplate('keepalived/keepalived.conf', keepalivedContext(noProxy, 'pg1', secrets).context);
     expect(conf).not.toMatch(/check_haproxy/);
-    expect(conf).toMatch(/vrrp_script check_main_leader \{\n\s+script "\/usr\/bin\/curl -sf -o \/dev\/null --max-time 2 http:\/\/127\.0\.0\.1:8008\/primary"/);
+    expect(conf).toMatch(/vrrp_script check_main_leader \{\n\s+script "\/usr\/bin\/curl -sf -o \/dev\/null --max-time 2 http:\/\/192\.0\.2\.11:8008\/primary"/);
     expect(conf).toMatch(/track_script \{\n\s+check_main_leader\n/);
     expect(balanced(conf)).toBe(true);
   });

@@ -75,7 +75,7 @@ describe('standby dynamic configuration', () => {
   it('adds a missing permanent slot on the source with PATCH /config', () => {
     const current = JSON.parse(JSON.stringify(desiredDynamicConfig(inventory, 'main'))) as Record<string, unknown>;
     delete current['slots'];
-    const [step] = planDynamicConfig('pg1', new PatroniApi('main', 8008, { user: 'patroni', password: new Secret('x') }), desiredDynamicConfig(inventory, 'main'), current);
+    const [step] = planDynamicConfig('pg1', new PatroniApi('main', 8008, { user: 'patroni', password: new Secret('x') }, () => '192.0.2.11'), desiredDynamicConfig(inventory, 'main'), current);
     expect(step).toMatchObject({ kind: 'http', method: 'PATCH', body: { slots: { standby_dr: { type: 'physical' } } } });
   });
 

@@ -2,7 +2,7 @@ import { patroniScope } from '../defaults.js';
 import { listNames } from '../issues.js';
 import { type CheckContext, has } from './context.js';
 
-const SOURCE_ROLE_SECRETS = ['superuser', 'replication', 'rewind'] as const;
+const SOURCE_ROLE_SECRETS = ['superuser', 'replication', 'rewind', 'check'] as const;
 
 /** Parameters a hot standby needs at least as high as its primary's (PostgreSQL checks them on replay). */
 export const SHARED_MEMORY_PARAMETERS = ['max_connections', 'max_prepared_transactions', 'max_locks_per_transaction', 'max_wal_senders', 'max_worker_processes'] as const;

@@ -10,6 +10,10 @@ export interface HaproxyContext {
     readWritePort: number;
     readOnlyPort: number;
     statsPort: number;
+    /** `address:port` the client listeners bind: the host's address, and the VIP when the cluster has one. */
+    readWriteBinds: string[];
+    readOnlyBinds: string[];
+    statsBind: string;
     replicaCheckPath: string;
     servers: { name: string; address: string; pgPort: number; restPort: number }[];
   }[];
@@ -24,11 +28,16 @@ export function haproxyContext(model: DesiredState, host: string): HaproxyContex
     .map((p) => {
       const c = inventory.clusters[p.of]!;
       const h = c.haproxy!;
+      // HAProxy splits address and port at the last colon, IPv6 included.
+      const addresses = [addressOf(inventory, host), ...(c.vip ? [c.vip.address] : [])];
       return {
         name: p.of,
         readWritePort: h.read_write_port,
         readOnlyPort: h.read_only_port,
         statsPort: h.stats_port,
+        readWriteBinds: addresses.map((a) => `${a}:${h.read_write_port}`),
+        readOnlyBinds: addresses.map((a) => `${a}:${h.read_only_port}`),
+        statsBind: `${h.stats_listen === 'host' ? addressOf(inventory, host) : '127.0.0.1'}:${h.stats_port}`,
         // Patroni answers 200 on /replica only for a running replica within this lag (and not noloadbalance).
         replicaCheckPath: `/replica?lag=${c.patroni.maximum_lag_on_failover}`,
         servers: c.hosts.map((member) => ({ name: member, address: addressOf(inventory, member), pgPort: c.postgres.port, restPort: c.patroni.rest_api_port })),

@@ -19,23 +19,22 @@ export function routingVerdict(model: DesiredState, host: string, servers: reado
   return { done: true, status: 'every server checked, writes routed to the leader' };
 }
 
-/** The stats port of the HAProxy on `host` (every cluster it fronts has its own; any answers for all). */
-export function statsPortOn(model: DesiredState, host: string): number | undefined {
-  const p = model.placementsOn(host).find((p) => p.component === 'haproxy');
-  return p ? model.inventory.clusters[p.of]!.haproxy!.stats_port : undefined;
+/** A cluster the HAProxy on `host` fronts (every cluster has its own stats listener; any answers for all). */
+function clusterOn(model: DesiredState, host: string): string | undefined {
+  return model.placementsOn(host).find((p) => p.component === 'haproxy')?.of;
 }
 
 /** Waits on each host until routingVerdict holds. */
 export function waitForHaproxyRouting(model: DesiredState, hosts: readonly string[], timeoutMs = 30_000): WaitStep[] {
   return hosts.flatMap((host) => {
-    const statsPort = statsPortOn(model, host);
-    if (statsPort === undefined) return [];
+    const cluster = clusterOn(model, host);
+    if (cluster === undefined) return [];
     return [
       wait(
         host,
         `HAProxy on ${host} to check every server after its reload`,
         async (facts) => {
-          const servers = await facts.fresh(host, haproxyServers(statsPort));
+          const servers = await facts.fresh(host, haproxyServers(model, cluster, host));
           return servers ? routingVerdict(model, host, servers) : { done: false, status: 'stats page not answering' };
         },
         { timeoutMs, intervalMs: 200 },
@@ -54,7 +53,7 @@ export function waitForWritesRoutedTo(model: DesiredState, cluster: string, lead
       `HAProxy on ${host} to route writes of ${cluster} to its leader only`,
       async (facts) => {
         const target = typeof leader === 'function' ? leader() ?? (await currentLeader(facts, model, cluster)) : leader;
-        const servers = (await facts.fresh(host, haproxyServers(haproxy.stats_port))) ?? [];
+        const servers = (await facts.fresh(host, haproxyServers(model, cluster, host))) ?? [];
         const up = servers.filter((s) => s.proxy === `${cluster}_read_write` && s.status === 'UP').map((s) => s.server);
         return { done: up.length === 1 && up[0] === target, status: `read-write UP: ${up.join(', ') || 'none'}` };
       },

@@ -1,4 +1,6 @@
 import type { HttpFact } from '../../facts/fact.js';
+import type { DesiredState } from '../../model/model.js';
+import { addressOf } from '../../model/topology.js';
 
 /** A server of an HAProxy listener, as the stats page shows it. */
 export interface BackendServer {
@@ -10,11 +12,17 @@ export interface BackendServer {
   checkStatus: string;
 }
 
-/** Server states from HAProxy's stats page in CSV (`GET /;csv`), read on the host's loopback. */
-export function haproxyServers(statsPort: number): HttpFact<BackendServer[] | undefined> {
+/** Where a cluster's stats page listens on an HAProxy host: loopback unless the inventory says the host's address. */
+export function statsAddress(model: DesiredState, cluster: string, host: string): string {
+  return model.inventory.clusters[cluster]!.haproxy?.stats_listen === 'host' ? addressOf(model.inventory, host) : '127.0.0.1';
+}
+
+/** Server states from a cluster's HAProxy stats page in CSV (`GET /;csv`) on `host`, read through its SSH connection. */
+export function haproxyServers(model: DesiredState, cluster: string, host: string): HttpFact<BackendServer[] | undefined> {
+  const statsPort = model.inventory.clusters[cluster]!.haproxy!.stats_port;
   return {
     id: `haproxy-stats:${statsPort}`,
-    http: { method: 'GET', port: statsPort, path: '/;csv', timeoutMs: 5000 },
+    http: { method: 'GET', address: statsAddress(model, cluster, host), port: statsPort, path: '/;csv', timeoutMs: 5000 },
     parse: (res) => (res && res.status === 200 ? parseHaproxyCsv(res.body) : undefined),
   };
 }

@@ -5,7 +5,8 @@ import { serviceStates } from '../../facts/services.js';
 import type { Component } from '../component.js';
 import { KEEPALIVED_CONFIG_PATH } from './context.js';
 import { vipKernelStage } from './kernel.js';
-import { planKeepalivedHost } from './plan.js';
+import { namesToResolve, planKeepalivedHost, resolvedOnHost } from './plan.js';
+import { HapgError } from '../../errors.js';
 
 /**
  * keepalived runs where a cluster's VIP may live: its HAProxy hosts, or without HAProxy its
@@ -40,11 +41,20 @@ export const keepalivedComponent: Component = {
         {
           id: 'keepalived',
           title: 'keepalived',
-          async plan({ session }) {
+          async plan({ session, secrets }) {
             const items = await Promise.all(
               hosts.map(async (host) => {
-                const [files, services] = await Promise.all([session.facts.get(host, fileStates([KEEPALIVED_CONFIG_PATH])), session.facts.get(host, serviceStates(['keepalived']))]);
-                return planKeepalivedHost(model, host, { file: files.get(KEEPALIVED_CONFIG_PATH), service: services.get('keepalived') });
+                const names = namesToResolve(model, host);
+                const [files, services, resolved] = await Promise.all([
+                  session.facts.get(host, fileStates([KEEPALIVED_CONFIG_PATH])),
+                  session.facts.get(host, serviceStates(['keepalived'])),
+                  names.length ? session.facts.get(host, resolvedOnHost(names)) : new Map<string, string>(),
+                ]);
+                const unresolved = names.filter((n) => !resolved.has(n));
+                if (unresolved.length) {
+                  throw new HapgError('PRECHECK_FAILED', `${host}: cannot resolve ${unresolved.join(', ')} to an address for keepalived's unicast peers`, { host, hint: 'fix the name in DNS or /etc/hosts, or give the host an IP address in the inventory' });
+                }
+                return planKeepalivedHost(model, host, secrets, { file: files.get(KEEPALIVED_CONFIG_PATH), service: services.get('keepalived'), resolved });
               }),
             );
             return { blocks: [{ items: items.flat() }], notes: [] };

@@ -1,5 +1,8 @@
+import { isIP } from 'node:net';
+import { clusterSecretKey, requireSecret, type InventorySecrets } from '../../inventory/secrets.js';
 import type { DesiredState } from '../../model/model.js';
-import { addressOf } from '../../model/topology.js';
+import { addressOf, hostPort } from '../../model/topology.js';
+import type { Secret } from '../../secret.js';
 
 export const KEEPALIVED_CONFIG_PATH = '/etc/keepalived/keepalived.conf';
 
@@ -17,18 +20,35 @@ export interface KeepalivedContext {
     vip: string;
     /** The script that must succeed for this host to hold the VIP. */
     trackScript: string;
+    /** VRRP PASS authentication: keepalived reads the first 8 characters. */
+    authPass: string;
   }[];
   /** Per-cluster checks for VIPs that follow the Patroni leader (no HAProxy in front). */
   leaderChecks: { name: string; url: string }[];
+}
+
+/** Lines of keepalived.conf whose value is a secret: masked by position in plans. */
+export const KEEPALIVED_SECRET_LINES = /^(\s*auth_pass\s+)(.*)$/;
+
+/** The VRRP password of a cluster's VIP as keepalived uses it (its first 8 characters). */
+export function vrrpPassword(secrets: InventorySecrets, cluster: string): string {
+  return requireSecret(secrets, clusterSecretKey(cluster, 'vrrp')).reveal().slice(0, 8);
 }
 
 /**
  * keepalived.conf for one host: a VRRP instance per VIP it may hold. In front of HAProxy the
  * VIP lives on a host whose HAProxy runs; without HAProxy it follows the Patroni leader (the
  * member whose REST API answers 200 on /primary, or /standby-leader in a standby cluster).
+ * Adverts are authenticated and unicast; `resolved` maps host names given as DNS names to the
+ * address the host resolves them to (keepalived wants addresses).
  */
-export function keepalivedContext(model: DesiredState, host: string): KeepalivedContext {
+export function keepalivedContext(model: DesiredState, host: string, secrets: InventorySecrets, resolved: ReadonlyMap<string, string> = new Map()): { context: KeepalivedContext; secrets: Secret[] } {
   const { inventory } = model;
+  const used: Secret[] = [];
+  const ip = (h: string) => {
+    const address = addressOf(inventory, h);
+    return isIP(address) ? address : (resolved.get(address) ?? address);
+  };
   const placements = model.placementsOn(host).filter((p) => p.component === 'keepalived');
   const leaderChecks: KeepalivedContext['leaderChecks'] = [];
   const instances = placements.map((p) => {
@@ -38,7 +58,8 @@ export function keepalivedContext(model: DesiredState, host: string): Keepalived
     let trackScript = 'check_haproxy';
     if (!c.haproxy) {
       trackScript = `check_${p.of.replace(/-/g, '_')}_leader`;
-      leaderChecks.push({ name: trackScript, url: `http://127.0.0.1:${c.patroni.rest_api_port}/${c.standby ? 'standby-leader' : 'primary'}` });
+      // Patroni's REST API listens on the member's own address.
+      leaderChecks.push({ name: trackScript, url: `http://${hostPort(addressOf(inventory, host), c.patroni.rest_api_port)}/${c.standby ? 'standby-leader' : 'primary'}` });
     }
     return {
       name: `hapg_${p.of}`,
@@ -46,11 +67,13 @@ export function keepalivedContext(model: DesiredState, host: string): Keepalived
       routerId: vip.router_id,
       // In front of HAProxy the first host is preferred; nopreempt keeps the VIP where it is after a failure.
       priority: 150 - peers.indexOf(host),
-      sourceAddress: addressOf(inventory, host),
-      peers: peers.filter((h) => h !== host).map((h) => addressOf(inventory, h)),
+      sourceAddress: ip(host),
+      peers: peers.filter((h) => h !== host).map(ip),
       vip: `${vip.address}/${vip.prefix}`,
       trackScript,
+      authPass: vrrpPassword(secrets, p.of),
     };
   });
-  return { routerId: host, tracksHaproxy: instances.some((i) => i.trackScript === 'check_haproxy'), instances, leaderChecks };
+  for (const p of placements) used.push(requireSecret(secrets, clusterSecretKey(p.of, 'vrrp')));
+  return { context: { routerId: host, tracksHaproxy: instances.some((i) => i.trackScript === 'check_haproxy'), instances, leaderChecks }, secrets: used };
 }

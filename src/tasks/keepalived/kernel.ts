@@ -8,7 +8,7 @@ export const VIP_SYSCTL_PATH = '/etc/sysctl.d/90-hapg-vip.conf';
 
 const SYSCTL = [
   '# Managed by hapg: on a host that may hold a VIP, services bind the VIP before it arrives',
-  '# (PostgreSQL listens on a VIP that follows the Patroni leader).',
+  '# (HAProxy in front of a cluster, or PostgreSQL when the VIP follows the Patroni leader).',
   'net.ipv4.ip_nonlocal_bind = 1',
   'net.ipv6.ip_nonlocal_bind = 1',
   '',
@@ -27,9 +27,12 @@ export function planVipKernel(host: string, facts: { file: Parameters<typeof fil
   return items.length ? items : [noop(host, 'binds VIPs it does not hold')];
 }
 
-/** Hosts that may hold a VIP some service binds itself (no HAProxy in front): set before PostgreSQL starts. */
+/**
+ * Hosts that may hold a VIP: the services behind it (HAProxy, or PostgreSQL without HAProxy)
+ * bind the VIP on every such host. Set in the hosts phase, before any of them starts.
+ */
 export function vipKernelStage(model: DesiredState): Stage[] {
-  const hosts = [...new Set(model.placements.filter((p) => p.component === 'keepalived' && !model.inventory.clusters[p.of]!.haproxy).map((p) => p.host))];
+  const hosts = model.hostsOf('keepalived');
   if (hosts.length === 0) return [];
   return [
     {

@@ -1,7 +1,7 @@
 import { fileStates } from '../../facts/files.js';
 import { installedPackages } from '../../facts/packages.js';
 import type { Component } from '../component.js';
-import { packageSourceFiles, planPackages } from './plan.js';
+import { leftoverPolicyRc, packageSourceFiles, planPackages } from './plan.js';
 
 /**
  * Packages are every other component's need, not a service of their own: one stage installs,
@@ -21,8 +21,12 @@ export const packagesComponent: Component = {
             hosts.map(async (host) => {
               const wanted = model.packagesOn(host);
               const paths = packageSourceFiles(model.inventory, host, wanted).map((f) => f.path);
-              const [installed, files] = await Promise.all([session.facts.get(host, installedPackages(wanted)), session.facts.get(host, fileStates(paths))]);
-              return planPackages(model.inventory, host, wanted, { installed, files });
+              const [installed, files, leftover] = await Promise.all([
+                session.facts.get(host, installedPackages(wanted)),
+                session.facts.get(host, fileStates(paths)),
+                session.facts.get(host, leftoverPolicyRc),
+              ]);
+              return planPackages(model.inventory, host, wanted, { installed, files, leftoverPolicyRc: leftover });
             }),
           );
           return { blocks: [{ items: items.flat() }], notes: [] };

@@ -1,23 +1,30 @@
 import type { Inventory } from '../../inventory/schema.js';
 import { renderTemplate } from '../../render/templates.js';
 import { exec, file, noop, type FileStep, type PlanItem } from '../../run/steps.js';
+import type { CommandFact } from '../../facts/fact.js';
 import { fileMatches, type RemoteFileState } from '../../facts/files.js';
 
 export const APT_PROXY_PATH = '/etc/apt/apt.conf.d/01hapg-proxy';
 export const APT_MIRROR_PATH = '/etc/apt/sources.list.d/hapg-mirror.list';
 export const CREATECLUSTER_PATH = '/etc/postgresql-common/createcluster.conf';
 
+/** The line that marks a policy-rc.d as hapg's own: a later run may remove it, never a foreign one. */
+export const POLICY_RC_MARKER = '# hapg: keeps services stopped while packages install';
+export const POLICY_RC_PATH = '/usr/sbin/policy-rc.d';
+
 /**
  * Installs packages without their side effects: policy-rc.d keeps every service stopped
  * during the install (no single-node etcd with a default data dir, no HAProxy on default
  * ports), and createcluster.conf, written first, stops postgresql-common from creating and
- * starting a `main` cluster beside Patroni. An existing policy-rc.d is left as it is.
+ * starting a `main` cluster beside Patroni. hapg's policy-rc.d carries a marker: one left by a
+ * killed run is replaced and removed; a policy-rc.d of the operator's is left as it is.
  */
 const INSTALL_SCRIPT = [
   'set -e',
-  'if [ ! -e /usr/sbin/policy-rc.d ]; then',
-  "  printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d",
-  "  trap 'rm -f /usr/sbin/policy-rc.d' EXIT",
+  `marker='${POLICY_RC_MARKER}'`,
+  `if [ ! -e ${POLICY_RC_PATH} ] || grep -qxF "$marker" ${POLICY_RC_PATH}; then`,
+  `  printf '#!/bin/sh\\n%s\\nexit 101\\n' "$marker" > ${POLICY_RC_PATH} && chmod 755 ${POLICY_RC_PATH}`,
+  `  trap 'rm -f ${POLICY_RC_PATH}' EXIT`,
   'fi',
   'export DEBIAN_FRONTEND=noninteractive',
   // A stalled transfer (a proxy that stops answering mid-file) fails after 30 s and is retried,
@@ -29,9 +36,19 @@ const INSTALL_SCRIPT = [
   'apt-get install -y -q --no-install-recommends $net -o Dpkg::Options::=--force-confold "$@"',
 ].join('\n');
 
+/** Whether a policy-rc.d that hapg wrote is still in place (its run was killed mid-install). */
+export const leftoverPolicyRc: CommandFact<boolean> = {
+  id: 'leftover-policy-rc',
+  argv: ['grep', '-qxF', POLICY_RC_MARKER, POLICY_RC_PATH],
+  sudo: true,
+  parse: (r) => r.exitCode === 0,
+};
+
 export interface PackageFacts {
   installed: ReadonlySet<string>;
   files: ReadonlyMap<string, RemoteFileState | null>;
+  /** hapg's policy-rc.d is still there: services would never be started or restarted by packages. */
+  leftoverPolicyRc?: boolean;
 }
 
 /** Files that steer the package manager, wanted on a host before it installs anything. */
@@ -54,6 +71,9 @@ export function planPackages(inventory: Inventory, host: string, wanted: readonl
   const files = packageSourceFiles(inventory, host, wanted).filter((f) => !fileMatches(facts.files.get(f.path), f));
   const missing = wanted.filter((p) => !facts.installed.has(p));
   const steps: PlanItem[] = [...files];
+  if (facts.leftoverPolicyRc && missing.length === 0) {
+    steps.push(exec(host, `remove the ${POLICY_RC_PATH} an interrupted run left`, ['rm', '-f', '--', POLICY_RC_PATH]));
+  }
   if (missing.length > 0) {
     steps.push(exec(host, `install ${missing.join(' ')}`, ['sh', '-c', INSTALL_SCRIPT, 'sh', ...missing], { timeoutMs: 15 * 60_000 }));
   }

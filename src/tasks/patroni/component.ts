@@ -4,6 +4,7 @@ import type { Component } from '../component.js';
 import { dynamicConfigStage } from './config-stage.js';
 import { clusterHealthGate, standbyLayoutGate } from './gate.js';
 import { restartsStage } from './restarts.js';
+import { freshSecretsGate } from './secrets-gate.js';
 import { patroniStage } from './stage.js';
 
 /**
@@ -42,7 +43,7 @@ export const patroniComponent: Component = {
   name: 'patroni',
   placements,
   stages: {
-    gates: (model) => [...model.clusterOrder.map((name) => clusterHealthGate(model, name)), standbyLayoutGate(model)],
+    gates: (model) => [freshSecretsGate(model), ...model.clusterOrder.map((name) => clusterHealthGate(model, name)), standbyLayoutGate(model)],
     // A raise of max_connections & co. reaches running standby clusters before their source.
     beforeClusters: (model) =>
       model.clusterOrder.filter((n) => model.inventory.clusters[n]!.standby).flatMap((name) => [dynamicConfigStage(model, name, 'raise'), restartsStage(model, name, 'raise')]),

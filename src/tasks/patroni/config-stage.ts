@@ -38,7 +38,7 @@ export function dynamicConfigStage(model: DesiredState, name: string, variant: C
       const leader = runningLeader(await cachedMemberStates(session.facts, model, name), cm.leaderRole);
       if (!leader) return notesOnly();
       const api = patroniApi(model, name, ctx.secrets);
-      const live = await session.facts.get(leader, api.config());
+      const live = await session.facts.get(leader, api.config(leader));
       if (variant === 'raise') {
         const liveParams = ((live?.['postgresql'] ?? {}) as { parameters?: Record<string, unknown> }).parameters ?? {};
         const wanted = cm.dynamicConfig.postgresql.parameters;

@@ -64,7 +64,8 @@ export function patroniContext(model: DesiredState, clusterName: string, host: s
     namespace: PATRONI_NAMESPACE,
     name: host,
     restApi: {
-      listen: `0.0.0.0:${p.rest_api_port}`,
+      // Its own address only: HAProxy checks it there, hapg reaches it through SSH.
+      listen: hostPort(address, p.rest_api_port),
       connectAddress: hostPort(address, p.rest_api_port),
       username: PATRONI_ROLES.restApi,
       password: yamlString(secret('rest_api').reveal()),

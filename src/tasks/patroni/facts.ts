@@ -17,7 +17,7 @@ export function pgData(dataDir: string): CommandFact<{ exists: boolean }> {
 /** Reads every member's `/patroni` afresh; a member not answering maps to undefined. */
 export async function memberStates(facts: FactCache, model: DesiredState, cluster: string, api: PatroniApi = patroniApi(model, cluster)): Promise<Map<string, PatroniState | undefined>> {
   const hosts = model.inventory.clusters[cluster]!.hosts;
-  const entries = await Promise.all(hosts.map(async (h) => [h, await facts.fresh(h, api.state()).catch(() => undefined)] as const));
+  const entries = await Promise.all(hosts.map(async (h) => [h, await facts.fresh(h, api.state(h)).catch(() => undefined)] as const));
   return new Map(entries);
 }
 
@@ -25,6 +25,6 @@ export async function memberStates(facts: FactCache, model: DesiredState, cluste
 export async function cachedMemberStates(facts: FactCache, model: DesiredState, cluster: string): Promise<Map<string, PatroniState | undefined>> {
   const api = patroniApi(model, cluster);
   const hosts = model.inventory.clusters[cluster]!.hosts;
-  const entries = await Promise.all(hosts.map(async (h) => [h, await facts.get(h, api.state()).catch(() => undefined)] as const));
+  const entries = await Promise.all(hosts.map(async (h) => [h, await facts.get(h, api.state(h)).catch(() => undefined)] as const));
   return new Map(entries);
 }

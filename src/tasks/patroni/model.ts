@@ -163,11 +163,18 @@ export function standbyReplicationClients(inventory: Inventory, source: string):
   return [...hosts];
 }
 
+/** The unprivileged role hapg's write/read checks log in as, over the network like a client. */
+export const CHECK_ROLE = 'hapg_check';
+
 /**
- * pg_hba in order: local superuser by peer, replication only from the cluster's members and
- * its standby clusters' hosts, rewind only from the members, the superuser from members and
- * HAProxy hosts (hapg's checks go through HAProxy), then the inventory's own entries.
- * Anything else is rejected by PostgreSQL's default.
+ * pg_hba in order: the superuser only through the local socket by peer (never over the
+ * network: Patroni itself uses the socket); replication only from the cluster's members and
+ * its standby clusters' hosts; rewind only from the members; hapg's check role only into the
+ * postgres database, from where its checks come (members, HAProxy hosts, a VIP without
+ * HAProxy); then the inventory's own entries. Anything else is rejected by PostgreSQL's
+ * default. Connections through HAProxy arrive from the HAProxy host's address: with HAProxy
+ * on the members, the replication and rewind roles are reachable through it too, and only
+ * their passwords keep them out.
  */
 export function hbaEntries(inventory: Inventory, clusterName: string): string[] {
   const cluster = inventory.clusters[clusterName]!;
@@ -175,7 +182,7 @@ export function hbaEntries(inventory: Inventory, clusterName: string): string[] 
   const proxies = (cluster.haproxy?.hosts ?? []).map((h) => hostCidr(addressOf(inventory, h)));
   // A VIP on a member without HAProxy: a check through it from its holder comes from the VIP itself.
   const vip = cluster.vip && !cluster.haproxy ? [hostCidr(cluster.vip.address)] : [];
-  const superuserFrom = [...new Set(['127.0.0.1/32', ...members, ...proxies, ...vip])];
+  const checkFrom = [...new Set([...members, ...proxies, ...vip])];
   const standbyClients = standbyReplicationClients(inventory, clusterName).map((h) => hostCidr(addressOf(inventory, h)));
   const replicationFrom = [...new Set([...members, ...standbyClients])];
   return [
@@ -183,7 +190,7 @@ export function hbaEntries(inventory: Inventory, clusterName: string): string[] 
     'local all all scram-sha-256',
     ...replicationFrom.map((m) => `host replication ${PATRONI_ROLES.replication} ${m} scram-sha-256`),
     ...members.map((m) => `host all ${PATRONI_ROLES.rewind} ${m} scram-sha-256`),
-    ...superuserFrom.map((m) => `host all ${PATRONI_ROLES.superuser} ${m} scram-sha-256`),
+    ...checkFrom.map((m) => `host postgres ${CHECK_ROLE} ${m} scram-sha-256`),
     ...cluster.postgres.hba.map((e) => [e.type, e.database, e.user, ...(e.address ? [e.address] : []), e.method].join(' ')),
   ];
 }

@@ -87,7 +87,7 @@ function flaggedPending(states: MemberStates): Set<string> {
 /** Members that will wait for a restart once the dynamic configuration is applied: flagged now, or every running member when a restart parameter changes. */
 async function predictedPending(ctx: StageContext, model: DesiredState, name: string, leader: string, states: MemberStates): Promise<Set<string>> {
   const cm = model.cluster(name);
-  const live = await ctx.session.facts.get(leader, patroniApi(model, name).config());
+  const live = await ctx.session.facts.get(leader, patroniApi(model, name).config(leader));
   const changes = live ? dynamicConfigChanges(live, cm.dynamicConfig) : [];
   const names = changes.filter((c) => c.key.startsWith('postgresql.parameters.')).map((c) => c.key.slice('postgresql.parameters.'.length));
   const settings = names.length ? await ctx.session.facts.get(leader, parameterSettings(cm.spec.postgres.port, names)) : new Map();

@@ -43,7 +43,7 @@ export function patroniStage(model: DesiredState, name: string): Stage {
           const [files, services, state, data] = await Promise.all([
             session.facts.get(host, fileStates([PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH])),
             session.facts.get(host, serviceStates(['patroni'])),
-            session.facts.get(host, api.state()),
+            session.facts.get(host, api.state(host)),
             session.facts.get(host, pgData(cluster.postgres.data_dir)),
           ]);
           if (!initialized && data.exists && (host !== cluster.leader || cluster.standby)) {

@@ -158,3 +158,46 @@ export function planPatroniRolePasswords(
   }
   return steps.length > 0 ? steps : [noop(host, `passwords of ${[...passwords.keys()].join(', ')} match`)];
 }
+
+/** Who owns hapg's schema and its check table (undefined where they do not exist yet). */
+export interface CheckObjects {
+  schemaOwner: string | undefined;
+  tableOwner: string | undefined;
+}
+
+/** The owners of schema hapg and table hapg.deploy_check, read on the leader. */
+export function checkObjectsFact(port: number): CommandFact<CheckObjects | undefined> {
+  const sql = [
+    "select 'schema', pg_get_userbyid(nspowner) from pg_namespace where nspname = 'hapg'",
+    "select 'table', pg_get_userbyid(relowner) from pg_class where oid = to_regclass('hapg.deploy_check')",
+  ].join(' union all ');
+  return new LocalPostgres(port).query('check-objects', sql, (rows) => ({
+    schemaOwner: rows.find((r) => r[0] === 'schema')?.[1],
+    tableOwner: rows.find((r) => r[0] === 'table')?.[1],
+  }));
+}
+
+/**
+ * hapg's check role: it logs in over the network like a client (the superuser never does)
+ * and owns schema hapg, where the write/read check keeps its rows. Created unprivileged, its
+ * password as a SCRAM verifier; an existing schema of an older hapg is handed over to it.
+ */
+export function planCheckRole(host: string, cluster: Cluster, role: string, password: Secret, existing: ExistingRole | undefined, objects: CheckObjects): PlanItem[] {
+  const pg = new LocalPostgres(cluster.postgres.port);
+  const steps: SqlStep[] = [];
+  const verifier = () => quoteLiteral(scramVerifier(password.reveal()));
+  if (!existing) {
+    steps.push(pg.sql(host, `create role ${role}`, `CREATE ROLE ${quoteIdent(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD ${verifier()};\n`, { secrets: [password] }));
+  } else if (!scramMatches(existing.verifier, password.reveal())) {
+    steps.push(pg.sql(host, `update role ${role} (password)`, `ALTER ROLE ${quoteIdent(role)} PASSWORD ${verifier()};\n`, { secrets: [password] }));
+  }
+  if (objects.schemaOwner === undefined) {
+    steps.push(pg.sql(host, `create schema hapg owned by ${role}`, `CREATE SCHEMA IF NOT EXISTS hapg AUTHORIZATION ${quoteIdent(role)};\n`));
+  } else if (objects.schemaOwner !== role) {
+    steps.push(pg.sql(host, `hand schema hapg to ${role}`, `ALTER SCHEMA hapg OWNER TO ${quoteIdent(role)};\n`));
+  }
+  if (objects.tableOwner !== undefined && objects.tableOwner !== role) {
+    steps.push(pg.sql(host, `hand hapg.deploy_check to ${role}`, `ALTER TABLE hapg.deploy_check OWNER TO ${quoteIdent(role)};\n`));
+  }
+  return steps.length > 0 ? steps : [noop(host, `${role} and its schema as declared`)];
+}

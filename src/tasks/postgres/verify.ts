@@ -6,14 +6,13 @@ import type { DesiredState } from '../../model/model.js';
 import { wait } from '../../run/steps.js';
 import type { Stage } from '../../stages/stage.js';
 import { waitForVip } from '../keepalived/vip.js';
-import { PATRONI_ROLES } from '../patroni/model.js';
+import { CHECK_ROLE } from '../patroni/model.js';
 import { memberStates } from '../patroni/facts.js';
 import { runningLeader } from '../patroni/member-health.js';
 import { readEndpoint, writeEndpoint } from './endpoints.js';
 
 const WRITE_SQL = (token: string) =>
   [
-    'create schema if not exists hapg;',
     'create table if not exists hapg.deploy_check (token text primary key, at timestamptz not null default now());',
     "delete from hapg.deploy_check where at < now() - interval '1 day';",
     `insert into hapg.deploy_check (token) values ('${token}') returning pg_is_in_recovery();`,
@@ -39,7 +38,7 @@ export function writeReadStage(model: DesiredState, name: string): Stage {
         const read = readEndpoint(model.inventory, cluster, leader ?? cluster.leader);
         return { blocks: [], notes: [], checks: [`write a row through the ${write.via}${read ? ` and read it back through the ${read.via}` : ''}`] };
       }
-      const login = { user: PATRONI_ROLES.superuser, password: requireSecret(secrets, clusterSecretKey(name, 'superuser')) };
+      const login = { user: CHECK_ROLE, password: requireSecret(secrets, clusterSecretKey(name, 'check')) };
       const token = randomBytes(8).toString('hex');
       const write = writeEndpoint(model.inventory, cluster, leader);
       const read = readEndpoint(model.inventory, cluster, leader);

@@ -23,6 +23,8 @@ export interface HostFacts {
   clockUncertainty: number;
   sockets: ListeningSocket[];
   privilege: Privilege;
+  /** machine-id and MAC addresses (see machineIdentity). */
+  identity: string;
 }
 
 /** Free space below which a data path fails the preflight, and below which it warns. */
@@ -35,8 +37,9 @@ export const CLOCK_WARN_SECONDS = 0.25;
 const SUPPORTED = [{ id: 'debian', versionId: '12' }];
 
 /** Runs every preflight check for one host from its gathered facts (pure). */
-export function checkHost(roles: HostRoles, facts: HostFacts, clockSpread: number): CheckResult[] {
+export function checkHost(roles: HostRoles, facts: HostFacts, clockSpread: number, sameMachine: readonly string[] = []): CheckResult[] {
   return [
+    checkIdentity(facts.identity, sameMachine),
     checkOs(facts.os),
     checkSystemd(facts.init),
     checkDisks(roles, facts.disks),
@@ -44,6 +47,22 @@ export function checkHost(roles: HostRoles, facts: HostFacts, clockSpread: numbe
     checkPorts(roles, facts.sockets),
     checkPrivilege(facts.privilege),
   ];
+}
+
+/**
+ * Each inventory host is a machine of its own. Two names (an IPv6 address in two spellings,
+ * a DNS alias) reaching one machine would let a command meant for one cluster's host (a
+ * standby's wipe) act on another's.
+ */
+export function checkIdentity(identity: string, sameMachine: readonly string[]): CheckResult {
+  const id = identity.split(' ')[0] ?? '?';
+  if (sameMachine.length === 0) return { name: 'machine', verdict: 'ok', summary: id.slice(0, 8) };
+  return {
+    name: 'machine',
+    verdict: 'fail',
+    summary: `same as ${sameMachine.join(', ')}`,
+    detail: `the same machine as ${sameMachine.join(', ')} (machine-id ${id}, same network interfaces): each inventory host must be a machine of its own`,
+  };
 }
 
 export function checkOs(os: OsRelease): CheckResult {

@@ -1,5 +1,5 @@
 import type { FactCache } from '../../facts/fact.js';
-import { clock, diskSpace, initSystem, listeningSockets, osRelease, privilege, type DiskSpace } from '../../facts/system.js';
+import { clock, diskSpace, initSystem, listeningSockets, machineIdentity, osRelease, privilege, type DiskSpace } from '../../facts/system.js';
 import type { HostFacts } from './checks.js';
 import type { HostRoles } from './host-roles.js';
 
@@ -10,15 +10,16 @@ export async function gatherPreflightFacts(facts: FactCache, roles: HostRoles): 
   const disks = Promise.all(
     roles.dataPaths.map(async (d) => [d.path, await facts.get(host, diskSpace(d.path))] as [string, DiskSpace]),
   );
-  const [os, init, sockets, priv, offset, diskEntries] = await Promise.all([
+  const [os, init, sockets, priv, offset, diskEntries, identity] = await Promise.all([
     facts.get(host, osRelease),
     facts.get(host, initSystem),
     facts.get(host, listeningSockets),
     facts.get(host, privilege),
     clockOffset,
     disks,
+    facts.get(host, machineIdentity),
   ]);
-  return { os, init, sockets, privilege: priv, clockOffset: offset.offset, clockUncertainty: offset.uncertainty, disks: new Map(diskEntries) };
+  return { os, init, sockets, privilege: priv, clockOffset: offset.offset, clockUncertainty: offset.uncertainty, disks: new Map(diskEntries), identity };
 }
 
 /**

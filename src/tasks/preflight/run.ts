@@ -19,8 +19,9 @@ export async function runPreflight(session: Session, model: DesiredState): Promi
   const roles = hostRoles(model).filter((r) => session.remotes.has(r.host));
   const gathered = await Promise.all(roles.map((r) => gatherPreflightFacts(session.facts, r)));
   const spread = clockSpread(gathered);
+  const sameMachine = (i: number) => roles.filter((_, j) => j !== i && gathered[j]!.identity === gathered[i]!.identity && gathered[i]!.identity !== '').map((r) => r.host);
   return roles.map((r, i): HostCheckReport => {
-    const checks = checkHost(r, gathered[i]!, spread);
+    const checks = checkHost(r, gathered[i]!, spread, sameMachine(i));
     return { host: r.host, address: inventory.hosts[r.host]?.address ?? '?', roles: r.roles, verdict: worstVerdict(checks), checks };
   });
 }

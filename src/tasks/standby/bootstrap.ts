@@ -40,7 +40,7 @@ export class RoleWatch implements Watcher {
     while (this.#running) {
       await Promise.all(
         hosts.map(async (host) => {
-          const state = await this.facts.fresh(host, api.state()).catch(() => undefined);
+          const state = await this.facts.fresh(host, api.state(host)).catch(() => undefined);
           if (!state) return;
           let roles = this.#seen.get(host);
           if (!roles) this.#seen.set(host, (roles = new Set()));
@@ -103,7 +103,7 @@ export function waitForStandbyLeader(model: DesiredState, name: string, host: st
     `${host} to run as standby leader of ${name}, streaming from ${cluster.standby!.cluster} through slot ${slotName}`,
     async (facts) => {
       watch()?.check();
-      const state = await facts.fresh(host, api.state());
+      const state = await facts.fresh(host, api.state(host));
       if (state?.role !== 'standby_leader' || state.state !== 'running') return { done: false, status: state ? `role ${state.role}, state ${state.state}` : 'Patroni not answering' };
       const receiver = await facts.fresh(host, walReceiver(cluster.postgres.port));
       if (receiver?.status !== 'streaming') return { done: false, status: `standby leader, WAL receiver ${receiver?.status ?? 'not running'}` };
@@ -133,7 +133,7 @@ export function waitForSourceEndpoint(model: DesiredState, name: string): WaitSt
       if (!leader) return { done: false, status: `${standby.cluster} has no running leader` };
       const notYet: string[] = [];
       for (const h of haproxy.hosts) {
-        const servers = await facts.fresh(h, haproxyServers(haproxy.stats_port));
+        const servers = await facts.fresh(h, haproxyServers(model, standby.cluster, h));
         if (!servers?.some((s) => s.proxy === `${standby.cluster}_read_write` && s.server === leader && s.status === 'UP')) notYet.push(h);
       }
       return { done: notYet.length === 0, status: notYet.length ? `not yet on ${notYet.join(', ')}` : 'routing' };

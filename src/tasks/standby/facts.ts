@@ -41,6 +41,11 @@ export function slotState(port: number, slot: string): CommandFact<SlotState | u
   });
 }
 
+/** How far a server in recovery has replayed WAL (an LSN such as 0/3000060; undefined when unknown). */
+export function replayPosition(port: number): CommandFact<string | undefined> {
+  return new LocalPostgres(port).query('replay-lsn', 'select pg_last_wal_replay_lsn()', (rows) => rows[0]?.[0] || undefined);
+}
+
 /** The server's system identifier (pg_control), as PostgreSQL reports it. */
 export function systemIdentifier(port: number): CommandFact<string | undefined> {
   return new LocalPostgres(port).query('sysid', 'select system_identifier from pg_control_system()', (rows) => rows[0]?.[0]);

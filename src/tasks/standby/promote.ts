@@ -8,6 +8,9 @@ import { memberStates } from '../patroni/facts.js';
 import { writeReadStage } from '../postgres/verify.js';
 import { waitForLeader } from '../patroni/waits.js';
 import { standbyClusterNamed } from './rebuild.js';
+import { scopeKey } from '../patroni/cluster-state.js';
+import { replayPosition, walReceiver } from './facts.js';
+import { service } from '../../run/steps.js';
 
 export interface SourceProbe {
   /** Source members whose Patroni reports a running leader. */
@@ -34,7 +37,7 @@ export async function probeSource(session: Session, source: string): Promise<Sou
       continue;
     }
     probe.reachable.push(host);
-    const state = await session.facts.fresh(host, api.state()).catch(() => undefined);
+    const state = await session.facts.fresh(host, api.state(host)).catch(() => undefined);
     if (state?.role === 'leader' && state.state === 'running') probe.leaders.push(host);
   }
   return probe;
@@ -44,13 +47,23 @@ export async function probeSource(session: Session, source: string): Promise<Sou
 export interface PromoteOutcome {
   leader?: string;
   probe?: SourceProbe;
+  /** The source's leader as its etcd last recorded it (undefined: its etcd could not be read). */
+  lastSourceLeader?: string;
+  /** The host the standby leader streamed through last (its WAL receiver's sender: HAProxy or a member). */
+  streamedThrough?: string;
+  /** How far the standby leader had replayed when it was promoted. */
+  replayedUpTo?: string;
+  /** Source members whose Patroni was stopped and disabled before the promotion. */
+  fenced?: string[];
 }
 
 /**
- * Disaster recovery: turns a standby cluster into a primary cluster. Refused while its source
- * has a running leader (two primaries is split brain) unless forced. Removes standby_cluster
- * from the dynamic configuration, so Patroni promotes the standby leader; then verifies that
- * the cluster takes writes through its read-write endpoint.
+ * Disaster recovery: turns a standby cluster into a primary cluster. First it fences what it
+ * can: Patroni is stopped and disabled on every source member it reaches, so none of them
+ * runs, or comes back at boot, as a second primary. Refused while a source leader runs, and
+ * while any source member cannot be reached (it may still run a primary), unless forced. Then
+ * standby_cluster is removed from the dynamic configuration, Patroni promotes the standby
+ * leader, and a write through the cluster's read-write endpoint is verified.
  */
 export function promoteStages(model: DesiredState, inventoryPath: string, name: string, opts: { force: boolean }, outcome: PromoteOutcome): Stage[] {
   const cluster = standbyClusterNamed(model, inventoryPath, name, 'standby promote');
@@ -62,7 +75,7 @@ export function promoteStages(model: DesiredState, inventoryPath: string, name: 
       const api = patroniApi(model, name, secrets);
       const states = await memberStates(session.facts, model, name);
       const answering = cluster.hosts.find((h) => states.get(h));
-      const live = answering ? await session.facts.get(answering, api.config()) : undefined;
+      const live = answering ? await session.facts.get(answering, api.config(answering)) : undefined;
       if (!live) throw new HapgError('CLUSTER_UNHEALTHY', `no member of cluster ${name} answers on its REST API: nothing to promote`);
       if (!live['standby_cluster']) {
         throw new HapgError('UNSAFE_OPERATION', `cluster ${name} already runs as a primary cluster: nothing to promote`, { hint: `remove clusters.${name}.standby from ${inventoryPath}` });
@@ -81,17 +94,37 @@ export function promoteStages(model: DesiredState, inventoryPath: string, name: 
           { hint: `fence ${sourceName} first (stop Patroni on its members), or pass --force if its clients are already cut off` },
         );
       }
-      if (probe.leaders.length > 0) session.sink({ kind: 'warn', message: `--force: promoting ${name} while ${sourceName}'s leader ${probe.leaders.join(', ')} still runs; keep its clients away from it` });
+      if (probe.unreachable.length > 0 && !opts.force) {
+        throw new HapgError(
+          'UNSAFE_OPERATION',
+          `source cluster ${sourceName}: ${probe.unreachable.map((u) => u.host).join(', ')} cannot be reached and may still run a primary: promoting ${name} now risks two primaries (split brain); nothing was changed`,
+          { hint: `make sure ${sourceName} is down (power off or cut off its hosts), then re-run with --force` },
+        );
+      }
+      if (probe.leaders.length > 0) session.sink({ kind: 'warn', message: `--force: ${sourceName}'s leader ${probe.leaders.join(', ')} runs: fencing it (Patroni stopped) before promoting ${name}` });
+      if (probe.unreachable.length > 0) {
+        session.sink({ kind: 'warn', message: `--force: ${probe.unreachable.map((u) => u.host).join(', ')} of ${sourceName} cannot be reached and may still run; keep its clients away from it` });
+      }
+      const receiver = await session.facts.fresh(standbyLeader, walReceiver(cluster.postgres.port));
+      const sender = Object.entries(model.inventory.hosts).find(([, h]) => h.address === receiver?.senderHost)?.[0];
+      outcome.streamedThrough = sender ?? (receiver?.senderHost || undefined);
+      outcome.lastSourceLeader = (await scopeKey(session.facts, model, sourceName, 'leader', (h) => session.remotes.has(h))) ?? undefined;
+      outcome.replayedUpTo = await session.facts.fresh(standbyLeader, replayPosition(cluster.postgres.port));
       outcome.leader = standbyLeader;
+      outcome.fenced = probe.reachable;
       return {
         blocks: [
+          // Fenced first: a source member that comes back must not find itself a primary.
+          { items: probe.reachable.map((h) => ({ ...service(h, 'patroni', 'stopped', false), title: `fence: stop and disable patroni (${sourceName})` })) },
           {
             items: [api.patchConfig(standbyLeader, { standby_cluster: null }, 'PATCH /config: standby_cluster → (removed)')],
             // HAProxy sends writes to the new primary once its health check sees it (a few seconds).
             waits: [waitForLeader(model, name, standbyLeader, 120_000), ...waitForWritesRoutedTo(model, name, standbyLeader, 60_000)],
           },
         ],
-        notes: [],
+        notes: [
+          `last known leader of ${sourceName}: ${outcome.lastSourceLeader ?? `unknown (its etcd cannot be read)`}; ${standbyLeader} last streamed through ${outcome.streamedThrough ?? 'nobody'} and replayed up to ${outcome.replayedUpTo ?? 'an unknown position'}`,
+        ],
       };
     },
   };
@@ -103,6 +136,6 @@ export function promoteNextSteps(inventoryPath: string, name: string, sourceName
   return [
     `remove clusters.${name}.standby from ${inventoryPath}: ${name} is a primary cluster now`,
     `to make ${sourceName} a standby of ${name}: add \`standby: { cluster: ${name} }\` to clusters.${sourceName} (and drop superuser, replication and rewind from its secrets, if set: a standby uses its source's), then run \`hapg standby rebuild -i ${inventoryPath} --cluster ${sourceName} --yes-wipe-data\` (it wipes ${sourceName}'s data)`,
-    `until then keep ${sourceName} stopped: its members would start as a second primary`,
+    `until then leave ${sourceName} fenced (Patroni stopped and disabled on its members): started, they would run as a second primary`,
   ];
 }

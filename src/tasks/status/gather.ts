@@ -69,7 +69,7 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
       let view: ClusterMember[] | undefined;
       for (const host of cluster.hosts) {
         if (!states.get(host)) continue;
-        const v = await session.facts.get(host, api.clusterView());
+        const v = await session.facts.get(host, api.clusterView(host));
         if (v) {
           view = v.members;
           break;
@@ -85,7 +85,7 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
       const notes = leaderHost ? await straySlotNotes(session, name, leaderHost) : [];
       const haproxy = await Promise.all(
         model.hostsOf('haproxy', name).map(async (host) => {
-          const all = await session.facts.get(host, haproxyServers(cluster.haproxy!.stats_port));
+          const all = await session.facts.get(host, haproxyServers(model, name, host));
           return { host, servers: all?.filter((s) => s.proxy.startsWith(`${name}_`)) };
         }),
       );

@@ -11,7 +11,7 @@ import { deployGraph } from '../stages/graph.js';
 import { runGraph } from '../stages/run.js';
 import { DEFAULT_ROLLING } from '../tasks/patroni/restart-options.js';
 import { preflightStage } from '../tasks/preflight/stage.js';
-import { promoteNextSteps, promoteStages, type PromoteOutcome } from '../tasks/standby/promote.js';
+import { describeLastLeader, describeStream, promoteNextSteps, promoteStages, type PromoteOutcome } from '../tasks/standby/promote.js';
 import { rebuildStages, standbyClusterNamed } from '../tasks/standby/rebuild.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, withLockOptions, type ChangingCommandOptions, type InventoryCommandOptions } from './options.js';
@@ -38,7 +38,7 @@ export function registerStandbyCommands(program: Command): void {
     .option('--yes-wipe-data', "confirm that the cluster's data directories are moved aside and its state in etcd is deleted")
     .action(async (opts: RebuildOptions) => {
       if (!opts.yesWipeData) {
-        throw new HapgError('USAGE', `standby rebuild deletes the data of cluster ${opts.cluster} on all its members: add --yes-wipe-data to confirm`);
+        throw new HapgError('USAGE', `standby rebuild moves the data of cluster ${opts.cluster} aside on all its members and deletes its state in etcd: add --yes-wipe-data to confirm`);
       }
       const reporter = createReporter(opts);
       const started = Date.now();
@@ -83,11 +83,11 @@ export function registerStandbyCommands(program: Command): void {
       await reporter.result(
         [
           `cluster ${opts.cluster}: promoted; leader ${outcome.leader} on timeline ${timeline ?? '?'} takes writes (verified)`,
-          `source ${cluster.standby.cluster}: last known leader ${outcome.lastSourceLeader ?? 'unknown'}; ${outcome.leader} last streamed through ${outcome.streamedThrough ?? '?'} and had replayed up to ${outcome.replayedUpTo ?? '?'}; fenced (Patroni stopped and disabled): ${outcome.fenced?.join(', ') || 'none reachable'}`,
+          `source ${cluster.standby.cluster}: last known leader ${describeLastLeader(outcome)}; ${describeStream(outcome)}; fenced (Patroni stopped and disabled): ${outcome.fenced?.join(', ') || 'none reachable'}`,
           'next:',
           ...next.map((n) => `  - ${n}`),
         ].join('\n'),
-        { cluster: opts.cluster, leader: outcome.leader, timeline, source: outcome.probe, lastSourceLeader: outcome.lastSourceLeader, streamedThrough: outcome.streamedThrough, replayedUpTo: outcome.replayedUpTo, fenced: outcome.fenced, next },
+        { cluster: opts.cluster, leader: outcome.leader, timeline, source: outcome.probe, lastSourceLeader: outcome.lastSourceLeader, lastSourceLeaderFrom: outcome.lastSourceLeaderFrom, streamedThrough: outcome.streamedThrough, streaming: outcome.streaming, replayedUpTo: outcome.replayedUpTo, fenced: outcome.fenced, next },
       );
       process.exitCode = ExitCode.ok;
     });

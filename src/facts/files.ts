@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { CommandError } from '../errors.js';
 import type { CommandFact } from './fact.js';
 
 export interface RemoteFileState {
@@ -12,7 +13,8 @@ export interface RemoteFileState {
 const SCRIPT = [
   'for f in "$@"; do',
   '  if [ -f "$f" ]; then',
-  '    printf "%s %s %s\\n" "$(sha256sum < "$f" | cut -d" " -f1)" "$(stat -c "%a %U %G" "$f")" "$f"',
+  '    sum=$(sha256sum < "$f") && st=$(stat -c "%a %U %G" "$f") || exit 1',
+  '    printf "%s %s %s\\n" "${sum%% *}" "$st" "$f"',
   '  else printf -- "- - - - %s\\n" "$f"; fi',
   'done',
 ].join('\n');
@@ -24,7 +26,14 @@ export function fileStates(paths: readonly string[]): CommandFact<Map<string, Re
     id: `files:${sorted.join(',')}`,
     argv: ['sh', '-c', SCRIPT, 'sh', ...sorted],
     sudo: true,
-    parse: (r) => parseFileStates(r.stdout),
+    // A file hapg cannot read is never taken for an absent one (that would rewrite it).
+    parse: (r) => {
+      if (r.exitCode !== 0) throw new CommandError(r);
+      const states = parseFileStates(r.stdout);
+      const missing = sorted.filter((p) => !states.has(p));
+      if (missing.length) throw new CommandError({ ...r, exitCode: 1, stderr: `no state reported for ${missing.join(', ')}` });
+      return states;
+    },
   };
 }
 

@@ -41,6 +41,8 @@ export class RunLock {
   readonly #me: LockHolder;
   readonly #leases = new Map<string, { client: EtcdClient; host: string; id: string; timer: NodeJS.Timeout }>();
   #localFile: string | undefined;
+  /** An etcd cluster whose lease could not be kept (expired): the run stops at the next stage. */
+  #lost: string | undefined;
 
   constructor(session: Session, opts: RunLockOptions) {
     this.#session = session;
@@ -76,7 +78,16 @@ export class RunLock {
       const txn = await call(client.putIfAbsent(LOCK_KEY, value, id));
       if (txn['succeeded'] === true) {
         const timer = setInterval(() => {
-          call(client.leaseKeepAlive(id)).catch((err: unknown) => session.sink({ kind: 'warn', message: `run lock in etcd cluster ${name}: renewing failed (${err instanceof Error ? err.message : String(err)})` }));
+          call(client.leaseKeepAlive(id))
+            .then((answer) => {
+              // etcd answers 200 without a TTL for a lease that no longer exists.
+              const ttl = Number((answer['result'] as { TTL?: string } | undefined)?.TTL ?? 0);
+              if (ttl <= 0 && this.#lost === undefined) {
+                this.#lost = name;
+                session.sink({ kind: 'warn', message: `run lock in etcd cluster ${name}: its lease expired; the run stops after this stage` });
+              }
+            })
+            .catch((err: unknown) => session.sink({ kind: 'warn', message: `run lock in etcd cluster ${name}: renewing failed (${err instanceof Error ? err.message : String(err)})` }));
         }, RENEW_EVERY_MS);
         timer.unref();
         this.#leases.set(name, { client, host, id, timer });
@@ -98,6 +109,11 @@ export class RunLock {
 
   /** After the stage that brings up an etcd cluster, its lock is taken too (a first deploy has no etcd before). */
   readonly afterStage = async (stageId: string): Promise<void> => {
+    if (this.#lost !== undefined) {
+      throw new HapgError('UNSAFE_OPERATION', `the run lock in etcd cluster ${this.#lost} was lost (its lease expired before hapg could renew it): stopping so that no other run interleaves`, {
+        hint: 'check etcd (hapg status), then re-run: it continues from where this run stopped',
+      });
+    }
     if (stageId.startsWith('etcd:')) await this.acquireEtcd(stageId.slice('etcd:'.length));
   };
 

@@ -14,6 +14,35 @@ export function pgData(dataDir: string): CommandFact<{ exists: boolean }> {
   };
 }
 
+export interface ControlData {
+  /** pg_control's "Database cluster state": in production, shut down, shut down in recovery, in archive recovery… */
+  state: string;
+  timeline: number;
+  /** The latest checkpoint's location (an LSN). */
+  checkpoint: string;
+}
+
+/** What pg_control says about a data directory (undefined: no data there, or unreadable). */
+export function controlData(binDir: string, dataDir: string): CommandFact<ControlData | undefined> {
+  return {
+    id: `controldata:${dataDir}`,
+    argv: ['env', 'LC_ALL=C', `${binDir}/pg_controldata`, '-D', dataDir],
+    sudo: true,
+    parse: (r) => {
+      if (r.exitCode !== 0) return undefined;
+      const field = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'm').exec(r.stdout)?.[1]?.trim();
+      const state = field('Database cluster state');
+      if (!state) return undefined;
+      return { state, timeline: Number(field("Latest checkpoint's TimeLineID") ?? 0), checkpoint: field('Latest checkpoint location') ?? '' };
+    },
+  };
+}
+
+/** Whether pg_control says the server ran (or last ran) as a primary rather than in recovery. */
+export function ranAsPrimary(control: ControlData): boolean {
+  return control.state === 'in production' || control.state === 'shut down';
+}
+
 /** Reads every member's `/patroni` afresh; a member not answering maps to undefined. */
 export async function memberStates(facts: FactCache, model: DesiredState, cluster: string, api: PatroniApi = patroniApi(model, cluster)): Promise<Map<string, PatroniState | undefined>> {
   const hosts = model.inventory.clusters[cluster]!.hosts;

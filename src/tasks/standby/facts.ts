@@ -15,6 +15,13 @@ export function walReceiver(port: number): CommandFact<WalReceiver | undefined> 
   });
 }
 
+/** The host a server in recovery is configured to stream from (primary_conninfo's host; undefined when none). */
+export function configuredUpstream(port: number): CommandFact<string | undefined> {
+  // Only the host leaves the server: the conninfo may name a password.
+  const sql = "select coalesce(substring(current_setting('primary_conninfo') from 'host=''?([^'' ]+)'), '')";
+  return new LocalPostgres(port).query('primary-conninfo-host', sql, (rows) => rows[0]?.[0] || undefined);
+}
+
 export interface SlotState {
   active: boolean;
   /** WAL the slot holds back on the primary, in bytes. */

@@ -4,12 +4,12 @@ import type { DesiredState } from '../../model/model.js';
 import type { Session } from '../../run/session.js';
 import type { Stage } from '../../stages/stage.js';
 import { waitForWritesRoutedTo } from '../haproxy/routing.js';
-import { memberStates } from '../patroni/facts.js';
+import { controlData, memberStates, ranAsPrimary, type ControlData } from '../patroni/facts.js';
 import { writeReadStage } from '../postgres/verify.js';
 import { waitForLeader } from '../patroni/waits.js';
 import { standbyClusterNamed } from './rebuild.js';
 import { scopeKey } from '../patroni/cluster-state.js';
-import { replayPosition, walReceiver } from './facts.js';
+import { configuredUpstream, replayPosition, walReceiver } from './facts.js';
 import { service } from '../../run/steps.js';
 
 export interface SourceProbe {
@@ -47,10 +47,17 @@ export async function probeSource(session: Session, source: string): Promise<Sou
 export interface PromoteOutcome {
   leader?: string;
   probe?: SourceProbe;
-  /** The source's leader as its etcd last recorded it (undefined: its etcd could not be read). */
+  /**
+   * The source's last leader: its etcd leader key, or, once that has expired (every source
+   * Patroni stopped), the reachable member whose pg_control says it ran as a primary.
+   */
   lastSourceLeader?: string;
-  /** The host the standby leader streamed through last (its WAL receiver's sender: HAProxy or a member). */
+  /** Where lastSourceLeader comes from. */
+  lastSourceLeaderFrom?: 'etcd' | 'pg_control';
+  /** The host the standby leader streams through (its WAL receiver's sender, HAProxy or a member), or is configured to. */
   streamedThrough?: string;
+  /** Whether the standby leader's WAL receiver was connected when it was promoted. */
+  streaming?: boolean;
   /** How far the standby leader had replayed when it was promoted. */
   replayedUpTo?: string;
   /** Source members whose Patroni was stopped and disabled before the promotion. */
@@ -106,9 +113,10 @@ export function promoteStages(model: DesiredState, inventoryPath: string, name: 
         session.sink({ kind: 'warn', message: `--force: ${probe.unreachable.map((u) => u.host).join(', ')} of ${sourceName} cannot be reached and may still run; keep its clients away from it` });
       }
       const receiver = await session.facts.fresh(standbyLeader, walReceiver(cluster.postgres.port));
-      const sender = Object.entries(model.inventory.hosts).find(([, h]) => h.address === receiver?.senderHost)?.[0];
-      outcome.streamedThrough = sender ?? (receiver?.senderHost || undefined);
-      outcome.lastSourceLeader = (await scopeKey(session.facts, model, sourceName, 'leader', (h) => session.remotes.has(h))) ?? undefined;
+      const upstream = receiver?.senderHost || (await session.facts.fresh(standbyLeader, configuredUpstream(cluster.postgres.port)));
+      outcome.streaming = Boolean(receiver?.senderHost);
+      outcome.streamedThrough = upstream ? (Object.entries(model.inventory.hosts).find(([, h]) => h.address === upstream)?.[0] ?? upstream) : undefined;
+      Object.assign(outcome, await lastSourceLeader(session, model, sourceName, probe.reachable));
       outcome.replayedUpTo = await session.facts.fresh(standbyLeader, replayPosition(cluster.postgres.port));
       outcome.leader = standbyLeader;
       outcome.fenced = probe.reachable;
@@ -123,12 +131,41 @@ export function promoteStages(model: DesiredState, inventoryPath: string, name: 
           },
         ],
         notes: [
-          `last known leader of ${sourceName}: ${outcome.lastSourceLeader ?? `unknown (its etcd cannot be read)`}; ${standbyLeader} last streamed through ${outcome.streamedThrough ?? 'nobody'} and replayed up to ${outcome.replayedUpTo ?? 'an unknown position'}`,
+          `last known leader of ${sourceName}: ${describeLastLeader(outcome)}; ${describeStream(outcome)}`,
         ],
       };
     },
   };
   return [promote, writeReadStage(model, name)];
+}
+
+/**
+ * The source's last leader. Its etcd leader key names it while a source Patroni holds it;
+ * once every source Patroni stopped the key expires, and pg_control still tells: a primary
+ * shuts down "shut down" (or crashes "in production"), a replica "shut down in recovery".
+ */
+async function lastSourceLeader(session: Session, model: DesiredState, source: string, reachable: string[]): Promise<Pick<PromoteOutcome, 'lastSourceLeader' | 'lastSourceLeaderFrom'>> {
+  const fromEtcd = await scopeKey(session.facts, model, source, 'leader', (h) => session.remotes.has(h));
+  if (fromEtcd) return { lastSourceLeader: fromEtcd, lastSourceLeaderFrom: 'etcd' };
+  const cm = model.cluster(source);
+  const primaries: { host: string; control: ControlData }[] = [];
+  for (const host of reachable) {
+    const control = await session.facts.fresh(host, controlData(cm.binDir, cm.spec.postgres.data_dir)).catch(() => undefined);
+    if (control && ranAsPrimary(control)) primaries.push({ host, control });
+  }
+  // Two that ran as primaries (a failover the old one never rejoined from): the later timeline wins.
+  const [last] = primaries.sort((a, b) => b.control.timeline - a.control.timeline);
+  return last ? { lastSourceLeader: last.host, lastSourceLeaderFrom: 'pg_control' } : {};
+}
+
+export function describeLastLeader(outcome: PromoteOutcome): string {
+  if (!outcome.lastSourceLeader) return 'unknown (no leader key in its etcd, and no reachable member ran as a primary)';
+  return `${outcome.lastSourceLeader} (${outcome.lastSourceLeaderFrom === 'etcd' ? 'its etcd leader key' : 'its pg_control: it ran as the primary'})`;
+}
+
+export function describeStream(outcome: PromoteOutcome): string {
+  const through = outcome.streamedThrough ? `${outcome.streaming ? 'streamed through' : 'was set to stream through'} ${outcome.streamedThrough}${outcome.streaming ? '' : ' (not connected)'}` : 'had no upstream';
+  return `${outcome.leader} ${through} and had replayed up to ${outcome.replayedUpTo ?? 'an unknown position'}`;
 }
 
 /** What the operator changes in the inventory next, line by line. */

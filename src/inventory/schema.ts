@@ -155,7 +155,12 @@ const ParameterValue = z.union([checkedString('must be a string', parameterValue
 });
 
 const PostgresSchema = z.strictObject({
-  version: z.int({ error: 'must be a PostgreSQL major version such as 15' }).min(12, 'must be 12 or later').max(18, 'must be 18 or earlier').default(15),
+  version: z
+    .int({ error: 'must be a PostgreSQL major version such as 17' })
+    .min(12, 'must be 12 or later')
+    .max(18, 'must be 18 or earlier')
+    .default(17)
+    .describe("PostgreSQL major: what the hosts' Debian release ships (Debian 13: 17, Debian 12: 15)"),
   port: Port.default(5432),
   data_dir: PostgresDataDirectory.optional().describe('Default /var/lib/postgresql/<version>/<cluster>'),
   wal_dir: DataDirectory.optional().describe('pg_wal on another disk (initdb --waldir)'),

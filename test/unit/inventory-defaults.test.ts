@@ -46,9 +46,9 @@ describe('inventory defaults', () => {
     expect(main?.etcd).toBe('dc1');
     expect(main?.leader).toBe('pg2');
     expect(main?.postgres).toEqual({
-      version: 15,
+      version: 17,
       port: 5432,
-      data_dir: '/var/lib/postgresql/15/main',
+      data_dir: '/var/lib/postgresql/17/main',
       parameters: {},
       hba: [],
       users: {},

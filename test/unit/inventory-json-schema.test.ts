@@ -20,7 +20,7 @@ describe('inventoryJsonSchema', () => {
     expect(schema['required']).not.toContain('ssh');
     const cluster = schema['properties'].clusters.additionalProperties as Json;
     expect(cluster['required']).toEqual(['hosts']);
-    expect(cluster['properties'].postgres.properties.version.default).toBe(15);
+    expect(cluster['properties'].postgres.properties.version.default).toBe(17);
   });
 
   it('carries name patterns and descriptions for editors', () => {

@@ -36,23 +36,23 @@ const kinds = (items: PlanItem[]) =>
 
 describe('packages', () => {
   it('wants each role its packages, and only those', () => {
-    expect(wantedPackages(inventory, 'pg1')).toEqual(['etcd-client', 'etcd-server', 'haproxy', 'keepalived', 'patroni', 'postgresql-15', 'python3-etcd']);
+    expect(wantedPackages(inventory, 'pg1')).toEqual(['etcd-client', 'etcd-server', 'haproxy', 'keepalived', 'patroni', 'postgresql-17', 'python3-etcd']);
     const etcdOnly = dedicated.etcd[Object.keys(dedicated.etcd)[0]!]!.hosts[0]!;
     expect(wantedPackages(dedicated, etcdOnly)).toEqual(['etcd-client', 'etcd-server']);
   });
 
   it('bare host: proxy, createcluster.conf, then one install of everything missing', () => {
-    const items = planPackages(inventory, 'pg1', wantedPackages(inventory, 'pg1'), { installed: new Set(), files: new Map() });
+    const items = planPackages(inventory, 'pg1', wantedPackages(inventory, 'pg1'), { codename: 'trixie', installed: new Set(), files: new Map() });
     expect(kinds(items)).toEqual([`file ${APT_PROXY_PATH}`, `file ${CREATECLUSTER_PATH}`, 'exec sh']);
     const install = items[2]!;
-    expect(install.kind === 'exec' && install.argv.slice(4)).toEqual(['etcd-client', 'etcd-server', 'haproxy', 'keepalived', 'patroni', 'postgresql-15', 'python3-etcd']);
+    expect(install.kind === 'exec' && install.argv.slice(4)).toEqual(['etcd-client', 'etcd-server', 'haproxy', 'keepalived', 'patroni', 'postgresql-17', 'python3-etcd']);
     expect(install.kind === 'exec' && install.argv[2]).toContain('policy-rc.d');
   });
 
   it('converged host: a noop that says why', () => {
     const wanted = wantedPackages(inventory, 'pg1');
-    const files = new Map(packageSourceFiles(inventory, 'pg1', wanted).map((f) => [f.path, written(f)]));
-    const items = planPackages(inventory, 'pg1', wanted, { installed: new Set(wanted), files });
+    const files = new Map(packageSourceFiles(inventory, 'pg1', wanted, 'trixie').map((f) => [f.path, written(f)]));
+    const items = planPackages(inventory, 'pg1', wanted, { codename: 'trixie', installed: new Set(wanted), files });
     expect(items).toEqual([{ kind: 'noop', host: 'pg1', reason: '7 packages installed' }]);
   });
 });

@@ -4,6 +4,7 @@ import {
   checkDisks,
   checkOs,
   checkPorts,
+  checkPostgresVersion,
   checkPrivilege,
   checkSystemd,
   formatBytes,
@@ -20,18 +21,35 @@ const roles: HostRoles = {
     { port: 5432, role: 'postgres main', owners: ['postgres', 'patroni'] },
   ],
   dataPaths: [{ path: '/var/lib/postgresql/15/main', role: 'postgres main data' }],
+  postgres: [{ cluster: 'main', version: 15 }],
+  customMirror: false,
 };
 const disk = (free: number) => new Map([['/var/lib/postgresql/15/main', { path: '/var/lib', mount: '/', availableBytes: free, totalBytes: 100 * GiB }]]);
 
 describe('preflight checks', () => {
   it.each([
     [{ id: 'debian', versionId: '12', codename: 'bookworm', prettyName: 'Debian GNU/Linux 12 (bookworm)' }, 'ok'],
+    [{ id: 'debian', versionId: '13', codename: 'trixie', prettyName: 'Debian GNU/Linux 13 (trixie)' }, 'ok'],
     [{ id: 'debian', versionId: '11', codename: 'bullseye', prettyName: 'Debian GNU/Linux 11 (bullseye)' }, 'fail'],
     [{ id: 'ubuntu', versionId: '22.04', codename: 'jammy', prettyName: 'Ubuntu 22.04.4 LTS' }, 'fail'],
   ])('os %o → %s', (os, verdict) => {
     const r = checkOs(os);
     expect(r.verdict).toBe(verdict);
     if (verdict === 'fail') expect(r.detail).toContain(os.prettyName);
+  });
+
+  it('the PostgreSQL major is one the host\'s release ships, unless a mirror of the inventory provides it', () => {
+    const bookworm = { id: 'debian', versionId: '12', codename: 'bookworm', prettyName: 'Debian GNU/Linux 12 (bookworm)' };
+    const trixie = { ...bookworm, versionId: '13', codename: 'trixie', prettyName: 'Debian GNU/Linux 13 (trixie)' };
+    expect(checkPostgresVersion(roles, bookworm)).toMatchObject({ verdict: 'ok', summary: '15' });
+    expect(checkPostgresVersion(roles, trixie)).toEqual({
+      name: 'postgres',
+      verdict: 'fail',
+      summary: '15 unavailable',
+      detail: "postgresql-15 is not in Debian 13's archive (Debian 12 ships 15, Debian 13 ships 17): set clusters.main.postgres.version to 17, or run the cluster on hosts of the release that ships 15",
+    });
+    expect(checkPostgresVersion({ ...roles, customMirror: true }, trixie).verdict).toBe('ok');
+    expect(checkPostgresVersion({ ...roles, postgres: [] }, trixie)).toMatchObject({ verdict: 'ok', summary: '-' });
   });
 
   it.each([

@@ -50,21 +50,29 @@ describe('patroni.yml', () => {
     expect(doc.bootstrap.initdb).toContain('data-checksums');
   });
 
-  it('allows replication only from cluster members, with scram-sha-256', () => {
+  it("allows replication only locally (Patroni asks its replica's timeline) and from cluster members, with scram-sha-256", () => {
     const hba: string[] = doc.postgresql.pg_hba;
     const replication = hba.filter((l) => l.startsWith('host replication'));
     expect(replication).toEqual([
+      'host replication replicator 127.0.0.1/32 scram-sha-256',
+      'host replication replicator ::1/128 scram-sha-256',
       'host replication replicator 192.0.2.11/32 scram-sha-256',
       'host replication replicator 192.0.2.12/32 scram-sha-256',
       'host replication replicator 192.0.2.13/32 scram-sha-256',
     ]);
     expect(hba.at(-1)).toBe('host all all 192.0.2.0/24 scram-sha-256');
     expect(hba.some((l) => / (trust|md5|password)$/.test(l))).toBe(false);
+    // The roles hapg and Patroni run on are rejected from anywhere else, before the inventory's own rules.
+    const reject = hba.indexOf('host all postgres,replicator,rewind_user,hapg_check 0.0.0.0/0 reject');
+    expect(reject).toBeGreaterThan(0);
+    expect(hba[reject + 1]).toBe('host all postgres,replicator,rewind_user,hapg_check ::/0 reject');
+    expect(hba.indexOf('host all all 192.0.2.0/24 scram-sha-256')).toBeGreaterThan(reject);
+    expect(hba.some((l) => /^host\S* \S+ postgres /.test(l))).toBe(false);
   });
 
   it('runs PostgreSQL from the version bin dir on the member address', () => {
-    expect(doc.postgresql.bin_dir).toBe('/usr/lib/postgresql/15/bin');
-    expect(doc.postgresql.data_dir).toBe('/var/lib/postgresql/15/main');
+    expect(doc.postgresql.bin_dir).toBe('/usr/lib/postgresql/17/bin');
+    expect(doc.postgresql.data_dir).toBe('/var/lib/postgresql/17/main');
     expect(doc.postgresql.listen).toBe('127.0.0.1,192.0.2.12:5432');
     expect(doc.tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
   });

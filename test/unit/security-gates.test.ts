@@ -159,7 +159,7 @@ describe('standby promote fences its source', () => {
 
 describe('leftovers of a killed run', () => {
   it("removes hapg's own policy-rc.d when nothing is left to install", () => {
-    const items = planPackages(loaded.inventory, 'pg1', ['patroni'], { installed: new Set(['patroni']), files: new Map(), leftoverPolicyRc: true });
+    const items = planPackages(loaded.inventory, 'pg1', ['patroni'], { codename: 'trixie', installed: new Set(['patroni']), files: new Map(), leftoverPolicyRc: true });
     expect(items).toEqual([expect.objectContaining({ kind: 'exec', argv: ['rm', '-f', '--', POLICY_RC_PATH] })]);
   });
 });

@@ -46,7 +46,7 @@ describe('standby cluster rendering', () => {
   it("lets dr's hosts replicate from main, and nobody else beyond main's members", () => {
     const replication = hbaEntries(inventory, 'main').filter((e) => e.startsWith('host replication'));
     expect(replication).toEqual(
-      ['192.0.2.11', '192.0.2.12', '192.0.2.13', '198.51.100.11', '198.51.100.12', '198.51.100.13'].map((a) => `host replication replicator ${a}/32 scram-sha-256`),
+      ['127.0.0.1/32', '::1/128', ...['192.0.2.11', '192.0.2.12', '192.0.2.13', '198.51.100.11', '198.51.100.12', '198.51.100.13'].map((a) => `${a}/32`)].map((a) => `host replication replicator ${a} scram-sha-256`),
     );
   });
 

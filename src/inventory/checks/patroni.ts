@@ -7,11 +7,15 @@ export function checkPatroniSettings(ctx: CheckContext): void {
     const base = ['clusters', name, 'patroni'];
     const p = cluster.patroni;
 
+    // Patroni 4 raises smaller values on its own (with a warning only in its log) while
+    // GET /config keeps showing the inventory's: refuse them instead of deploying a lie.
+    if (p.ttl < 20) ctx.error([...base, 'ttl'], `${p.ttl} is below Patroni's minimum of 20 seconds (Patroni 4 raises it on its own): set 20 or more`);
+    if (p.retry_timeout < 3) ctx.error([...base, 'retry_timeout'], `${p.retry_timeout} is below Patroni's minimum of 3 seconds (Patroni 4 raises it on its own): set 3 or more`);
     const needed = p.loop_wait + 2 * p.retry_timeout;
     if (p.ttl < needed) {
       ctx.error(
         [...base, 'ttl'],
-        `${p.ttl} is less than loop_wait + 2 * retry_timeout (${p.loop_wait} + 2 * ${p.retry_timeout} = ${needed}): the leader key can expire while Patroni still retries and a healthy primary is demoted; Patroni 3.0.2 does not check this. Raise ttl to at least ${needed} or lower the others`,
+        `${p.ttl} is less than loop_wait + 2 * retry_timeout (${p.loop_wait} + 2 * ${p.retry_timeout} = ${needed}): the leader key can expire while Patroni still retries and a healthy primary is demoted (Patroni 3.0.2 does not check this; Patroni 4 silently shortens loop_wait). Raise ttl to at least ${needed} or lower the others`,
       );
     }
 

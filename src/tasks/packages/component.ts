@@ -1,5 +1,6 @@
 import { fileStates } from '../../facts/files.js';
 import { installedPackages } from '../../facts/packages.js';
+import { osRelease } from '../../facts/system.js';
 import type { Component } from '../component.js';
 import { leftoverPolicyRc, packageSourceFiles, planPackages } from './plan.js';
 
@@ -20,13 +21,14 @@ export const packagesComponent: Component = {
           const items = await Promise.all(
             hosts.map(async (host) => {
               const wanted = model.packagesOn(host);
-              const paths = packageSourceFiles(model.inventory, host, wanted).map((f) => f.path);
+              const { codename } = await session.facts.get(host, osRelease);
+              const paths = packageSourceFiles(model.inventory, host, wanted, codename).map((f) => f.path);
               const [installed, files, leftover] = await Promise.all([
                 session.facts.get(host, installedPackages(wanted)),
                 session.facts.get(host, fileStates(paths)),
                 session.facts.get(host, leftoverPolicyRc),
               ]);
-              return planPackages(model.inventory, host, wanted, { installed, files, leftoverPolicyRc: leftover });
+              return planPackages(model.inventory, host, wanted, { codename, installed, files, leftoverPolicyRc: leftover });
             }),
           );
           return { blocks: [{ items: items.flat() }], notes: [] };

@@ -45,6 +45,8 @@ export const leftoverPolicyRc: CommandFact<boolean> = {
 };
 
 export interface PackageFacts {
+  /** The host's Debian codename (bookworm, trixie): the suite of the inventory's mirror. */
+  codename: string;
   installed: ReadonlySet<string>;
   files: ReadonlyMap<string, RemoteFileState | null>;
   /** hapg's policy-rc.d is still there: services would never be started or restarted by packages. */
@@ -52,13 +54,13 @@ export interface PackageFacts {
 }
 
 /** Files that steer the package manager, wanted on a host before it installs anything. */
-export function packageSourceFiles(inventory: Inventory, host: string, wanted: readonly string[]): FileStep[] {
+export function packageSourceFiles(inventory: Inventory, host: string, wanted: readonly string[], codename: string): FileStep[] {
   const files: FileStep[] = [];
   const proxy = inventory.packages.apt_proxy;
   if (proxy) files.push(file(host, APT_PROXY_PATH, renderTemplate('apt/proxy.conf', { proxy }), { title: 'configure the apt proxy' }));
   const mirror = inventory.packages.mirror;
   if (mirror) {
-    files.push(file(host, APT_MIRROR_PATH, `# Managed by hapg: the inventory's package mirror.\ndeb ${mirror} bookworm main\n`, { title: 'configure the package mirror' }));
+    files.push(file(host, APT_MIRROR_PATH, `# Managed by hapg: the inventory's package mirror.\ndeb ${mirror} ${codename} main\n`, { title: 'configure the package mirror' }));
   }
   if (wanted.some((p) => p.startsWith('postgresql-'))) {
     files.push(file(host, CREATECLUSTER_PATH, renderTemplate('postgres/createcluster.conf', {}), { title: 'keep postgresql-common from creating a main cluster' }));
@@ -68,7 +70,7 @@ export function packageSourceFiles(inventory: Inventory, host: string, wanted: r
 
 /** The package steps for one host; a noop when everything is installed and configured. */
 export function planPackages(inventory: Inventory, host: string, wanted: readonly string[], facts: PackageFacts): PlanItem[] {
-  const files = packageSourceFiles(inventory, host, wanted).filter((f) => !fileMatches(facts.files.get(f.path), f));
+  const files = packageSourceFiles(inventory, host, wanted, facts.codename).filter((f) => !fileMatches(facts.files.get(f.path), f));
   const missing = wanted.filter((p) => !facts.installed.has(p));
   const steps: PlanItem[] = [...files];
   if (facts.leftoverPolicyRc && missing.length === 0) {

@@ -1,5 +1,6 @@
 import type { DiskSpace, InitSystem, ListeningSocket, OsRelease, Privilege } from '../../facts/system.js';
 import type { HostRoles } from './host-roles.js';
+import { DEBIAN_RELEASES, debianRelease, shippedMajors } from '../../facts/debian.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
 
@@ -34,13 +35,13 @@ export const DISK_WARN_BYTES = 10 * 1024 ** 3;
 export const CLOCK_FAIL_SECONDS = 1;
 export const CLOCK_WARN_SECONDS = 0.25;
 
-const SUPPORTED = [{ id: 'debian', versionId: '12' }];
 
 /** Runs every preflight check for one host from its gathered facts (pure). */
 export function checkHost(roles: HostRoles, facts: HostFacts, clockSpread: number, sameMachine: readonly string[] = []): CheckResult[] {
   return [
     checkIdentity(facts.identity, sameMachine),
     checkOs(facts.os),
+    checkPostgresVersion(roles, facts.os),
     checkSystemd(facts.init),
     checkDisks(roles, facts.disks),
     checkClock(facts.clockOffset, clockSpread),
@@ -66,11 +67,29 @@ export function checkIdentity(identity: string, sameMachine: readonly string[]):
 }
 
 export function checkOs(os: OsRelease): CheckResult {
-  const supported = SUPPORTED.some((s) => s.id === os.id && s.versionId === os.versionId);
   const summary = `${os.id} ${os.versionId}`.trim();
-  return supported
+  return debianRelease(os)
     ? { name: 'os', verdict: 'ok', summary }
-    : { name: 'os', verdict: 'fail', summary, detail: `unsupported OS "${os.prettyName}" (hapg supports Debian 12)` };
+    : { name: 'os', verdict: 'fail', summary, detail: `unsupported OS "${os.prettyName}" (hapg supports ${DEBIAN_RELEASES.map((r) => `Debian ${r.version}`).join(' and ')})` };
+}
+
+/**
+ * The PostgreSQL major a cluster runs is one the host's release ships (hapg installs from the
+ * distribution's archive). With a custom package mirror (which may carry other majors) apt is
+ * left to say.
+ */
+export function checkPostgresVersion(roles: HostRoles, os: OsRelease): CheckResult {
+  const release = debianRelease(os);
+  if (roles.postgres.length === 0 || !release) return { name: 'postgres', verdict: 'ok', summary: '-' };
+  const wrong = roles.postgres.find((p) => p.version !== release.postgres);
+  if (!wrong) return { name: 'postgres', verdict: 'ok', summary: String(release.postgres) };
+  if (roles.customMirror) return { name: 'postgres', verdict: 'ok', summary: `${wrong.version} (mirror)` };
+  return {
+    name: 'postgres',
+    verdict: 'fail',
+    summary: `${wrong.version} unavailable`,
+    detail: `postgresql-${wrong.version} is not in Debian ${release.version}'s archive (${shippedMajors()}): set clusters.${wrong.cluster}.postgres.version to ${release.postgres}, or run the cluster on hosts of the release that ships ${wrong.version}`,
+  };
 }
 
 export function checkSystemd(init: InitSystem): CheckResult {

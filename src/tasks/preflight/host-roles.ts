@@ -16,6 +16,10 @@ export interface HostRoles {
   roles: string[];
   ports: ExpectedPort[];
   dataPaths: DataPath[];
+  /** The PostgreSQL major of the cluster whose member this host is. */
+  postgres: { cluster: string; version: number }[];
+  /** Packages come from the inventory's own mirror, not Debian's archive. */
+  customMirror: boolean;
 }
 
 /** Every host's roles, ports and data paths. */
@@ -27,6 +31,8 @@ export function hostRoles(model: DesiredState): HostRoles[] {
       roles: placements.map((p) => p.role),
       ports: placements.flatMap((p) => p.ports.map((u) => ({ port: u.port, role: u.owner, owners: u.processes }))),
       dataPaths: placements.flatMap((p) => p.dataPaths),
+      postgres: placements.filter((p) => p.component === 'patroni').map((p) => ({ cluster: p.of, version: model.inventory.clusters[p.of]!.postgres.version })),
+      customMirror: model.inventory.packages.mirror !== undefined,
     };
   });
 }

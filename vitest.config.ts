@@ -25,7 +25,9 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/e2e/global-setup.ts'],
-          fileParallelism: false,
+          // Each file owns its hosts of the lab (see global-setup.ts): files run side by side.
+          fileParallelism: true,
+          maxWorkers: 3,
           testTimeout: 600_000,
           hookTimeout: 900_000,
         },

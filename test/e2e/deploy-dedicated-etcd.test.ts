@@ -6,12 +6,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
-import { eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
+import { pgMajor, vipAddress, eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const ETCD = ['pg4', 'pg5', 'pg6'];
 const PG = ['pg7', 'pg8'];
-const VIP = { address: '10.213.77.105', interface: 'eth0', router_id: 56 };
+const VIP = { address: vipAddress(lab, 105), interface: 'eth0', router_id: 56 };
 /** Under a directory the operator made (root's, mode 0711): hapg creates what is missing below it and leaves it as it is. */
 const DATA_DIR = '/srv/hapg/edge/data';
 let hba: unknown;
@@ -43,7 +43,7 @@ describe('dedicated etcd hosts', () => {
     expect(jsonResult<{ clusters: { vipHolder: string }[] }>(r.stdout).clusters[0]!.vipHolder).toBe('pg7');
     const dirs = await onHost(lab, 'pg7', `stat -c '%n %U %a' /srv /srv/hapg /srv/hapg/edge ${DATA_DIR}`);
     expect(dirs.stdout.trim().split('\n')).toEqual(['/srv root 755', '/srv/hapg root 711', '/srv/hapg/edge postgres 750', `${DATA_DIR} postgres 700`]);
-    const etcdHost = await onHost(lab, 'pg4', "dpkg-query -W -f '${Package} ' etcd-server postgresql-15 patroni 2>/dev/null; systemctl is-active etcd");
+    const etcdHost = await onHost(lab, 'pg4', `dpkg-query -W -f '\${Package} ' etcd-server postgresql-${pgMajor(lab)} patroni 2>/dev/null; systemctl is-active etcd`);
     expect(etcdHost.stdout).toContain('etcd-server');
     expect(etcdHost.stdout).not.toContain('patroni');
     expect(etcdHost.stdout.trim().endsWith('active')).toBe(true);
@@ -90,7 +90,7 @@ describe('dedicated etcd hosts', () => {
     const superuser = await onHost(lab, 'pg7', `IFS= read -r PGPASSWORD; export PGPASSWORD; psql -XAt "host=${VIP.address} port=5432 user=postgres dbname=postgres connect_timeout=5" -c 'select 1' 2>&1`, {
       stdin: `${secrets['clusters.edge.superuser']}\n`,
     });
-    expect(superuser.stdout).toMatch(/no pg_hba\.conf entry for host "[0-9.]+", user "postgres"/);
+    expect(superuser.stdout).toMatch(/pg_hba\.conf rejects connection for host "[0-9.]+", user "postgres"/);
     await eventually('a healthy status with the VIP on the leader', async () => {
       const s = jsonResult<{ healthy: boolean; clusters: { problems: string[] }[] }>((await hapg(['status', '-i', inventory, '--json'])).stdout);
       return s.healthy ? true : new Error(s.clusters[0]!.problems.join('; '));

@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
-import { eventually, hapg, hapgInBackground, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
+import { addressOfHost, dataDirOf, literal, vipAddress, healthyStateOf, pgMajor, eventually, hapg, hapgInBackground, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const HOSTS = ['pg1', 'pg2', 'pg3'];
+const PG1 = addressOfHost(lab, 'pg1');
 let inventory: string;
 let vip: string;
 /** The sequence `plan --json` predicted on the bare hosts. */
@@ -50,7 +51,7 @@ async function appPassword(): Promise<string> {
 async function processFingerprint(): Promise<string[]> {
   return Promise.all(
     HOSTS.map(async (h) => {
-      const r = await onHost(lab, h, 'systemctl show -p MainPID,ActiveEnterTimestampMonotonic etcd patroni haproxy keepalived; head -1 /var/lib/postgresql/15/main/postmaster.pid');
+      const r = await onHost(lab, h, `systemctl show -p MainPID,ActiveEnterTimestampMonotonic etcd patroni haproxy keepalived; head -1 ${dataDirOf(lab, 'main')}/postmaster.pid`);
       return `${h}: ${r.stdout.replace(/\n/g, ' ')}`;
     }),
   );
@@ -80,19 +81,19 @@ beforeAll(async () => {
 
 describe('deploy on three bare hosts, every role', () => {
   it('refuses to start when a host is unreachable, naming it, and changes nothing', async () => {
-    const text = (await readFile(inventory, 'utf8')).replace(/^hosts:\n/m, `hosts:\n  pg9:\n    address: ${lab.bridgeAddress.replace(/\.\d+$/, '.250')}\n    datacenter: dc1\n    ssh: { connect_timeout: 2 }\n`);
+    const text = (await readFile(inventory, 'utf8')).replace(/^hosts:\n/m, `hosts:\n  pg9:\n    address: ${vipAddress(lab, 250)}\n    datacenter: dc1\n    ssh: { connect_timeout: 2 }\n`);
     const broken = path.join(path.dirname(inventory), 'with-unreachable.yml');
     await writeFile(broken, text);
     const r = await hapg(['deploy', '-i', broken]);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^hapg: pg9 \(10\.213\.77\.250:22\): /);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`^hapg: pg9 \\(${literal(vipAddress(lab, 250))}:22\\): `));
     expect((await onHost(lab, 'pg1', 'dpkg-query -W patroni 2>/dev/null || echo none')).stdout.trim()).toBe('none');
   });
 
   it('plans the whole deploy on bare hosts, secrets masked, and changes nothing', async () => {
     const r = await hapg(['plan', '-i', inventory]);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/^  \+ \[pg1\] install etcd-client etcd-server haproxy keepalived patroni postgresql-15 python3-etcd$/m);
+    expect(r.stdout).toMatch(new RegExp(`^  \\+ \\[pg1\\] install etcd-client etcd-server haproxy keepalived patroni postgresql-${pgMajor(lab)} python3-etcd$`, 'm'));
     expect(r.stdout).toMatch(/^  > initialise cluster main on pg1, wait until it runs as leader, then start pg2, pg3 as replicas and wait until they stream$/m);
     expect(r.stdout).toMatch(/^      \+\+\+ \/etc\/patroni\/patroni\.yml\twanted$/m);
     expect(r.stdout).toMatch(/^      \+      password: "\*\*\*"$/m);
@@ -120,7 +121,8 @@ describe('deploy on three bare hosts, every role', () => {
     expect(exitCode).toBe(0);
     expect(report.healthy).toBe(true);
     expect(leaderOf(report)).toEqual(['pg1']);
-    expect(report.clusters[0]!.members.map((m) => m.state)).toEqual(['running', 'running', 'running']);
+    expect(report.clusters[0]!.members.map((m) => m.state)).toEqual(report.clusters[0]!.members.map((m) => healthyStateOf(lab, m.role)));
+    expect(report.clusters[0]!.members.map((m) => m.role).sort()).toEqual(['leader', 'replica', 'replica']);
     expect(report.etcd[0]!.members.every((m) => m.healthy)).toBe(true);
     expect(report.clusters[0]!.vipHolders).toHaveLength(1);
   });
@@ -140,9 +142,9 @@ describe('deploy on three bare hosts, every role', () => {
   });
 
   it("refuses Patroni REST API writes without the inventory's credentials", async () => {
-    const r = await onHost(lab, 'pg3', 'curl -s -o /dev/null -w "%{http_code}" -XPOST http://10.213.77.11:8008/restart -d "{}"');
+    const r = await onHost(lab, 'pg3', `curl -s -o /dev/null -w "%{http_code}" -XPOST http://${PG1}:8008/restart -d "{}"`);
     expect(r.stdout).toBe('401');
-    const read = await onHost(lab, 'pg3', 'curl -s -o /dev/null -w "%{http_code}" http://10.213.77.11:8008/patroni');
+    const read = await onHost(lab, 'pg3', `curl -s -o /dev/null -w "%{http_code}" http://${PG1}:8008/patroni`);
     expect(read.stdout).toBe('200');
   });
 
@@ -159,21 +161,21 @@ describe('deploy on three bare hosts, every role', () => {
 
   it('exposes nothing beyond the service addresses: HAProxy on the host address and the VIP, stats and REST API not on every interface', async () => {
     const listening = (await onHost(lab, 'pg1', 'ss -Htln')).stdout;
-    expect(listening).toMatch(/ 10\.213\.77\.11:5000 /);
+    expect(listening).toMatch(new RegExp(` ${literal(PG1)}:5000 `));
     expect(listening).toMatch(new RegExp(` ${vip.replace(/\./g, '\\.')}:5000 `));
     expect(listening).not.toMatch(/ (\*|0\.0\.0\.0|\[::\]):(5000|5001|7000|8008) /);
     // The stats page is unauthenticated: loopback only; the REST API on the member's own address.
-    expect((await onHost(lab, 'pg2', 'curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://10.213.77.11:7000/ || true')).stdout).toBe('000');
+    expect((await onHost(lab, 'pg2', `curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://${PG1}:7000/ || true`)).stdout).toBe('000');
     expect((await onHost(lab, 'pg1', 'curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://127.0.0.1:8008/patroni || true')).stdout).toBe('000');
-    expect((await onHost(lab, 'pg1', 'curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://10.213.77.11:8008/patroni')).stdout).toBe('200');
+    expect((await onHost(lab, 'pg1', `curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://${PG1}:8008/patroni`)).stdout).toBe('200');
   });
 
   it('admits the superuser only through the local socket, and authenticates VRRP adverts', async () => {
     const secrets = YAML.parse(await readFile(secretsFileOf(inventory), 'utf8')) as Record<string, string>;
-    const r = await onHost(lab, 'pg2', 'IFS= read -r PGPASSWORD; export PGPASSWORD; psql -XAt "host=10.213.77.11 port=5432 user=postgres dbname=postgres connect_timeout=5" -c "select 1" 2>&1', {
+    const r = await onHost(lab, 'pg2', `IFS= read -r PGPASSWORD; export PGPASSWORD; psql -XAt "host=${PG1} port=5432 user=postgres dbname=postgres connect_timeout=5" -c "select 1" 2>&1`, {
       stdin: `${secrets['clusters.main.superuser']}\n`,
     });
-    expect(r.stdout).toMatch(/no pg_hba\.conf entry for host "10\.213\.77\.12", user "postgres"/);
+    expect(r.stdout).toMatch(new RegExp(`pg_hba\\.conf rejects connection for host "${literal(addressOfHost(lab, 'pg2'))}", user "postgres"`));
     const conf = await onHost(lab, 'pg2', 'stat -c "%a" /etc/keepalived/keepalived.conf; grep -c "auth_pass $(cat)" /etc/keepalived/keepalived.conf', { stdin: secrets['clusters.main.vrrp']!.slice(0, 8) });
     expect(conf.stdout.trim().split('\n')).toEqual(['600', '1']);
   });

@@ -3,8 +3,8 @@
 // what it can and otherwise fails with its one-line error, which fails the run.
 //
 // The lab is the one HAPG_LAB names (default: `default`), of HAPG_E2E_RELEASE (default:
-// trixie). HAPG_E2E_BOOKWORM_HOSTS=N brings up a second lab of N bookworm hosts beside it,
-// in parallel, provided as `labBookworm`; both go down at the end.
+// trixie). A second lab of bookworm hosts comes up beside it, in parallel, provided as
+// `labBookworm` (the Debian 12 tests); both go down at the end.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import YAML from 'yaml';
 import { labDown, labUp } from '../../src/lab/lab.js';
 import { DEFAULT_SUBNET } from '../../src/lab/layout.js';
 import { DEFAULT_LAB, labPaths, type LabPaths } from '../../src/lab/paths.js';
-import { parseRelease, type LabRelease } from '../../src/lab/releases.js';
+import { DEFAULT_RELEASE, parseRelease, type LabRelease } from '../../src/lab/releases.js';
 import { readLabState } from '../../src/lab/state.js';
 import { createReporter } from '../../src/ui/reporter.js';
 import type { LabContext } from './lab-context.js';
@@ -40,9 +40,13 @@ async function labContextFrom(inventoryPath: string, bridgeAddress: string, rele
 /**
  * Hosts of the shared lab: pg1-pg3 for the all-in-one deploy, pg4-pg8 for the dedicated etcd
  * layout, pg9-pg13 for the two-datacenter standby tests, pg14-pg16 for rolling changes under
- * load. Each test file owns its hosts, so files stay independent.
+ * load, pg17-pg18 for the SSH executor, pg19-pg20 for the lab's own stop/isolate tests. Each
+ * test file owns its hosts, so files run side by side.
  */
-export const LAB_HOSTS = 16;
+export const LAB_HOSTS = 20;
+
+/** Hosts of the bookworm lab: one three-member cluster and a two-member standby cluster. */
+export const BOOKWORM_HOSTS = 5;
 
 /** One lab the setup brings up: which, of what release, how many hosts, where its inventory goes. */
 interface E2eLab {
@@ -53,22 +57,29 @@ interface E2eLab {
   inventoryPath: string;
 }
 
-function wholeNumberFromEnv(name: string): number {
-  const value = process.env[name] ?? '';
-  if (value === '') return 0;
-  if (!/^\d+$/.test(value)) throw new Error(`${name}=${value}: expected a whole number of hosts`);
-  return Number(value);
+/** The bookworm lab's name beside a main lab. */
+function bookwormLabName(main: LabPaths): string {
+  return `${main.names.lab === DEFAULT_LAB ? 'e2e' : main.names.lab}-bookworm`;
 }
 
 export default async function setup({ provide }: TestProject): Promise<() => Promise<void>> {
   const main = labPaths();
   // Development: HAPG_E2E_LAB names the inventory of a lab that is already up (`hapg lab up
-  // --hosts 16 --out …`); one test file then runs against its hosts, and the lab is kept.
+  // --hosts 20 --out …`); test files then run against its hosts, and the lab is kept.
+  // HAPG_E2E_BOOKWORM_LAB does the same for the bookworm lab (`hapg lab up --lab
+  // e2e-bookworm --release bookworm --hosts 5 --out …`).
   const existing = process.env['HAPG_E2E_LAB'];
   if (existing) {
     const state = await readLabState(main);
     if (!state) throw new Error(`HAPG_E2E_LAB=${existing}, but lab ${main.names.lab} is not up (hapg lab up --hosts ${LAB_HOSTS} --out ${existing})`);
     provide('lab', await labContextFrom(path.resolve(existing), state.bridgeAddress, state.release));
+    const bookworm = process.env['HAPG_E2E_BOOKWORM_LAB'];
+    if (bookworm) {
+      const name = bookwormLabName(main);
+      const bwState = await readLabState(labPaths(process.env, name));
+      if (!bwState) throw new Error(`HAPG_E2E_BOOKWORM_LAB=${bookworm}, but lab ${name} is not up (hapg lab up --lab ${name} --release bookworm --hosts ${BOOKWORM_HOSTS} --out ${bookworm})`);
+      provide('labBookworm', await labContextFrom(path.resolve(bookworm), bwState.bridgeAddress, bwState.release));
+    }
     return async () => {};
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'hapg-lab-e2e-'));
@@ -76,16 +87,18 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
     {
       key: 'lab',
       paths: main,
-      release: process.env['HAPG_E2E_RELEASE'] ? parseRelease(process.env['HAPG_E2E_RELEASE']) : 'bookworm',
+      release: process.env['HAPG_E2E_RELEASE'] ? parseRelease(process.env['HAPG_E2E_RELEASE']) : DEFAULT_RELEASE,
       hosts: LAB_HOSTS,
       inventoryPath: path.join(dir, 'lab.yml'),
     },
+    {
+      key: 'labBookworm',
+      paths: labPaths(process.env, bookwormLabName(main)),
+      release: 'bookworm',
+      hosts: BOOKWORM_HOSTS,
+      inventoryPath: path.join(dir, 'lab-bookworm.yml'),
+    },
   ];
-  const bookwormHosts = wholeNumberFromEnv('HAPG_E2E_BOOKWORM_HOSTS');
-  if (bookwormHosts > 0) {
-    const name = `${main.names.lab === DEFAULT_LAB ? 'e2e' : main.names.lab}-bookworm`;
-    labs.push({ key: 'labBookworm', paths: labPaths(process.env, name), release: 'bookworm', hosts: bookwormHosts, inventoryPath: path.join(dir, 'lab-bookworm.yml') });
-  }
   const reporter = createReporter({});
   const started = Date.now();
   // Deploy tests start from bare hosts: a lab left from an earlier run is replaced. Labs come

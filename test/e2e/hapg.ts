@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa, type Result } from 'execa';
 import YAML from 'yaml';
+import { postgresMajorOf } from '../../src/lab/releases.js';
 import type { LabContext } from './lab-context.js';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/hapg.js');
@@ -71,8 +72,53 @@ export async function writeInventory(
     return [h, host];
   }));
   const target = file ?? path.join(await mkdtemp(path.join(tmpdir(), 'hapg-e2e-')), 'inventory.yml');
-  await writeFile(target, YAML.stringify({ ssh: base['ssh'], hosts, packages: base['packages'], etcd: spec.etcd, clusters: spec.clusters }));
+  // Each cluster runs the PostgreSQL major its hosts' release ships, unless the test says otherwise.
+  const clusters = Object.fromEntries(Object.entries(spec.clusters).map(([name, c]) => {
+    const cluster = c as { postgres?: { version?: number } };
+    return [name, { ...cluster, postgres: { version: pgMajor(lab), ...cluster.postgres } }];
+  }));
+  await writeFile(target, YAML.stringify({ ssh: base['ssh'], hosts, packages: base['packages'], etcd: spec.etcd, clusters }));
   return target;
+}
+
+/** An address of the lab's subnet that no host uses (hosts start at .11): for VIPs and aliases. */
+export function vipAddress(lab: LabContext, last: number): string {
+  return `${lab.bridgeAddress.split('.').slice(0, 3).join('.')}.${last}`;
+}
+
+/** A lab host's address. */
+export function addressOfHost(lab: LabContext, name: string): string {
+  const host = lab.hosts.find((h) => h.name === name);
+  if (!host) throw new Error(`the lab has no host ${name}`);
+  return host.address;
+}
+
+/** An address as a regular expression that matches only itself. */
+export function literal(address: string): string {
+  return address.replace(/\./g, '\\.');
+}
+
+/** The PostgreSQL major the lab's release ships (what its clusters run). */
+export function pgMajor(lab: LabContext): number {
+  return postgresMajorOf(lab.release);
+}
+
+/** A cluster's default data directory on the lab's hosts. */
+export function dataDirOf(lab: LabContext, cluster: string): string {
+  return `/var/lib/postgresql/${pgMajor(lab)}/${cluster}`;
+}
+
+/** The leader's role as the lab's Patroni names it in /patroni (3.0 on bookworm: master; 4 on trixie: primary). */
+export function leaderRoleName(lab: LabContext): 'master' | 'primary' {
+  return lab.release === 'bookworm' ? 'master' : 'primary';
+}
+
+/**
+ * A healthy member's state as /cluster reports it: Patroni 4 says a replica (and a standby
+ * leader) is streaming, 3.0 that it is running.
+ */
+export function healthyStateOf(lab: LabContext, role: string): string {
+  return lab.release === 'bookworm' || role === 'leader' ? 'running' : 'streaming';
 }
 
 /** Runs a shell command on a lab host with the system ssh client (host keys strictly checked). */

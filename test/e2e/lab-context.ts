@@ -18,7 +18,7 @@ export interface LabContext {
 declare module 'vitest' {
   export interface ProvidedContext {
     lab: LabContext;
-    /** A second lab of bookworm hosts, up beside `lab` when HAPG_E2E_BOOKWORM_HOSTS asks for it. */
+    /** The lab of bookworm hosts beside `lab` (the Debian 12 tests). */
     labBookworm?: LabContext;
   }
 }

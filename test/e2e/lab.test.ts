@@ -16,6 +16,11 @@ import { readLabState } from '../../src/lab/state.js';
 import { silent } from '../../src/run/events.js';
 
 const lab = inject('lab');
+// This file's hosts: it stops and isolates them while other files deploy to theirs.
+const A = 'pg19';
+const B = 'pg20';
+/** Any other host: only reached, never changed. */
+const OTHER = 'pg1';
 const byName = (name: string) => {
   const host = lab.hosts.find((h) => h.name === name);
   if (!host) throw new Error(`the lab has no ${name}`);
@@ -113,7 +118,7 @@ describe('hapg lab', () => {
     // The same login with an empty known_hosts must fail: the lab file is what vouches for the hosts.
     const empty = path.join(scratch, 'empty_known_hosts');
     await writeFile(empty, '');
-    const refused = await ssh('pg1', 'true', { knownHosts: empty });
+    const refused = await ssh(A, 'true', { knownHosts: empty });
     expect(refused.exitCode).toBe(255);
     expect(refused.stderr).toMatch(/Host key verification failed/);
   });
@@ -129,70 +134,73 @@ describe('hapg lab', () => {
   });
 
   it('serves packages to the hosts through the apt proxy only', async () => {
-    const pg1 = byName('pg1');
+    const a = byName(A);
     // No default route: the proxy on the bridge is the hosts' only way to a mirror.
-    const routes = await ssh('pg1', 'ip -4 route show default');
+    const routes = await ssh(A, 'ip -4 route show default');
     expect(routes.exitCode).toBe(0);
     expect(routes.stdout.trim()).toBe('');
-    const proxyConf = await ssh('pg1', 'apt-config dump Acquire::http::Proxy');
+    const proxyConf = await ssh(A, 'apt-config dump Acquire::http::Proxy');
     expect(proxyConf.stdout).toContain(`http://${lab.bridgeAddress}:3142`);
 
     const log = path.join(proxyPaths(labPaths()).logs, 'apt-cacher.log');
     const logBefore = (await readFile(log, 'utf8').catch(() => '')).length;
-    const update = await ssh('pg1', 'apt-get update -o Acquire::Retries=2 2>&1');
+    const update = await ssh(A, 'apt-get update -o Acquire::Retries=2 2>&1');
     expect(update.exitCode, update.stdout).toBe(0);
     expect(update.stdout).not.toMatch(/^(W|E): /m);
     const served = (await readFile(log, 'utf8')).slice(logBefore);
-    expect(served).toContain(`|${pg1.address}|`);
+    expect(served).toContain(`|${a.address}|`);
   });
 
   it('powers a host off and boots it again with the same address, disk and host key', async () => {
     const marker = `written before stop ${Date.now()}`;
-    expect((await ssh('pg3', `echo '${marker}' > /root/marker`)).exitCode).toBe(0);
-    await runLabCommand(['stop', 'pg3']);
+    expect((await ssh(B, `echo '${marker}' > /root/marker`)).exitCode).toBe(0);
+    await runLabCommand(['stop', B]);
     try {
       const status = await labStatus();
-      expect(status.hosts.find((h) => h.name === 'pg3')).toMatchObject({ running: false, sshReachable: false });
-      const down = await ssh('pg3', 'true', { timeoutS: 3 });
+      expect(status.hosts.find((h) => h.name === B)).toMatchObject({ running: false, sshReachable: false });
+      const down = await ssh(B, 'true', { timeoutS: 3 });
       expect(down.exitCode).toBe(255);
       expect(down.stderr).toMatch(/Connection refused|timed out/);
-      await expectSshWorks('pg1');
+      await expectSshWorks(A);
     } finally {
-      await runLabCommand(['start', 'pg3']);
+      await runLabCommand(['start', B]);
     }
-    await expectSshWorks('pg3');
-    expect((await ssh('pg3', 'cat /root/marker')).stdout.trim()).toBe(marker);
-    expect((await ssh('pg3', 'systemctl is-system-running --wait')).stdout.trim()).toMatch(/running|degraded/);
+    await expectSshWorks(B);
+    expect((await ssh(B, 'cat /root/marker')).stdout.trim()).toBe(marker);
+    expect((await ssh(B, 'systemctl is-system-running --wait')).stdout.trim()).toMatch(/running|degraded/);
   });
 
   it('isolates a host from everyone and heals it', async () => {
-    await runLabCommand(['isolate', 'pg2']);
+    await runLabCommand(['isolate', B]);
     try {
-      const cut = await ssh('pg2', 'true', { timeoutS: 3 });
+      const cut = await ssh(B, 'true', { timeoutS: 3 });
       expect(cut.exitCode).toBe(255);
-      expect(await reaches('pg1', 'pg2')).toBe(false);
-      expect(await reaches('pg1', 'pg3')).toBe(true);
-      expect((await labStatus()).hosts.find((h) => h.name === 'pg2')).toMatchObject({ running: true, sshReachable: false, isolated: true });
+      expect(await reaches(A, B)).toBe(false);
+      expect(await reaches(A, OTHER)).toBe(true);
+      expect((await labStatus()).hosts.find((h) => h.name === B)).toMatchObject({ running: true, sshReachable: false, isolated: true });
       // Like a partition, not a pulled cable: the host still sees its link up.
-      const link = await execa('ip', ['-n', netnsName(labPaths().names, 'pg2'), '-o', 'link', 'show', 'dev', 'eth0']);
+      const link = await execa('ip', ['-n', netnsName(labPaths().names, B), '-o', 'link', 'show', 'dev', 'eth0']);
       expect(link.stdout).toContain('LOWER_UP');
     } finally {
-      await runLabCommand(['heal', 'pg2']);
+      await runLabCommand(['heal', B]);
     }
-    await expectSshWorks('pg2');
-    expect(await reaches('pg1', 'pg2')).toBe(true);
-    expect((await labStatus()).hosts.find((h) => h.name === 'pg2')).toMatchObject({ isolated: false, sshReachable: true });
+    await expectSshWorks(B);
+    expect(await reaches(A, B)).toBe(true);
+    expect((await labStatus()).hosts.find((h) => h.name === B)).toMatchObject({ isolated: false, sshReachable: true });
   });
 
   it('`lab up` boots stopped hosts and heals isolated ones, keeping the others', async () => {
     const before = await readLabState(labPaths());
-    await runLabCommand(['stop', 'pg3']);
-    await runLabCommand(['isolate', 'pg2']);
+    await runLabCommand(['stop', B]);
+    await runLabCommand(['isolate', A]);
     await runLabCommand(['up', '--hosts', String(lab.hosts.length), '--out', lab.inventoryPath]);
     for (const host of lab.hosts) await expectSshWorks(host.name);
     const after = await readLabState(labPaths());
-    expect(after?.hosts.find((h) => h.name === 'pg1')?.pid).toBe(before?.hosts.find((h) => h.name === 'pg1')?.pid);
-    expect(after?.hosts.find((h) => h.name === 'pg3')?.pid).not.toBe(before?.hosts.find((h) => h.name === 'pg3')?.pid);
+    const pid = (state: typeof before, name: string) => state?.hosts.find((h) => h.name === name)?.pid;
+    // The isolated host is healed in place, the stopped one booted, the others untouched.
+    expect(pid(after, A)).toBe(pid(before, A));
+    expect(pid(after, OTHER)).toBe(pid(before, OTHER));
+    expect(pid(after, B)).not.toBe(pid(before, B));
     expect(after?.hosts.every((h) => !h.stopped && !h.isolated)).toBe(true);
   });
 

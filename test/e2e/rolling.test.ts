@@ -8,11 +8,11 @@ import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, tableDigest, type PgTarget, type WriteLoadReport } from '../support/write-load.js';
-import { eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
+import { dataDirOf, vipAddress, healthyStateOf, eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const HOSTS = ['pg14', 'pg15', 'pg16'];
-const VIP = { address: '10.213.77.102', interface: 'eth0', router_id: 53 };
+const VIP = { address: vipAddress(lab, 102), interface: 'eth0', router_id: 53 };
 const RESTART_TITLE = 'restart PostgreSQL (pending restart)';
 let inventory: string;
 let app: PgTarget;
@@ -40,7 +40,7 @@ const leaderOf = (s: StatusJson) => s.clusters[0]!.members.filter((m) => m.role 
 
 /** Each member's postmaster: PID and start time (postmaster.pid lines 1 and 3). */
 async function postmasters(): Promise<string[]> {
-  return Promise.all(HOSTS.map(async (h) => `${h} ${(await onHost(lab, h, 'sed -n "1p;3p" /var/lib/postgresql/15/main/postmaster.pid')).stdout.replace(/\n/g, ' ').trim()}`));
+  return Promise.all(HOSTS.map(async (h) => `${h} ${(await onHost(lab, h, `sed -n "1p;3p" ${dataDirOf(lab, 'main')}/postmaster.pid`)).stdout.replace(/\n/g, ' ').trim()}`));
 }
 
 async function show(host: string, parameter: string): Promise<string> {
@@ -86,7 +86,8 @@ async function expectConverged(table: string, load: WriteLoadReport): Promise<St
   expect(load.acked.length).toBeGreaterThan(50);
   const s = await healthyStatus();
   const members = s.clusters[0]!.members;
-  expect(members.map((m) => m.state)).toEqual(['running', 'running', 'running']);
+  expect(members.map((m) => m.state)).toEqual(members.map((m) => healthyStateOf(lab, m.role)));
+  expect(members.map((m) => m.role).sort()).toEqual(['leader', 'replica', 'replica']);
   expect(new Set(members.map((m) => m.timeline)).size).toBe(1);
   expect(members.filter((m) => m.pendingRestart)).toEqual([]);
   const leader = leaderOf(s)[0]!;

@@ -12,7 +12,7 @@ export function registerStatusCommand(program: Command): void {
     .description('show etcd, Patroni members, HAProxy backends and the VIP, and judge their health (exit 1 when degraded)')
     .action(async (opts: InventoryCommandOptions) => {
       const reporter = createReporter({ ...opts, quiet: !opts.json });
-      const report = await withSession(sessionOptionsOf(opts), reporter.sink, gatherStatus);
+      const report = await withSession({ ...sessionOptionsOf(opts), everyHostOptional: true }, reporter.sink, gatherStatus);
       await reporter.result(renderStatus(report), report);
       process.exitCode = report.healthy ? ExitCode.ok : ExitCode.failed;
     });
@@ -55,6 +55,7 @@ export function renderStatus(report: StatusReport): string {
     for (const n of c.notes) out.push(`  note: ${n}`);
   }
   for (const e of report.etcd) for (const p of e.problems) out.push(`  problem: etcd ${e.name}: ${p}`);
+  for (const u of report.unreachable) out.push(`  problem: ${u.host} cannot be reached over SSH: ${u.reason}`);
   out.push('', report.healthy ? 'healthy' : 'DEGRADED');
   return out.join('\n');
 }

@@ -26,6 +26,8 @@ export interface SessionOptions {
   hosts?: readonly string[];
   /** Hosts tried too, but whose failure to connect is recorded instead of stopping the run. */
   optional?: readonly string[];
+  /** Every host is optional (status: a dead host is something to report, not a reason to stop). */
+  everyHostOptional?: boolean;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function withSession<T>(opts: SessionOptions, sink: EventSink, fn: 
   const model = buildModel(loaded.inventory);
   const all = sshTargets(loaded.inventory, loaded.path);
   const wanted = opts.hosts ? new Set(opts.hosts) : undefined;
-  const optional = new Set((opts.optional ?? []).filter((h) => !wanted || !wanted.has(h)));
+  const optional = new Set(opts.everyHostOptional ? all.map((t) => t.host) : (opts.optional ?? []).filter((h) => !wanted || !wanted.has(h)));
   const targets = all.filter((t) => (!wanted || wanted.has(t.host)) && !optional.has(t.host));
   sink({ kind: 'phase', title: `Connecting to ${targets.length + optional.size} host${targets.length + optional.size === 1 ? '' : 's'}` });
   const connectOpts = { acceptNewHostKeys: opts.acceptNewHostKeys ?? false };

@@ -11,6 +11,7 @@ const member = (name: string, extra: Partial<ClusterMember> = {}): ClusterMember
   name,
   role: 'replica',
   state: 'running',
+  syncStandby: false,
   host: name,
   timeline: 1,
   lag: 0,
@@ -52,8 +53,14 @@ describe('what each member runs', () => {
 
   it('shows release, PostgreSQL and Patroni versions per member', () => {
     const members = healthy.map((m) => ({ ...m, release: 'Debian 13', postgresVersion: '17.6', patroniVersion: '4.0.7' }));
-    const text = renderStatus({ etcd: [], clusters: [{ name: 'main', members, haproxy: [], vipHolders: [], problems: [], notes: [] }], healthy: true });
+    const text = renderStatus({ etcd: [], clusters: [{ name: 'main', members, haproxy: [], vipHolders: [], problems: [], notes: [] }], unreachable: [], healthy: true });
     expect(text).toMatch(/^MEMBER\s+HOST\s+RELEASE\s+POSTGRES\s+PATRONI\s+ROLE/m);
     expect(text).toMatch(/^pg1\s+pg1\s+Debian 13\s+17\.6\s+4\.0\.7\s+leader/m);
+  });
+
+  it('names a host it cannot reach as a problem, and is degraded', () => {
+    const text = renderStatus({ etcd: [], clusters: [], unreachable: [{ host: 'pg3', reason: 'connection refused' }], healthy: false });
+    expect(text).toMatch(/^  problem: pg3 cannot be reached over SSH: connection refused$/m);
+    expect(text.trim().split('\n').at(-1)).toBe('DEGRADED');
   });
 });

@@ -50,6 +50,8 @@ export interface ClusterStatus {
 export interface StatusReport {
   etcd: EtcdStatus[];
   clusters: ClusterStatus[];
+  /** Hosts that could not be reached over SSH, with why. */
+  unreachable: { host: string; reason: string }[];
   healthy: boolean;
 }
 
@@ -100,7 +102,7 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
       if (mixed) notes.push(mixed);
       const haproxy = await Promise.all(
         model.hostsOf('haproxy', name).map(async (host) => {
-          const all = await session.facts.get(host, haproxyServers(model, name, host));
+          const all = await session.facts.get(host, haproxyServers(model, name, host)).catch(() => undefined);
           return { host, servers: all?.filter((s) => s.proxy.startsWith(`${name}_`)) };
         }),
       );
@@ -111,8 +113,9 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
       return { name, members: members ?? [], ...(standby ? { standby } : {}), haproxy, vipHolders: holders, problems, notes };
     }),
   );
-  const healthy = etcd.every((e) => e.problems.length === 0) && clusters.every((c) => c.problems.length === 0);
-  return { etcd, clusters, healthy };
+  const unreachable = [...session.unreachable].map(([host, reason]) => ({ host, reason }));
+  const healthy = unreachable.length === 0 && etcd.every((e) => e.problems.length === 0) && clusters.every((c) => c.problems.length === 0);
+  return { etcd, clusters, unreachable, healthy };
 }
 
 /** "Debian 13" for a host that answers. */

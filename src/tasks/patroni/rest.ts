@@ -97,6 +97,8 @@ export interface ClusterMember {
   /** Replication lag in bytes as Patroni reports it (undefined for the leader or unknown). */
   lag: number | undefined;
   pendingRestart: boolean;
+  /** Named in Patroni's /sync key (what a switchover candidate must be under synchronous_mode). */
+  syncStandby: boolean;
 }
 
 export interface ClusterView {
@@ -120,6 +122,7 @@ export function parseClusterView(body: string): ClusterView {
       timeline: m.timeline ?? undefined,
       lag: typeof m.lag === 'number' ? m.lag : undefined,
       pendingRestart: m.pending_restart === true,
+      syncStandby: m.role === 'sync_standby',
     })),
   };
 }

@@ -124,7 +124,12 @@ function restartBlock(ctx: StageContext, model: DesiredState, name: string, acti
     case 'switchover': {
       const candidateOf = async (facts: FactCache) => {
         const states = await statesNow(facts);
-        return switchoverCandidate(states, model.inventory, cm.spec, action.from);
+        const candidate = switchoverCandidate(states, model.inventory, cm.spec, action.from);
+        if (!candidate || !cm.spec.patroni.synchronous_mode) return candidate;
+        // Patroni accepts only the member its /sync key names, which it writes after PostgreSQL
+        // reports the standby synchronous: ask the leader's view of the cluster too.
+        const view = await facts.fresh(action.from, api.clusterView(action.from)).catch(() => undefined);
+        return view?.members.find((m) => m.name === candidate)?.syncStandby ? candidate : undefined;
       };
       let target: string | undefined = action.to;
       const blockFor = (to: string | undefined): Pick<Block, 'items' | 'waits' | 'says'> => ({

@@ -67,6 +67,11 @@ export class FactCache {
     return new Map(entries);
   }
 
+  /** Hosts whose connection dropped during the run (down, cut off), with why. */
+  lostConnections(): { host: string; reason: string }[] {
+    return [...this.#remotes.values()].filter((r) => r.lostReason !== undefined).map((r) => ({ host: r.host, reason: r.lostReason! }));
+  }
+
   invalidate(host: string): void {
     this.#cache.delete(host);
   }

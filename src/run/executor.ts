@@ -166,6 +166,9 @@ async function waitFor(step: WaitStep, ctx: ApplyContext): Promise<string> {
       if (err instanceof HapgError && err.code !== 'HTTP_FAILED' && err.code !== 'SSH_CONNECT') throw err;
       last = err instanceof Error ? err.message : String(err);
     }
+    // A host whose connection dropped (powered off, cut off) will not answer this wait: say so now.
+    const lost = ctx.facts.lostConnections()[0];
+    if (lost) throw new HapgError('SSH_CONNECT', `${lost.host}: ${lost.reason}, while waiting for ${step.title} (${last})`, { host: lost.host });
     if (Date.now() >= deadline) {
       const message = `timed out after ${Math.round(step.timeoutMs / 1000)}s waiting for ${step.title}: ${last}`;
       if (step.soft) {

@@ -32,6 +32,7 @@ export class SshRemote implements Remote {
   readonly #onClose: () => void;
   #closed = false;
   #lastError: unknown;
+  #lostReason: string | undefined;
 
   constructor(client: Client, target: SshTarget, onClose: () => void = () => undefined) {
     this.host = target.host;
@@ -66,6 +67,10 @@ export class SshRemote implements Remote {
     return httpOverStream((address, port) => this.#forward(address, port), this.host, req);
   }
 
+  get lostReason(): string | undefined {
+    return this.#lostReason;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#client.end();
@@ -76,6 +81,7 @@ export class SshRemote implements Remote {
     if (this.#closed) return;
     this.#closed = true;
     const reason = why ?? `connection lost${this.#lastError === undefined ? '' : `: ${this.#describe(this.#lastError)}`}`;
+    if (why === undefined) this.#lostReason = reason;
     for (const abort of this.#inFlight) abort(reason);
     this.#onClose();
   }

@@ -64,6 +64,8 @@ export interface Remote {
   /** HTTP to a port on the host (default loopback), tunnelled through SSH. */
   http(req: HttpRequest): Promise<HttpResponse>;
   close(): void;
+  /** Why the connection dropped (host down, network cut) — undefined while it is up or after close(). */
+  readonly lostReason?: string | undefined;
 }
 
 /** Everything needed to open one SSH connection; built from the inventory (host overrides applied). */

@@ -45,6 +45,9 @@ export class FakeRemote implements Remote {
     return { status: r.status, headers: {}, body: r.body };
   }
 
+  /** Set by a test: the connection dropped. */
+  lostReason: string | undefined;
+
   close(): void {}
 }
 

@@ -4,6 +4,7 @@ import { prepareSecrets } from '../inventory/secrets.js';
 import { withRunLock } from '../run/lock.js';
 import { withSession } from '../run/session.js';
 import { deploy, type ClusterReport } from '../stages/deploy.js';
+import type { StageTiming } from '../stages/run.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, withLockOptions, type ChangingCommandOptions, type InventoryCommandOptions } from './options.js';
 import { rollingOptionsOf, wholeNumber, withRollingOptions, type RollingCommandOptions } from './rolling-options.js';
@@ -12,6 +13,7 @@ interface DeployCommandOptions extends InventoryCommandOptions, RollingCommandOp
   force?: boolean;
   restartTimeout?: number;
   rotateSecrets?: boolean;
+  timings?: boolean;
 }
 
 /** `hapg deploy`: converge the hosts to the inventory, from bare hosts or on a live cluster. */
@@ -20,6 +22,7 @@ export function registerDeployCommand(program: Command): void {
     .description('install, configure and bootstrap (or converge) everything the inventory declares, then verify')
     .option('--force', 'proceed even when a live Patroni cluster is unhealthy')
     .option('--rotate-secrets', 'generate every generated password anew and set the new ones on the live clusters')
+    .option('--timings', 'print how long connecting and each stage took (planning and running)')
     .option('--restart-timeout <seconds>', 'how long a restarted member may take to run and stream again before deploy stops', wholeNumber(1), 120)
     .action(async (opts: DeployCommandOptions) => {
       process.exitCode = await runDeploy(opts);
@@ -29,7 +32,9 @@ export function registerDeployCommand(program: Command): void {
 async function runDeploy(opts: DeployCommandOptions): Promise<number> {
   const reporter = createReporter(opts);
   const started = Date.now();
+  let connectedMs = 0;
   const report = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
+    connectedMs = Date.now() - started;
     const prepared = await prepareSecrets(session.loaded, { createMissing: true, rotate: opts.rotateSecrets ?? false });
     return withRunLock(session, { command: 'deploy', breakLock: opts.breakLock ?? false }, (lock) =>
       deploy(session, prepared.secrets, {
@@ -44,8 +49,22 @@ async function runDeploy(opts: DeployCommandOptions): Promise<number> {
   });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const verdict = report.changes === 0 ? `nothing to do: everything already as declared (${seconds}s)` : `${report.changes} changes applied in ${seconds}s`;
-  await reporter.result([...report.clusters.map(clusterLine), verdict].join('\n'), { changes: report.changes, seconds: Number(seconds), clusters: report.clusters, sequence: report.sequence });
+  const lines = [...report.clusters.map(clusterLine), verdict, ...(opts.timings ? ['', ...timingTable(connectedMs, report.timings, Date.now() - started)] : [])];
+  await reporter.result(lines.join('\n'), { changes: report.changes, seconds: Number(seconds), clusters: report.clusters, sequence: report.sequence, connectedMs, timings: report.timings });
   return ExitCode.ok;
+}
+
+/** The table `--timings` prints: connecting (SSH and first facts), then each stage, then the total. */
+export function timingTable(connectedMs: number, timings: readonly StageTiming[], totalMs: number): string[] {
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const rows: [string, string, string, string][] = [
+    ['Connecting (SSH, host facts)', s(connectedMs), '', ''],
+    ...timings.map((t): [string, string, string, string] => [t.title, s(t.planMs + t.runMs), `plan ${s(t.planMs)}`, t.changes ? `${t.changes} change${t.changes === 1 ? '' : 's'}` : '']),
+  ];
+  const width = Math.max(...rows.map((r) => r[0].length));
+  const timeWidth = Math.max(...rows.map((r) => r[1].length));
+  const table = rows.map(([title, time, plan, changes]) => `  ${title.padEnd(width)}  ${time.padStart(timeWidth)}  ${plan.padEnd(12)}  ${changes}`.trimEnd());
+  return ['Timings:', ...table, `  ${'Total'.padEnd(width)}  ${s(totalMs).padStart(timeWidth)}`];
 }
 
 /** One line per cluster: who leads, where the VIP is, and what was verified. */

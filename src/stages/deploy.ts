@@ -3,7 +3,7 @@ import type { Session } from '../run/session.js';
 import { vipHolders } from '../tasks/keepalived/vip.js';
 import { currentLeader } from '../tasks/patroni/waits.js';
 import { deployGraph } from './graph.js';
-import { runGraph, type GraphRun, type PlannedStage } from './run.js';
+import { runGraph, type GraphRun, type PlannedStage, type StageTiming } from './run.js';
 import { sequenceOf, type SequenceStep } from './sequence.js';
 import type { GraphOptions, Stage } from './stage.js';
 
@@ -22,6 +22,8 @@ export interface DeployReport {
   clusters: ClusterReport[];
   /** Every reload, restart and switchover deploy ran, as `plan` lists them. */
   sequence: SequenceStep[];
+  /** How long each stage took (what `deploy --timings` prints). */
+  timings: StageTiming[];
 }
 
 /** What `plan` shows: every stage's plan against the hosts as they are, and the sequence. */
@@ -39,7 +41,7 @@ export async function planDeploy(session: Session, secrets: InventorySecrets, op
 /** Runs the deploy graph (or `stages`, a graph built around it) and reports what it did. */
 export async function deploy(session: Session, secrets: InventorySecrets, options: GraphOptions, stages: readonly Stage[] = deployGraph(session.model)): Promise<DeployReport> {
   const run = await runGraph(stages, { session, model: session.model, secrets, options }, 'deploy');
-  return { changes: run.changes, clusters: await clusterReports(session, run), sequence: sequenceOf(run.stages) };
+  return { changes: run.changes, clusters: await clusterReports(session, run), sequence: sequenceOf(run.stages), timings: run.timings };
 }
 
 /** Who leads each cluster now, where its VIP is, and how long its verification write took to be read back. */

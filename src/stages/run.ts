@@ -8,8 +8,19 @@ export interface PlannedStage {
   plan: StagePlan;
 }
 
+/** How long one stage took in deploy mode: planning (facts) and running its blocks. */
+export interface StageTiming {
+  id: string;
+  title: string;
+  planMs: number;
+  runMs: number;
+  changes: number;
+}
+
 export interface GraphRun {
   stages: PlannedStage[];
+  /** Per stage, in the order they ran (deploy mode only). */
+  timings: StageTiming[];
   /** Every step deploy ran, in order of completion (empty in plan mode). */
   outcomes: StepOutcome[];
   /** Steps that changed a host. */
@@ -24,13 +35,15 @@ export interface GraphRun {
  */
 export async function runGraph(stages: readonly Stage[], base: Omit<StageContext, 'mode' | 'earlier'>, mode: GraphMode): Promise<GraphRun> {
   const earlier = new Map<string, StagePlan>();
-  const run: GraphRun = { stages: [], outcomes: [], changes: 0 };
+  const run: GraphRun = { stages: [], timings: [], outcomes: [], changes: 0 };
   const { session, options } = base;
   let changing = false;
   for (const stage of stages) {
     const ctx: StageContext = { ...base, mode, earlier };
     if (mode === 'deploy') session.sink({ kind: 'phase', title: stage.title });
+    const planStarted = Date.now();
     const plan = await stage.plan(ctx);
+    const planMs = Date.now() - planStarted;
     if (mode === 'plan') {
       earlier.set(stage.id, plan);
       run.stages.push({ stage, plan });
@@ -41,7 +54,10 @@ export async function runGraph(stages: readonly Stage[], base: Omit<StageContext
       changing = true;
       await options.beforeFirstChange?.();
     }
+    const runStarted = Date.now();
+    const changesBefore = run.changes;
     const executed = await runStage(stage, plan, ctx, run);
+    run.timings.push({ id: stage.id, title: stage.title, planMs, runMs: Date.now() - runStarted, changes: run.changes - changesBefore });
     earlier.set(stage.id, executed);
     run.stages.push({ stage, plan: executed });
     await options.afterStage?.(stage.id);

@@ -19,6 +19,9 @@ export const POLICY_RC_PATH = '/usr/sbin/policy-rc.d';
  * starting a `main` cluster beside Patroni. hapg's policy-rc.d carries a marker: one left by a
  * killed run is replaced and removed; a policy-rc.d of the operator's is left as it is.
  */
+/** Package lists younger than this (and than every apt source) are used without `apt-get update`. */
+const FRESH_LISTS_MINUTES = 360;
+
 const INSTALL_SCRIPT = [
   'set -e',
   `marker='${POLICY_RC_MARKER}'`,
@@ -35,8 +38,18 @@ const INSTALL_SCRIPT = [
   // open (seen with apt-cacher-ng when several hosts fetch the same InRelease at once) escapes
   // that timeout, so each update attempt is also bounded as a whole (it only touches lists).
   'net="-o Acquire::http::Timeout=30 -o Acquire::Retries=3 -o DPkg::Lock::Timeout=300"',
-  'for attempt in 1 2 3 4; do timeout -k 10 120 apt-get update -q $net && break; [ "$attempt" = 4 ] && exit 1; sleep $((attempt * 3)); done',
-  'apt-get install -y -q --no-install-recommends $net -o Dpkg::Options::=--force-confold "$@"',
+  'update() { for attempt in 1 2 3 4; do timeout -k 10 120 apt-get update -q $net && return 0; [ "$attempt" = 4 ] && return 1; sleep $((attempt * 3)); done; }',
+  'install() { apt-get install -y -q --no-install-recommends $net -o Dpkg::Options::=--force-confold "$@"; }',
+  // Package lists fetched in the last hours, after every apt source last changed, are fresh:
+  // install from them without an update (a proxy setting changes the path, not the archive). Should the install fail
+  // (a package the lists do not know, a version the mirror no longer has), update and retry.
+  "oldest=$(find /var/lib/apt/lists -maxdepth 1 -name '*Release' -printf '%T@ %p\\n' 2>/dev/null | sort -n | head -n 1 | cut -d' ' -f2-)",
+  `fresh=; if [ -n "$oldest" ] && [ -z "$(find "$oldest" -mmin +${FRESH_LISTS_MINUTES})" ]; then fresh=yes; fi`,
+  'lists=$oldest',
+  `for f in /etc/apt/sources.list /etc/apt/sources.list.d/*; do if [ -n "$fresh" ] && [ -e "$f" ] && [ "$f" -nt "$lists" ]; then fresh=; fi; done`,
+  'if [ -n "$fresh" ] && install "$@"; then exit 0; fi',
+  'update || exit 1',
+  'install "$@"',
 ].join('\n');
 
 /** Whether a policy-rc.d that hapg wrote is still in place (its run was killed mid-install). */

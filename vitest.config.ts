@@ -7,6 +7,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Some run the CLI as a process: seconds each on a busy machine.
+          testTimeout: 30_000,
         },
       },
       {

@@ -367,7 +367,7 @@ async function hostStatus(paths: LabPaths, host: LabHostState, privateKey: Buffe
   const pub = await readFile(path.join(paths.hostKeysDir, host.name, 'ssh_host_ed25519_key.pub'), 'utf8').catch(() => undefined);
   const answer =
     running && privateKey !== undefined && pub !== undefined
-      ? await sshRun({ host: host.name, address: host.address, hostKey: publicKeyBlob(pub) }, privateKey, SYSTEM_STATE_COMMAND, 3000)
+      ? await sshRun({ host: host.name, address: host.address, hostKey: publicKeyBlob(pub) }, privateKey, SYSTEM_STATE_COMMAND, 10_000)
       : undefined;
   const cut = running ? await cutPeers(paths.names, host.name) : [];
   const byAddress = new Map((await readLabState(paths))?.hosts.map((h) => [h.address, h.name]) ?? []);

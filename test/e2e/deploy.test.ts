@@ -194,9 +194,20 @@ describe('deploy on three bare hosts, every role', () => {
     await mkdir(path.join(path.dirname(other), '.hapg'), { mode: 0o700 });
     await copyFile(secretsFileOf(inventory), secretsFileOf(other));
     const first = hapgInBackground(['deploy', '-i', inventory, '--json']);
-    await eventually('the first deploy to hold the run lock in etcd', async () => ((await lockValue()).includes('"command":"deploy"') ? true : undefined), 60_000);
-    // Frozen while it holds the lock: its lease is no longer renewed, but lives on for its TTL.
-    first.kill('SIGSTOP');
+    // Frozen as soon as it says it holds the lock (a no-op deploy ends within seconds): its
+    // lease is no longer renewed, but lives on for its TTL.
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      first.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('run lock taken in etcd cluster dc1')) {
+          first.kill('SIGSTOP');
+          resolve();
+        }
+      });
+      void first.then(() => reject(new Error(`the first deploy ended without taking the lock: ${out.slice(-300)}`)));
+    });
+    expect(await lockValue()).toContain('"command":"deploy"');
     try {
       const second = await hapg(['deploy', '-i', other]);
       expect(second.exitCode).toBe(1);

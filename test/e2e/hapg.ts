@@ -11,8 +11,8 @@ import type { LabContext } from './lab-context.js';
 const BIN = path.resolve(import.meta.dirname, '../../bin/hapg.js');
 
 /** Runs `hapg …` as a user would (the built CLI), never throwing on a non-zero exit. */
-export async function hapg(args: string[], opts: { timeoutMs?: number } = {}): Promise<Result<{ reject: false }>> {
-  return recorded(args, await execa('node', [BIN, ...args], { reject: false, timeout: opts.timeoutMs ?? 600_000, env: { NO_COLOR: '1' } }));
+export async function hapg(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Result<{ reject: false }>> {
+  return recorded(args, await execa('node', [BIN, ...args], { reject: false, timeout: opts.timeoutMs ?? 600_000, env: { NO_COLOR: '1', ...opts.env } }));
 }
 
 /** Starts `hapg …` in the background (to signal it); its output is recorded when it ends. */

@@ -38,7 +38,6 @@ async function runDeploy(opts: DeployCommandOptions): Promise<number> {
         freshSecrets: prepared.created,
         rotateSecrets: opts.rotateSecrets ?? false,
         allowEven: opts.allowEven ?? false,
-        prune: opts.prune ?? false,
         beforeFirstChange: prepared.persist,
         afterStage: lock.afterStage,
       }),

@@ -19,7 +19,7 @@ export function registerPlanCommand(program: Command): void {
       const reporter = createReporter({ ...opts, quiet: !opts.json });
       await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
         const prepared = await prepareSecrets(session.loaded, { createMissing: false, placeholders: true });
-        const plan = await planDeploy(session, prepared.secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts), freshSecrets: prepared.created, rotateSecrets: opts.rotateSecrets ?? false, allowEven: opts.allowEven ?? false, prune: opts.prune ?? false });
+        const plan = await planDeploy(session, prepared.secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts), freshSecrets: prepared.created, rotateSecrets: opts.rotateSecrets ?? false, allowEven: opts.allowEven ?? false });
         const text = await renderPlan(plan, (host, path) => session.facts.get(host, fileContent(path)));
         await reporter.result(text, planJson(plan));
       });

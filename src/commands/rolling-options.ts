@@ -20,14 +20,12 @@ export const wholeNumber =
 /** Flags of `deploy` and `plan` for membership changes (plan shows what deploy would do with the same flags). */
 export interface MembershipCommandOptions {
   allowEven?: boolean;
-  prune?: boolean;
 }
 
-/** Adds --allow-even and --prune. */
+/** Adds --allow-even. */
 export function withMembershipOptions(cmd: Command): Command {
   return cmd
-    .option('--allow-even', 'let a membership change leave an etcd cluster with 2 members (they tolerate no failure)')
-    .option('--prune', 'drop permanent slots the inventory no longer declares (a removed standby cluster\'s), which hold WAL back on the source');
+    .option('--allow-even', 'let a membership change leave an etcd cluster with 2 members (they tolerate no failure)');
 }
 
 /** Adds --no-switchover and --serial (plan shows the sequence deploy would run with the same flags). */

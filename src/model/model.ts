@@ -19,11 +19,6 @@ export interface DesiredState {
   /** Hosts that run a component (of one instance), in placement order. */
   hostsOf(component: string, of?: string): string[];
   placementsOn(host: string): Placement[];
-  /**
-   * Hosts under hosts: that run nothing the inventory declares: hosts on their way out. hapg
-   * connects to them when it can (to stop what they still run) and goes on without them.
-   */
-  retiredHosts: string[];
   /** Debian packages a host needs, sorted. */
   packagesOn(host: string): string[];
   /** A Patroni cluster's settings (pg_hba, slots, dynamic configuration, standby section). */
@@ -46,7 +41,6 @@ export function buildModel(inventory: Inventory): DesiredState {
     clusterOrder: clustersInOrder(inventory),
     hostsOf: (component, of) => [...new Set(placements.filter((p) => p.component === component && (of === undefined || p.of === of)).map((p) => p.host))],
     placementsOn: (host) => byHost.get(host) ?? [],
-    retiredHosts: Object.keys(inventory.hosts).filter((h) => !byHost.has(h)),
     packagesOn: (host) => [...new Set((byHost.get(host) ?? []).flatMap((p) => p.packages))].sort(),
     cluster(name) {
       let model = clusters.get(name);

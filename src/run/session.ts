@@ -38,9 +38,7 @@ export async function withSession<T>(opts: SessionOptions, sink: EventSink, fn: 
   const model = buildModel(loaded.inventory);
   const all = sshTargets(loaded.inventory, loaded.path);
   const wanted = opts.hosts ? new Set(opts.hosts) : undefined;
-  // Hosts with no role are on their way out: reached when possible, never required.
-  const retired = model.retiredHosts.filter((h) => !wanted || wanted.has(h));
-  const optional = new Set([...(opts.optional ?? []).filter((h) => !wanted || !wanted.has(h)), ...retired]);
+  const optional = new Set((opts.optional ?? []).filter((h) => !wanted || !wanted.has(h)));
   const targets = all.filter((t) => (!wanted || wanted.has(t.host)) && !optional.has(t.host));
   sink({ kind: 'phase', title: `Connecting to ${targets.length + optional.size} host${targets.length + optional.size === 1 ? '' : 's'}` });
   const connectOpts = { acceptNewHostKeys: opts.acceptNewHostKeys ?? false };
@@ -52,10 +50,8 @@ export async function withSession<T>(opts: SessionOptions, sink: EventSink, fn: 
         .filter((t) => optional.has(t.host))
         .map(async (t) => {
           const remote = await connect(t, connectOpts).catch((err: unknown) => (err instanceof HapgError ? err : new HapgError('SSH_CONNECT', String(err))));
-          if (remote instanceof HapgError) {
-            unreachable.set(t.host, remote.message);
-            if (model.retiredHosts.includes(t.host)) sink({ kind: 'warn', host: t.host, message: `${t.host} has no role in the inventory and cannot be reached (${remote.message}): going on without it` });
-          } else remotes.set(t.host, remote);
+          if (remote instanceof HapgError) unreachable.set(t.host, remote.message);
+          else remotes.set(t.host, remote);
         }),
     );
     try {

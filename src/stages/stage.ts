@@ -23,8 +23,6 @@ export interface GraphOptions {
   rotateSecrets?: boolean;
   /** Membership changes may leave an etcd cluster with 2 members (--allow-even). */
   allowEven?: boolean;
-  /** Drop what the inventory no longer declares and that holds data back: permanent slots of removed standby clusters (--prune). */
-  prune?: boolean;
   /** Called once in deploy mode, before the first step that changes a host (writes the secrets file). */
   beforeFirstChange?: () => Promise<void>;
   /** Called in deploy mode after each stage ran (takes the run lock in an etcd cluster the run brought up). */

@@ -3,7 +3,9 @@
 // members (pg38, pg39 join as learners) and shrinks back to three (pg37 and pg38 leave) while
 // a client writes through the VIP and the test polls every etcd member's /health and
 // Patroni's leader key. Quorum is never lost, the leader key never goes away, no acknowledged
-// row is lost, no PostgreSQL restarts, and a re-deploy changes nothing.
+// row is lost, no PostgreSQL restarts, and a re-deploy changes nothing. Then the cluster's
+// leader leaves the cluster (3 → 2): switchover first, its slot gone, HAProxy on pg40 left
+// with two backends, the other members not restarted.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -93,8 +95,14 @@ async function status() {
 }
 
 /** Each PostgreSQL member's postmaster: PID and start time. */
-async function postmasters(): Promise<string[]> {
-  return Promise.all(PG.map(async (h) => `${h} ${(await onHost(lab, h, `sed -n "1p;3p" ${dataDirOf(lab, 'main')}/postmaster.pid`)).stdout.replace(/\n/g, ' ').trim()}`));
+async function postmasters(hosts: readonly string[] = PG): Promise<string[]> {
+  return Promise.all(hosts.map(async (h) => `${h} ${(await onHost(lab, h, `sed -n "1p;3p" ${dataDirOf(lab, 'main')}/postmaster.pid`)).stdout.replace(/\n/g, ' ').trim()}`));
+}
+
+async function setClusterHosts(hosts: string[]): Promise<void> {
+  const doc = YAML.parse(await readFile(inventory, 'utf8'));
+  doc.clusters.main.hosts = hosts;
+  await writeFile(inventory, YAML.stringify(doc));
 }
 
 async function setEtcdHosts(hosts: string[]): Promise<void> {
@@ -131,12 +139,21 @@ async function deployUnderLoad(table: string, flags: string[] = []): Promise<Run
   return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, seconds, load: report, samples };
 }
 
-/** Quorum never lost, the leader key always there and never changed, no acknowledged row lost. */
+/**
+ * Quorum never lost, the leader key always there and never changed, no acknowledged row lost.
+ * A handed-over raft leadership (the leaving leader's, before its removal) leaves the cluster
+ * without a leader for a few milliseconds, which one sample may catch: quorum counts as lost
+ * only when two samples in a row (over 250 ms) see no healthy majority.
+ */
 async function expectSafe(run: Run, table: string, leaderBefore: string): Promise<void> {
   expect(run.samples.length).toBeGreaterThan(20);
-  const lost = run.samples.filter((s) => s.healthy.length === 0 || s.healthy.length < Math.floor(s.members / 2) + 1);
+  const noMajority = (s: Run['samples'][number]) => s.healthy.length === 0 || s.healthy.length < Math.floor(s.members / 2) + 1;
+  const blips = run.samples.filter(noMajority);
+  if (blips.length) process.stderr.write(`membership e2e ${table}: samples without a healthy majority: ${blips.map((s) => new Date(s.at).toISOString()).join(', ')}\n`);
+  const lost = run.samples.filter((s, i) => i > 0 && noMajority(s) && noMajority(run.samples[i - 1]!));
   expect(lost.map((s) => `${new Date(s.at).toISOString()}: healthy ${s.healthy.join(',') || 'none'} of ${s.members}`)).toEqual([]);
-  expect([...new Set(run.samples.map((s) => s.leader))]).toEqual([leaderBefore]);
+  expect(run.samples.filter((s) => s.leader !== 'unread').length).toBeGreaterThan(20);
+  expect([...new Set(run.samples.filter((s) => s.leader !== 'unread').map((s) => s.leader))]).toEqual([leaderBefore]);
   expect(run.load.acked.length).toBeGreaterThan(100);
   const leader = (await status()).clusters[0]!.members.find((m) => m.role === 'leader')!.name;
   expect(await missingRows({ ...app, host: addressOfHost(lab, leader), port: 5432 }, table, run.load.acked)).toEqual([]);
@@ -151,7 +168,8 @@ beforeAll(async () => {
       main: {
         hosts: PG,
         postgres: { hba: base.clusters.main.postgres.hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } },
-        haproxy: {},
+        // HAProxy and the VIP on pg40 only: PostgreSQL hosts can leave without taking them along.
+        haproxy: { hosts: ['pg40'] },
         vip: VIP,
       },
     },
@@ -239,6 +257,59 @@ describe('etcd membership under write load', () => {
   });
 
   it('a re-deploy of the shrunk cluster changes nothing', async () => {
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(errorLines(r.stderr)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(jsonEvents(r.stdout).filter((e) => e.kind === 'change').map((e) => `${e.host}: ${e.title}`)).toEqual([]);
+  });
+});
+
+describe('PostgreSQL host removal under write load', () => {
+  it('removes the leader (3 → 2): switchover first, Patroni stopped, slot gone, HAProxy lists 2 backends, nothing else restarts', async () => {
+    const before = await status();
+    const leader = before.clusters[0]!.members.find((m) => m.role === 'leader')!.name;
+    const staying = PG.filter((h) => h !== leader);
+    await setClusterHosts(staying);
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(errorLines(plan.stderr)).toEqual([]);
+    expect(plan.stdout).toContain(`switch over from ${leader} to `);
+    expect(plan.stdout).toContain(`remove ${leader} from cluster main: stop its Patroni for good`);
+    expect(plan.stdout.indexOf(`switchover ${leader} → `)).toBeLessThan(plan.stdout.indexOf(`delete ${leader}'s member key`));
+    const pids = await postmasters(staying);
+
+    const load = await startWriteLoad(app, { table: 'leave', intervalMs: 10 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const started = Date.now();
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    const seconds = (Date.now() - started) / 1000;
+    await new Promise((r2) => setTimeout(r2, 1000));
+    const report = await load.stop();
+    process.stderr.write(`membership e2e leave: deploy ${seconds.toFixed(1)} s (exit ${r.exitCode}), ${report.acked.length} rows acknowledged, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms\n`);
+    expect(errorLines(r.stderr)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    const switched = jsonEvents(r.stdout).filter((e) => e.kind === 'change' && e.title?.startsWith(`switchover ${leader} → `));
+    expect(switched.length).toBe(1);
+
+    const after = await eventually('a healthy cluster of two', async () => {
+      const st = await status();
+      return st.healthy && st.clusters[0]!.members.length === 2 ? st : new Error(`${st.clusters[0]!.members.map((m) => `${m.name} ${m.role} ${m.state}`).join(', ')}; ${st.clusters[0]!.problems.join('; ')}`);
+    });
+    const newLeader = after.clusters[0]!.members.find((m) => m.role === 'leader')!.name;
+    expect(staying).toContain(newLeader);
+    expect(report.acked.length).toBeGreaterThan(100);
+    expect(await missingRows({ ...app, host: addressOfHost(lab, newLeader), port: 5432 }, 'leave', report.acked)).toEqual([]);
+    const slots = (await onHost(lab, newLeader, `cd / && runuser -u postgres -- psql -XAtc "select slot_name from pg_replication_slots order by 1"`)).stdout.trim().split('\n');
+    expect(slots).not.toContain(leader);
+    expect(slots).toEqual(staying.filter((h) => h !== newLeader));
+    const cfg = (await onHost(lab, 'pg40', 'cat /etc/haproxy/haproxy.cfg')).stdout;
+    expect(cfg).not.toContain(addressOfHost(lab, leader) + ':');
+    for (const h of staying) expect(cfg).toContain(addressOfHost(lab, h) + ':');
+    expect((await onHost(lab, leader, 'systemctl is-active patroni; systemctl is-enabled patroni')).stdout.trim().split('\n')).toEqual(['inactive', 'disabled']);
+    expect((await onHost(lab, leader, `ls -d ${dataDirOf(lab, 'main')}.hapg-removed-* && test ! -e ${dataDirOf(lab, 'main')}`)).exitCode).toBe(0);
+    expect(await postmasters(staying)).toEqual(pids);
+  });
+
+  it('a re-deploy after the removal changes nothing', async () => {
     const r = await hapg(['deploy', '-i', inventory, '--json']);
     expect(errorLines(r.stderr)).toEqual([]);
     expect(r.exitCode).toBe(0);

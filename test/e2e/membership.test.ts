@@ -265,7 +265,7 @@ describe('etcd membership under write load', () => {
 });
 
 describe('PostgreSQL host removal under write load', () => {
-  it('removes the leader (3 → 2): switchover first, Patroni stopped, slot gone, HAProxy lists 2 backends, nothing else restarts', async () => {
+  it('removes the leader (3 → 2): switchover first, Patroni stopped, slot released (gone, or kept inactive for member_slots_ttl by Patroni 4), HAProxy lists 2 backends, nothing else restarts', async () => {
     const before = await status();
     const leader = before.clusters[0]!.members.find((m) => m.role === 'leader')!.name;
     const staying = PG.filter((h) => h !== leader);
@@ -299,8 +299,14 @@ describe('PostgreSQL host removal under write load', () => {
     expect(report.acked.length).toBeGreaterThan(100);
     expect(await missingRows({ ...app, host: addressOfHost(lab, newLeader), port: 5432 }, 'leave', report.acked)).toEqual([]);
     const slots = (await onHost(lab, newLeader, `cd / && runuser -u postgres -- psql -XAtc "select slot_name from pg_replication_slots order by 1"`)).stdout.trim().split('\n');
-    expect(slots).not.toContain(leader);
-    expect(slots).toEqual(staying.filter((h) => h !== newLeader));
+    // Patroni 4 keeps a departed member's slot for member_slots_ttl (30 min by default), plan says so; Patroni 3 drops it at once.
+    const retained = /keeps slot \S+ on the leader for member_slots_ttl/.test(plan.stdout);
+    expect(retained).toBe(lab.release !== 'bookworm');
+    expect(slots).toEqual([...staying.filter((h) => h !== newLeader), ...(retained ? [leader] : [])].sort());
+    if (retained) {
+      const active = (await onHost(lab, newLeader, `cd / && runuser -u postgres -- psql -XAtc "select active from pg_replication_slots where slot_name = '${leader}'"`)).stdout.trim();
+      expect(active).toBe('f');
+    }
     const cfg = (await onHost(lab, 'pg40', 'cat /etc/haproxy/haproxy.cfg')).stdout;
     expect(cfg).not.toContain(addressOfHost(lab, leader) + ':');
     for (const h of staying) expect(cfg).toContain(addressOfHost(lab, h) + ':');

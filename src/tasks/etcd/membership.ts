@@ -239,7 +239,12 @@ export function joinBlocks(ctx: StageContext, model: DesiredState, view: EtcdVie
       etcdEnvFile(model.inventory, name, a.host, initialClusterOf(live, a)),
       service(a.host, 'etcd', 'started', true),
     ];
-    const predicted: LiveMember[] = [...view.live!.filter((m) => before.includes(memberLabel(m)))];
+    // What plan predicts: the members now, plus the ones this run adds before this one (deploy re-reads the list).
+    const joinedEarlier = plan.add.slice(0, plan.add.indexOf(a)).filter((e) => !view.live!.some((m) => m.name === e.host));
+    const predicted: LiveMember[] = [
+      ...view.live!.filter((m) => before.includes(memberLabel(m))),
+      ...joinedEarlier.map((e): LiveMember => ({ id: '', name: e.host, peerUrls: [e.peerUrl], clientUrls: [], isLearner: false, healthy: true, detail: 'healthy' })),
+    ];
     const addTitle = `add ${a.host} to etcd cluster ${name} as a learner (${a.peerUrl})`;
     const addStep = client.memberAddLearner(asker, a.peerUrl, addTitle);
     if (!a.learner) {

@@ -64,7 +64,7 @@ describe('etcd member', () => {
     ['bare host', null, '', svc('etcd', 'inactive', 'enabled'), false, [`file ${ETCD_ENV_PATH}`, 'started etcd']],
     ['running, unchanged', written(env), env.content, svc('etcd', 'active'), true, ['noop']],
     ['running, a setting changed', { ...written(env), sha256: 'x' }, env.content.replace('ELECTION_TIMEOUT="1000"', 'ELECTION_TIMEOUT="500"'), svc('etcd', 'active'), true, [`file ${ETCD_ENV_PATH}`, 'restarted etcd']],
-    ['running, a comment changed', { ...written(env), sha256: 'x' }, env.content.replace(/^# Read only.*$/m, '# older words'), svc('etcd', 'active'), true, [`file ${ETCD_ENV_PATH}`]],
+    ['running, a comment changed', { ...written(env), sha256: 'x' }, env.content.replace(/^# Managed by hapg.*$/m, '# older words'), svc('etcd', 'active'), true, [`file ${ETCD_ENV_PATH}`]],
     ['joined a running cluster: its first-start lines stay', written(joined), joined.content, svc('etcd', 'active'), true, ['noop']],
     ['stopped, unchanged', written(env), env.content, svc('etcd', 'inactive'), true, ['started etcd']],
   ])('%s', (_, envFile, envContent, service, hasData, expected) => {

@@ -7,9 +7,9 @@ import { deploy, type ClusterReport } from '../stages/deploy.js';
 import type { StageTiming } from '../stages/run.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, withLockOptions, type ChangingCommandOptions, type InventoryCommandOptions } from './options.js';
-import { rollingOptionsOf, wholeNumber, withRollingOptions, type RollingCommandOptions } from './rolling-options.js';
+import { rollingOptionsOf, wholeNumber, withMembershipOptions, withRollingOptions, type MembershipCommandOptions, type RollingCommandOptions } from './rolling-options.js';
 
-interface DeployCommandOptions extends InventoryCommandOptions, RollingCommandOptions, ChangingCommandOptions {
+interface DeployCommandOptions extends InventoryCommandOptions, RollingCommandOptions, MembershipCommandOptions, ChangingCommandOptions {
   force?: boolean;
   restartTimeout?: number;
   rotateSecrets?: boolean;
@@ -18,7 +18,7 @@ interface DeployCommandOptions extends InventoryCommandOptions, RollingCommandOp
 
 /** `hapg deploy`: converge the hosts to the inventory, from bare hosts or on a live cluster. */
 export function registerDeployCommand(program: Command): void {
-  withLockOptions(withRollingOptions(withInventoryOptions(program.command('deploy'))))
+  withLockOptions(withMembershipOptions(withRollingOptions(withInventoryOptions(program.command('deploy')))))
     .description('install, configure and bootstrap (or converge) everything the inventory declares, then verify')
     .option('--force', 'proceed even when a live Patroni cluster is unhealthy')
     .option('--rotate-secrets', 'generate every generated password anew and set the new ones on the live clusters')
@@ -42,6 +42,7 @@ async function runDeploy(opts: DeployCommandOptions): Promise<number> {
         rolling: rollingOptionsOf(opts, (opts.restartTimeout ?? 120) * 1000),
         freshSecrets: prepared.created,
         rotateSecrets: opts.rotateSecrets ?? false,
+        allowEven: opts.allowEven ?? false,
         beforeFirstChange: prepared.persist,
         afterStage: lock.afterStage,
       }),

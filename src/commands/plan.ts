@@ -7,19 +7,19 @@ import { planDeploy } from '../stages/deploy.js';
 import { planJson, renderPlan } from '../ui/plan-render.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
-import { rollingOptionsOf, withRollingOptions, type RollingCommandOptions } from './rolling-options.js';
+import { rollingOptionsOf, withMembershipOptions, withRollingOptions, type MembershipCommandOptions, type RollingCommandOptions } from './rolling-options.js';
 
 /** `hapg plan`: what deploy would change, stage by stage, with file diffs; changes nothing. */
 export function registerPlanCommand(program: Command): void {
-  withRollingOptions(withInventoryOptions(program.command('plan')))
+  withMembershipOptions(withRollingOptions(withInventoryOptions(program.command('plan'))))
     .description('show what deploy would change (file diffs with secrets masked, packages, services, parameters and how they apply, the order of reloads, restarts and switchovers); changes nothing')
     .option('--force', 'plan what `deploy --force` would do on an unhealthy cluster')
     .option('--rotate-secrets', 'plan what `deploy --rotate-secrets` would do')
-    .action(async (opts: InventoryCommandOptions & RollingCommandOptions & { force?: boolean; rotateSecrets?: boolean }) => {
+    .action(async (opts: InventoryCommandOptions & RollingCommandOptions & MembershipCommandOptions & { force?: boolean; rotateSecrets?: boolean }) => {
       const reporter = createReporter({ ...opts, quiet: !opts.json });
       await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
         const prepared = await prepareSecrets(session.loaded, { createMissing: false, placeholders: true });
-        const plan = await planDeploy(session, prepared.secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts), freshSecrets: prepared.created, rotateSecrets: opts.rotateSecrets ?? false });
+        const plan = await planDeploy(session, prepared.secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts), freshSecrets: prepared.created, rotateSecrets: opts.rotateSecrets ?? false, allowEven: opts.allowEven ?? false });
         const text = await renderPlan(plan, (host, path) => session.facts.get(host, fileContent(path)));
         await reporter.result(text, planJson(plan));
       });

@@ -17,6 +17,17 @@ export const wholeNumber =
     return n;
   };
 
+/** Flags of `deploy` and `plan` for membership changes (plan shows what deploy would do with the same flags). */
+export interface MembershipCommandOptions {
+  allowEven?: boolean;
+}
+
+/** Adds --allow-even. */
+export function withMembershipOptions(cmd: Command): Command {
+  return cmd
+    .option('--allow-even', 'let a membership change leave an etcd cluster with 2 members (they tolerate no failure)');
+}
+
 /** Adds --no-switchover and --serial (plan shows the sequence deploy would run with the same flags). */
 export function withRollingOptions(cmd: Command): Command {
   return cmd

@@ -7,7 +7,7 @@ import { psqlArgv } from '../run/psql.js';
 import type { HttpStep, SqlStep, SqlTarget } from '../run/steps.js';
 import type { HttpRequest } from '../ssh/types.js';
 import type { Secret } from '../secret.js';
-import { parseEtcdHealth, parseMemberList, prefixRangeEnd, type EtcdHealth, type EtcdMember } from '../tasks/etcd/facts.js';
+import { parseEtcdHealth, parseEtcdStatus, parseMemberList, prefixRangeEnd, type EtcdHealth, type EtcdMember, type EtcdStatus } from '../tasks/etcd/facts.js';
 import { PATRONI_ROLES } from '../tasks/patroni/model.js';
 import { parseClusterView, parsePatroniState, type ClusterView, type PatroniState } from '../tasks/patroni/rest.js';
 import { requireSecret } from '../inventory/secrets.js';
@@ -32,6 +32,27 @@ export class EtcdClient {
   /** etcd's own health verdict on the member asked (`GET /health`); undefined when not answering. */
   health(): HttpFact<EtcdHealth | undefined> {
     return { id: `etcd-health:${this.port}`, http: { method: 'GET', port: this.port, path: '/health', timeoutMs: READ_TIMEOUT_MS }, parse: (res) => (res ? parseEtcdHealth(res.status, res.body) : undefined) };
+  }
+
+  /**
+   * Health of a member hapg cannot ask on its own host (not in the inventory, or unreachable):
+   * asked from a peer's host at the member's client URL (`address` and `port` taken from it).
+   */
+  healthAt(address: string, port: number): HttpFact<EtcdHealth | undefined> {
+    return {
+      id: `etcd-health-at:${address}:${port}`,
+      http: { method: 'GET', address, port, path: '/health', timeoutMs: READ_TIMEOUT_MS },
+      parse: (res) => (res ? parseEtcdHealth(res.status, res.body) : undefined),
+    };
+  }
+
+  /** What the member asked says of itself: the leader's ID, its raft indexes, whether it is a learner. */
+  status(): HttpFact<EtcdStatus | undefined> {
+    return {
+      id: `etcd-status:${this.port}`,
+      http: { method: 'POST', port: this.port, path: '/v3/maintenance/status', body: '{}', timeoutMs: READ_TIMEOUT_MS },
+      parse: (res) => (res && res.status === 200 ? parseEtcdStatus(res.body) : undefined),
+    };
   }
 
   /** The member list as the member asked sees it; undefined when not answering. */
@@ -98,6 +119,58 @@ export class EtcdClient {
     return { method: 'POST', port: this.port, path, body: JSON.stringify(body), timeoutMs: READ_TIMEOUT_MS };
   }
 
+  /**
+   * Adds a member as a learner (it votes only once promoted), through the member on `host`.
+   * etcd refuses membership changes until the member asked has been connected to every voting
+   * peer for 5 s (right after a promotion, say): that answer is retried.
+   */
+  memberAddLearner(host: string, peerUrl: string, title: string, timeoutMs = 60_000): HttpStep {
+    return { ...this.#step(host, title, '/v3/cluster/member/add'), body: { peerURLs: [peerUrl], isLearner: true }, retry: { answers: [NOT_CONNECTED_LONG_ENOUGH], timeoutMs, intervalMs: 500 } };
+  }
+
+  /** Promotes a learner to a voting member; etcd refuses until the learner has caught up with the leader's log: retried. */
+  memberPromote(host: string, id: string, title: string, timeoutMs = 60_000): HttpStep {
+    return {
+      ...this.#step(host, title, '/v3/cluster/member/promote'),
+      body: { ID: id },
+      retry: { answers: [{ status: 400, body: /in sync with leader/ }, NOT_CONNECTED_LONG_ENOUGH], timeoutMs, intervalMs: 500 },
+    };
+  }
+
+  /** Removes a member (gone already: unchanged). */
+  memberRemove(host: string, id: string, title: string, timeoutMs = 60_000): HttpStep {
+    return {
+      ...this.#step(host, title, '/v3/cluster/member/remove'),
+      body: { ID: id },
+      retry: { answers: [NOT_CONNECTED_LONG_ENOUGH], timeoutMs, intervalMs: 500 },
+      answers: [
+        { status: 200, changed: true },
+        { status: 404, body: /member not found/, changed: false },
+      ],
+    };
+  }
+
+  /** Hands raft leadership to member `targetId`; sent to the leader (a member that no longer leads: unchanged). */
+  moveLeader(host: string, targetId: string, title: string): HttpStep {
+    return {
+      ...this.#step(host, title, '/v3/maintenance/transfer-leadership'),
+      body: { targetID: targetId },
+      answers: [
+        { status: 200, changed: true },
+        { status: 400, body: /not leader/, changed: false },
+      ],
+    };
+  }
+
+  /** Deletes one key, through the member on `host`. */
+  deleteKeyStep(host: string, key: string, title: string): HttpStep {
+    return { ...this.#step(host, title, '/v3/kv/deleterange'), body: { key: b64(key) } };
+  }
+
+  #step(host: string, title: string, path: string): HttpStep {
+    return { kind: 'http', host, title, port: this.port, method: 'POST', path };
+  }
+
   /** Deletes every key under `prefix`, through the member on `host`. */
   deletePrefix(host: string, prefix: string): HttpStep {
     return {
@@ -113,6 +186,9 @@ export class EtcdClient {
 }
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+/** etcd's strict reconfiguration check: the member asked has not been connected to all its peers for 5 s yet. */
+const NOT_CONNECTED_LONG_ENOUGH = { status: 503, body: /unhealthy cluster/ };
 
 /** The client of etcd cluster `name`. */
 export function etcdClient(model: DesiredState, name: string): EtcdClient {

@@ -111,7 +111,23 @@ async function execute(step: Exclude<Step, WaitStep>, remote: Remote): Promise<{
 }
 
 async function callHttp(step: HttpStep, remote: Remote): Promise<{ changed: boolean; reason?: string }> {
-  const response = await remote.http({
+  const deadline = Date.now() + (step.retry?.timeoutMs ?? 0);
+  for (;;) {
+    const response = await requestOnce(step, remote);
+    const retry = step.retry;
+    if (retry && retry.answers.some((a) => a.status === response.status && a.body.test(response.body)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, retry.intervalMs ?? 1000));
+      continue;
+    }
+    const body = response.body.trim().slice(0, 200);
+    const answer = (step.answers ?? [{ status: 200, changed: true }]).find((a) => a.status === response.status && (!a.body || a.body.test(response.body)));
+    if (!answer) throw new HapgError('HTTP_FAILED', `${step.host}: ${step.method} ${step.path} answered ${response.status}: ${body}`, { host: step.host });
+    return answer.changed ? { changed: true } : { changed: false, reason: body || `HTTP ${response.status}` };
+  }
+}
+
+function requestOnce(step: HttpStep, remote: Remote) {
+  return remote.http({
     method: step.method,
     ...(step.address ? { address: step.address } : {}),
     port: step.port,
@@ -121,10 +137,6 @@ async function callHttp(step: HttpStep, remote: Remote): Promise<{ changed: bool
     ...(step.basicAuth ? { basicAuth: step.basicAuth } : {}),
     ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
   });
-  const body = response.body.trim().slice(0, 200);
-  const answer = (step.answers ?? [{ status: 200, changed: true }]).find((a) => a.status === response.status && (!a.body || a.body.test(response.body)));
-  if (!answer) throw new HapgError('HTTP_FAILED', `${step.host}: ${step.method} ${step.path} answered ${response.status}: ${body}`, { host: step.host });
-  return answer.changed ? { changed: true } : { changed: false, reason: body || `HTTP ${response.status}` };
 }
 
 // A network target's password arrives as the first line of stdin, so it is in no command

@@ -68,6 +68,8 @@ export interface HttpStep extends StepBase {
    * (default: 200, changed). Any other answer fails the step.
    */
   answers?: { status: number; body?: RegExp; changed: boolean }[];
+  /** Answers that mean "not yet" (an etcd learner still catching up): asked again until `timeoutMs`. */
+  retry?: { answers: { status: number; body: RegExp }[]; timeoutMs: number; intervalMs?: number };
   timeoutMs?: number;
 }
 

@@ -8,7 +8,8 @@ import type { Stage } from './stage.js';
  * The deploy graph: the one order `deploy` executes and `plan` prints. Preflight, then each
  * phase in turn, components in registry order within a phase:
  *   gates → hosts → dcs → before-clusters → primary clusters (sources first) → edge →
- *   standby clusters (after their source and the proxies they may reach it through) → verify.
+ *   standby clusters (after their source and the proxies they may reach it through) →
+ *   retire (members and proxies that left the inventory, once clients point elsewhere) → verify.
  */
 export function deployGraph(model: DesiredState, opts: { preflight?: boolean } = {}): Stage[] {
   const phase = (pick: (s: ComponentStages) => Stage[] | undefined) => COMPONENTS.flatMap((c) => pick(c.stages) ?? []);
@@ -24,6 +25,7 @@ export function deployGraph(model: DesiredState, opts: { preflight?: boolean } =
     ...clusters(primaries),
     ...phase((s) => s.edge?.(model)),
     ...clusters(standbys),
+    ...phase((s) => s.retire?.(model)),
     ...model.clusterOrder.flatMap((name) => phase((s) => s.verify?.(model, name))),
   ];
 }

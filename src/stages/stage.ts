@@ -21,6 +21,8 @@ export interface GraphOptions {
   freshSecrets?: readonly string[];
   /** New generated secrets are meant to replace a live cluster's (--rotate-secrets). */
   rotateSecrets?: boolean;
+  /** Membership changes may leave an etcd cluster with 2 members (--allow-even). */
+  allowEven?: boolean;
   /** Called once in deploy mode, before the first step that changes a host (writes the secrets file). */
   beforeFirstChange?: () => Promise<void>;
   /** Called in deploy mode after each stage ran (takes the run lock in an etcd cluster the run brought up). */

@@ -9,7 +9,8 @@ import type { Stage } from '../stages/stage.js';
  * dcs brings up the DCS; before-clusters runs what must precede every cluster (a standby's
  * parameter raise); cluster runs per cluster, sources first; edge runs after the primary
  * clusters and before the standby clusters (proxies a standby may reach its source through);
- * verify proves each cluster works end to end.
+ * retire removes what left the inventory and still runs, once every client points elsewhere
+ * (etcd members, proxies); verify proves each cluster works end to end.
  */
 export interface ComponentStages {
   gates?(model: DesiredState): Stage[];
@@ -18,6 +19,7 @@ export interface ComponentStages {
   beforeClusters?(model: DesiredState): Stage[];
   cluster?(model: DesiredState, cluster: string): Stage[];
   edge?(model: DesiredState): Stage[];
+  retire?(model: DesiredState): Stage[];
   verify?(model: DesiredState, cluster: string): Stage[];
 }
 

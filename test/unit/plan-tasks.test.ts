@@ -59,13 +59,23 @@ describe('packages', () => {
 
 describe('etcd member', () => {
   const env = etcdEnvFile(inventory, 'dc1', 'pg2');
-  it.each<[string, RemoteFileState | null, ServiceState | undefined, string[]]>([
-    ['bare host', null, svc('etcd', 'inactive', 'enabled'), [`file ${ETCD_ENV_PATH}`, 'started etcd']],
-    ['running, unchanged', written(env), svc('etcd', 'active'), ['noop']],
-    ['running, config changed', { ...written(env), sha256: 'x' }, svc('etcd', 'active'), [`file ${ETCD_ENV_PATH}`, 'restarted etcd']],
-    ['stopped, unchanged', written(env), svc('etcd', 'inactive'), ['started etcd']],
-  ])('%s', (_, envFile, service, expected) => {
-    expect(kinds(planEtcdMember(inventory, 'dc1', 'pg2', { envFile, service }))).toEqual(expected);
+  const joined = etcdEnvFile(inventory, 'dc1', 'pg2', { cluster: 'pg1=http://192.0.2.11:2380,pg2=http://192.0.2.12:2380', state: 'existing' });
+  it.each<[string, RemoteFileState | null, string, ServiceState | undefined, boolean, string[]]>([
+    ['bare host', null, '', svc('etcd', 'inactive', 'enabled'), false, [`file ${ETCD_ENV_PATH}`, 'started etcd']],
+    ['running, unchanged', written(env), env.content, svc('etcd', 'active'), true, ['noop']],
+    ['running, a setting changed', { ...written(env), sha256: 'x' }, env.content.replace('ELECTION_TIMEOUT="1000"', 'ELECTION_TIMEOUT="500"'), svc('etcd', 'active'), true, [`file ${ETCD_ENV_PATH}`, 'restarted etcd']],
+    ['running, a comment changed', { ...written(env), sha256: 'x' }, env.content.replace(/^# Managed by hapg.*$/m, '# older words'), svc('etcd', 'active'), true, [`file ${ETCD_ENV_PATH}`]],
+    ['joined a running cluster: its first-start lines stay', written(joined), joined.content, svc('etcd', 'active'), true, ['noop']],
+    ['stopped, unchanged', written(env), env.content, svc('etcd', 'inactive'), true, ['started etcd']],
+  ])('%s', (_, envFile, envContent, service, hasData, expected) => {
+    expect(kinds(planEtcdMember(inventory, 'dc1', 'pg2', { envFile, envContent, service, hasData }))).toEqual(expected);
+  });
+
+  it('keeps the first-start lines of a member with data, whatever the inventory lists now', () => {
+    const [file] = planEtcdMember(inventory, 'dc1', 'pg2', { envFile: null, envContent: joined.content, service: svc('etcd', 'active'), hasData: true });
+    expect(file?.kind === 'file' && file.content).toContain('ETCD_INITIAL_CLUSTER_STATE="existing"');
+    const [fresh] = planEtcdMember(inventory, 'dc1', 'pg2', { envFile: null, envContent: joined.content, service: svc('etcd', 'inactive'), hasData: false });
+    expect(fresh?.kind === 'file' && fresh.content).toContain('ETCD_INITIAL_CLUSTER_STATE="new"');
   });
 });
 

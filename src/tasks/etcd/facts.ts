@@ -35,6 +35,33 @@ export function parseMemberList(body: string): EtcdMember[] {
   }));
 }
 
+/** What a member says of itself (`/v3/maintenance/status`): who leads, how far its log is. */
+export interface EtcdStatus {
+  memberId: string;
+  /** The member ID of the raft leader as this member knows it ('0': none). */
+  leader: string;
+  /** Raft log entries committed and applied on this member. */
+  raftIndex: number;
+  raftAppliedIndex: number;
+  isLearner: boolean;
+  errors: string[];
+}
+
+/** The v3 JSON gateway's status answer. */
+export function parseEtcdStatus(body: string): EtcdStatus {
+  const s = JSON.parse(body) as { header?: { member_id?: string }; leader?: string; raftIndex?: string; raftAppliedIndex?: string; isLearner?: boolean; errors?: string[] };
+  const index = Number(s.raftIndex ?? 0);
+  return {
+    memberId: s.header?.member_id ?? '',
+    leader: s.leader ?? '0',
+    raftIndex: index,
+    // etcd 3.4 reports the applied index too; without it the committed one stands in.
+    raftAppliedIndex: s.raftAppliedIndex === undefined ? index : Number(s.raftAppliedIndex),
+    isLearner: s.isLearner === true,
+    errors: s.errors ?? [],
+  };
+}
+
 /** The v3 range end that selects every key starting with `prefix`. */
 export function prefixRangeEnd(prefix: string): Buffer {
   const end = Buffer.from(prefix);

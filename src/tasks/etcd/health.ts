@@ -22,19 +22,20 @@ export async function etcdClusterHealth(facts: FactCache, etcd: EtcdClient): Pro
 /** Members needed for quorum. */
 export const quorumOf = (members: number) => Math.floor(members / 2) + 1;
 
-/** Waits until every member reports healthy and the member list holds exactly the inventory's hosts. */
-export function waitForEtcdQuorum(etcd: EtcdClient, timeoutMs = 120_000): WaitStep {
+/** Waits until every member (of `hosts`, by default the inventory's) reports healthy and the member list holds them all. */
+export function waitForEtcdQuorum(etcd: EtcdClient, timeoutMs = 120_000, hosts: readonly string[] = etcd.hosts): WaitStep {
   return wait(
-    etcd.hosts[0]!,
-    `etcd cluster ${etcd.name} healthy with ${etcd.hosts.length} members`,
+    hosts[0] ?? etcd.hosts[0]!,
+    `etcd cluster ${etcd.name} healthy with ${hosts.length === etcd.hosts.length ? `${hosts.length} members` : hosts.join(', ')}`,
     async (facts) => {
       const h = await etcdClusterHealth(facts, etcd);
-      const missing = etcd.hosts.filter((host) => !h.members.includes(host));
+      const missing = hosts.filter((host) => !h.members.includes(host));
+      const unhealthy = h.unhealthy.filter((u) => hosts.includes(u.host));
       const status = [
-        ...h.unhealthy.map((u) => `${u.host}: ${u.detail}`),
+        ...unhealthy.map((u) => `${u.host}: ${u.detail}`),
         ...(missing.length && h.healthy.length ? [`members missing from the list: ${missing.join(', ')}`] : []),
       ].join('; ');
-      return { done: h.unhealthy.length === 0 && missing.length === 0, status: status || 'healthy' };
+      return { done: unhealthy.length === 0 && missing.length === 0, status: status || 'healthy' };
     },
     { timeoutMs },
   );

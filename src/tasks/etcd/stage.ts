@@ -1,56 +1,51 @@
 import { HapgError } from '../../errors.js';
-import { fileStates } from '../../facts/files.js';
-import { serviceStates } from '../../facts/services.js';
 import { etcdClient } from '../../model/endpoints.js';
 import type { DesiredState } from '../../model/model.js';
 import type { Block, Stage } from '../../stages/stage.js';
 import { isNoop, type PlanItem } from '../../run/steps.js';
-import { ETCD_ENV_PATH } from './context.js';
-import { etcdClusterHealth, waitForEtcdQuorum } from './health.js';
+import { asideStamp } from '../move-aside.js';
+import { waitForEtcdQuorum } from './health.js';
+import { assertRetirable, etcdView, joinBlocks, membershipOf } from './membership.js';
 import { planEtcdMember } from './plan.js';
 
 /**
- * One etcd cluster to quorum: members that are not running start together (a new member
- * waits for its peers), members whose configuration changed restart one at a time, each
- * back in quorum before the next.
+ * One etcd cluster to quorum. A new cluster: every member starts together. A running one:
+ * stopped members start, members whose settings changed restart one at a time (each back in
+ * quorum before the next), members that are down and left the inventory are removed, and new
+ * members join one at a time as learners (see membership.ts). Members that still run and left
+ * the inventory are removed in the retire phase, once every client points elsewhere.
  */
 export function etcdStage(model: DesiredState, name: string): Stage {
   const etcd = etcdClient(model, name);
   return {
     id: `etcd:${name}`,
     title: `etcd cluster ${name}`,
-    async plan({ session }) {
-      const items = (
-        await Promise.all(
-          etcd.hosts.map(async (host) => {
-            const [files, services] = await Promise.all([session.facts.get(host, fileStates([ETCD_ENV_PATH])), session.facts.get(host, serviceStates(['etcd']))]);
-            return planEtcdMember(model.inventory, name, host, { envFile: files.get(ETCD_ENV_PATH), service: services.get('etcd') });
-          }),
-        )
-      ).flat();
+    async plan(ctx) {
+      const { session } = ctx;
+      const view = await etcdView(session, model, name);
       const isService = (state: string) => (i: PlanItem) => !isNoop(i) && i.kind === 'service' && i.state === state;
-      const restarts = items.filter(isService('restarted'));
-      const starts = items.filter(isService('started'));
-      if (restarts.length > 0 || starts.length > 0) {
-        const before = await etcdClusterHealth(session.facts, etcd);
-        // A member that is not in the running cluster's member list would start a cluster of its own.
-        const strangers = before.healthy.length > 0 ? starts.map((s) => s.host).filter((h) => !before.members.includes(h)) : [];
-        if (strangers.length > 0) {
-          throw new HapgError('UNSAFE_OPERATION', `etcd cluster ${name} is running without ${strangers.join(', ')}: adding members to a running etcd cluster is not supported yet`, {
-            host: strangers[0]!,
-            hint: `add the member with etcdctl member add, or remove it from etcd.${name}.hosts`,
-          });
-        }
-        if (restarts.length > 0 && before.unhealthy.length > 0) {
-          throw new HapgError('CLUSTER_UNHEALTHY', `etcd cluster ${name} is not healthy (${before.unhealthy.map((u) => `${u.host}: ${u.detail}`).join('; ')}): not restarting members`);
-        }
+      if (!view.live) {
+        // Nothing answers: a cluster whose members all stopped starts again; a new one bootstraps (checked by its gate).
+        const items = etcd.hosts.flatMap((h) => planEtcdMember(model.inventory, name, h, view.hosts.get(h)!));
+        return { blocks: [{ items, waits: [waitForEtcdQuorum(etcd)] }], notes: [] };
       }
+      const membership = membershipOf(view, { allowEven: ctx.options.allowEven ?? false })!;
+      assertRetirable(session, view, membership);
+      const items = [...membership.staying.keys()].flatMap((h) => planEtcdMember(model.inventory, name, h, view.hosts.get(h)!));
+      const restarts = items.filter(isService('restarted'));
+      const unhealthy = view.live.filter((m) => !m.healthy && membership.staying.has(m.name));
+      if (restarts.length > 0 && unhealthy.length > 0) {
+        throw new HapgError('CLUSTER_UNHEALTHY', `etcd cluster ${name} is not healthy (${unhealthy.map((m) => `${m.name}: ${m.detail}`).join('; ')}): not restarting members`);
+      }
+      const stamp = asideStamp();
+      const join = joinBlocks(ctx, model, view, membership, stamp);
       const blocks: Block[] = [
         { items: items.filter((i) => !restarts.includes(i)) },
-        ...restarts.map((restart): Block => ({ items: [restart], waits: [waitForEtcdQuorum(etcd)] })),
+        ...restarts.map((restart): Block => ({ items: [restart], waits: [waitForEtcdQuorum(etcd, 120_000, [...membership.staying.keys()])] })),
+        ...join.blocks,
       ];
-      blocks.at(-1)!.waits = [waitForEtcdQuorum(etcd)];
-      return { blocks, notes: [] };
+      blocks.at(-1)!.waits = [...(blocks.at(-1)!.waits ?? []), waitForEtcdQuorum(etcd)];
+      return { blocks, notes: join.notes };
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Inventory } from '../../inventory/schema.js';
 import type { Placement } from '../../model/placement.js';
 import type { Component } from '../component.js';
 import { dynamicConfigStage } from './config-stage.js';
+import { patroniLeaveStage } from './leave.js';
 import { clusterHealthGate, standbyLayoutGate } from './gate.js';
 import { restartsStage } from './restarts.js';
 import { freshSecretsGate } from './secrets-gate.js';
@@ -47,6 +48,6 @@ export const patroniComponent: Component = {
     // A raise of max_connections & co. reaches running standby clusters before their source.
     beforeClusters: (model) =>
       model.clusterOrder.filter((n) => model.inventory.clusters[n]!.standby).flatMap((name) => [dynamicConfigStage(model, name, 'raise'), restartsStage(model, name, 'raise')]),
-    cluster: (model, name) => [patroniStage(model, name), dynamicConfigStage(model, name), restartsStage(model, name)],
+    cluster: (model, name) => [patroniLeaveStage(model, name), patroniStage(model, name), dynamicConfigStage(model, name), restartsStage(model, name)],
   },
 };

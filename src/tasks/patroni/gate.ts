@@ -2,6 +2,7 @@ import { HapgError } from '../../errors.js';
 import type { DesiredState } from '../../model/model.js';
 import { notesOnly, type Stage } from '../../stages/stage.js';
 import { initializedSystemId, isClusterInitialized, storedDynamicConfig } from './cluster-state.js';
+import { leavingMembers } from './leave.js';
 import { cachedMemberStates, pgData } from './facts.js';
 
 /** Member states that deploy cannot heal by starting a service: a person must look first. */
@@ -21,6 +22,8 @@ export function clusterHealthGate(model: DesiredState, name: string): Stage {
       const answering = [...states].filter(([, s]) => s !== undefined);
       if (answering.length === 0) return notesOnly();
       const leaders = answering.filter(([, s]) => s!.role === 'leader' || s!.role === 'standby_leader').map(([h]) => h);
+      // A leader that left the inventory still leads until deploy switches over from it.
+      if (leaders.length === 0) leaders.push(...(await leavingMembers(session, model, name)).filter((m) => m.role === 'leader' && m.state === 'running').map((m) => m.name));
       const broken = answering.filter(([, s]) => BROKEN_STATES.has(s!.state));
       const problem =
         leaders.length === 0

@@ -1,0 +1,324 @@
+// Day-2 membership changes on pg35-pg40, one deployment shared by the file: a Patroni cluster
+// on pg35-pg37 (etcd on the same hosts, HAProxy and a VIP) whose etcd cluster grows to five
+// members (pg38, pg39 join as learners) and shrinks back to three (pg37 and pg38 leave) while
+// a client writes through the VIP and the test polls every etcd member's /health and
+// Patroni's leader key. Quorum is never lost, the leader key never goes away, no acknowledged
+// row is lost, no PostgreSQL restarts, and a re-deploy changes nothing. Then the cluster's
+// leader leaves the cluster (3 → 2): switchover first, its slot gone, HAProxy on pg40 left
+// with two backends, the other members not restarted.
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import YAML from 'yaml';
+import { missingRows, startWriteLoad, type PgTarget, type WriteLoadReport } from '../support/write-load.js';
+import { addressOfHost, dataDirOf, eventually, hapg, jsonEvents, jsonResult, onHost, vipAddress, writeInventory } from './hapg.js';
+
+const lab = inject('lab');
+const PG = ['pg35', 'pg36', 'pg37'];
+const GROWN = [...PG, 'pg38', 'pg39'];
+const SHRUNK = ['pg35', 'pg36', 'pg39'];
+const ALL = [...GROWN, 'pg40'];
+const VIP = { address: vipAddress(lab, 110), interface: 'eth0', router_id: 70 };
+const LEADER_KEY = '/service/main/leader';
+let inventory: string;
+let app: PgTarget;
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+async function etcdPost<T>(host: string, urlPath: string, body: unknown): Promise<T> {
+  const res = await fetch(`http://${addressOfHost(lab, host)}:2379${urlPath}`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(1500) });
+  if (!res.ok) throw new Error(`${host} ${urlPath}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}
+
+async function etcdHealthy(host: string): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${addressOfHost(lab, host)}:2379/health`, { signal: AbortSignal.timeout(1500) });
+    return ((await res.json()) as { health?: string }).health === 'true';
+  } catch {
+    return false;
+  }
+}
+
+interface Member { name: string; isLearner?: boolean; peerURLs?: string[] }
+
+async function memberList(host: string): Promise<Member[]> {
+  return (await etcdPost<{ members: Member[] }>(host, '/v3/cluster/member/list', {})).members;
+}
+
+async function leaderKey(host: string): Promise<string | undefined> {
+  const r = await etcdPost<{ kvs?: { value: string }[] }>(host, '/v3/kv/range', { key: b64(LEADER_KEY) });
+  return r.kvs?.[0] ? Buffer.from(r.kvs[0].value, 'base64').toString() : undefined;
+}
+
+/**
+ * Polls every host that may run a member (every 250 ms): which members answer /health healthy,
+ * and Patroni's leader key as a healthy member reads it. A sample with no healthy member, or
+ * none holding a majority of the member list, is quorum lost.
+ */
+function startEtcdMonitor(hosts: readonly string[]) {
+  const samples: { at: number; healthy: string[]; members: number; leader: string | undefined | 'unread' }[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const at = Date.now();
+      const health = await Promise.all(hosts.map(async (h) => [h, await etcdHealthy(h)] as const));
+      const healthy = health.filter(([, ok]) => ok).map(([h]) => h);
+      let members = 0;
+      let leader: string | undefined | 'unread' = 'unread';
+      for (const h of healthy) {
+        try {
+          members = (await memberList(h)).filter((m) => !m.isLearner).length;
+          leader = await leaderKey(h);
+          break;
+        } catch {
+          /* the next healthy member */
+        }
+      }
+      samples.push({ at, healthy, members, leader });
+      await new Promise((r) => setTimeout(r, Math.max(0, 250 - (Date.now() - at))));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+async function status() {
+  return jsonResult<{ healthy: boolean; clusters: { members: { name: string; role: string; state: string; timeline?: number }[]; problems: string[] }[] }>(
+    (await hapg(['status', '-i', inventory, '--json'])).stdout,
+  );
+}
+
+/** Each PostgreSQL member's postmaster: PID and start time. */
+async function postmasters(hosts: readonly string[] = PG): Promise<string[]> {
+  return Promise.all(hosts.map(async (h) => `${h} ${(await onHost(lab, h, `sed -n "1p;3p" ${dataDirOf(lab, 'main')}/postmaster.pid`)).stdout.replace(/\n/g, ' ').trim()}`));
+}
+
+async function setClusterHosts(hosts: string[]): Promise<void> {
+  const doc = YAML.parse(await readFile(inventory, 'utf8'));
+  doc.clusters.main.hosts = hosts;
+  await writeFile(inventory, YAML.stringify(doc));
+}
+
+async function setEtcdHosts(hosts: string[]): Promise<void> {
+  const doc = YAML.parse(await readFile(inventory, 'utf8'));
+  doc.etcd.dc1.hosts = hosts;
+  await writeFile(inventory, YAML.stringify(doc));
+}
+
+const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('hapg:'));
+
+interface Run {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+  load: WriteLoadReport;
+  samples: Awaited<ReturnType<ReturnType<typeof startEtcdMonitor>['stop']>>;
+}
+
+/** deploy while the client writes and the monitor polls etcd. */
+async function deployUnderLoad(table: string, flags: string[] = []): Promise<Run> {
+  const load = await startWriteLoad(app, { table, intervalMs: 10 });
+  const monitor = startEtcdMonitor(GROWN);
+  await new Promise((r) => setTimeout(r, 1000));
+  const started = Date.now();
+  const r = await hapg(['deploy', '-i', inventory, '--json', ...flags]);
+  const seconds = (Date.now() - started) / 1000;
+  await new Promise((r2) => setTimeout(r2, 1000));
+  const samples = await monitor.stop();
+  const report = await load.stop();
+  process.stderr.write(
+    `membership e2e ${table}: deploy ${seconds.toFixed(1)} s (exit ${r.exitCode}), ${report.acked.length} rows acknowledged, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms, ${samples.length} etcd samples\n`,
+  );
+  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, seconds, load: report, samples };
+}
+
+/**
+ * Quorum never lost, the leader key always there and never changed, no acknowledged row lost.
+ * A handed-over raft leadership (the leaving leader's, before its removal) leaves the cluster
+ * without a leader for a few milliseconds, which one sample may catch: quorum counts as lost
+ * only when two samples in a row (over 250 ms) see no healthy majority.
+ */
+async function expectSafe(run: Run, table: string, leaderBefore: string): Promise<void> {
+  expect(run.samples.length).toBeGreaterThan(20);
+  const noMajority = (s: Run['samples'][number]) => s.healthy.length === 0 || s.healthy.length < Math.floor(s.members / 2) + 1;
+  const blips = run.samples.filter(noMajority);
+  if (blips.length) process.stderr.write(`membership e2e ${table}: samples without a healthy majority: ${blips.map((s) => new Date(s.at).toISOString()).join(', ')}\n`);
+  const lost = run.samples.filter((s, i) => i > 0 && noMajority(s) && noMajority(run.samples[i - 1]!));
+  expect(lost.map((s) => `${new Date(s.at).toISOString()}: healthy ${s.healthy.join(',') || 'none'} of ${s.members}`)).toEqual([]);
+  expect(run.samples.filter((s) => s.leader !== 'unread').length).toBeGreaterThan(20);
+  expect([...new Set(run.samples.filter((s) => s.leader !== 'unread').map((s) => s.leader))]).toEqual([leaderBefore]);
+  expect(run.load.acked.length).toBeGreaterThan(100);
+  const leader = (await status()).clusters[0]!.members.find((m) => m.role === 'leader')!.name;
+  expect(await missingRows({ ...app, host: addressOfHost(lab, leader), port: 5432 }, table, run.load.acked)).toEqual([]);
+}
+
+beforeAll(async () => {
+  const base = YAML.parse(await readFile(lab.inventoryPath, 'utf8'));
+  inventory = await writeInventory(lab, {
+    hosts: ALL,
+    etcd: { dc1: { hosts: PG } },
+    clusters: {
+      main: {
+        hosts: PG,
+        postgres: { hba: base.clusters.main.postgres.hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } },
+        // HAProxy and the VIP on pg40 only: PostgreSQL hosts can leave without taking them along.
+        haproxy: { hosts: ['pg40'] },
+        vip: VIP,
+      },
+    },
+  });
+  const r = await hapg(['deploy', '-i', inventory]);
+  if (r.exitCode !== 0) throw new Error(`initial deploy failed: ${errorLines(r.stderr).join(' ') || r.stderr.slice(-500)}`);
+  const secrets = YAML.parse(await readFile(path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml'), 'utf8')) as Record<string, string>;
+  app = { host: VIP.address, port: 5000, user: 'app', password: secrets['clusters.main.users.app']!, database: 'app' };
+});
+
+describe('etcd membership under write load', () => {
+  it('grows 3 → 5: plan shows each learner step; deploy adds them one at a time, quorum and leader key kept, nothing restarts', async () => {
+    await setEtcdHosts(GROWN);
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(errorLines(plan.stderr)).toEqual([]);
+    for (const h of ['pg38', 'pg39']) {
+      expect(plan.stdout).toContain(`add ${h} to etcd cluster dc1 as a learner`);
+      expect(plan.stdout).toContain(`promote learner ${h} to a voting member of etcd cluster dc1`);
+    }
+    expect(plan.stdout.indexOf('promote learner pg38')).toBeLessThan(plan.stdout.indexOf('add pg39 to etcd cluster dc1 as a learner'));
+    const leaderBefore = (await leaderKey('pg35'))!;
+    const pids = await postmasters();
+
+    const run = await deployUnderLoad('grow');
+    expect(errorLines(run.stderr)).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    await expectSafe(run, 'grow', leaderBefore);
+    const members = await memberList('pg35');
+    expect(members.map((m) => m.name).sort()).toEqual(GROWN);
+    expect(members.filter((m) => m.isLearner)).toEqual([]);
+    for (const h of GROWN) expect(await etcdHealthy(h)).toBe(true);
+    // The joined members started with initial-cluster-state existing; the old ones' files kept their first-start lines.
+    expect((await onHost(lab, 'pg39', 'grep ^ETCD_INITIAL_CLUSTER_STATE= /etc/default/etcd')).stdout.trim()).toBe('ETCD_INITIAL_CLUSTER_STATE="existing"');
+    expect((await onHost(lab, 'pg35', 'grep ^ETCD_INITIAL_CLUSTER_STATE= /etc/default/etcd')).stdout.trim()).toBe('ETCD_INITIAL_CLUSTER_STATE="new"');
+    // Patroni's endpoint list names all five.
+    const patroniYml = (await onHost(lab, 'pg36', 'cat /etc/patroni/patroni.yml')).stdout;
+    for (const h of GROWN) expect(patroniYml).toContain(addressOfHost(lab, h));
+    expect(await postmasters()).toEqual(pids);
+  });
+
+  it('a re-deploy of the grown cluster changes nothing', async () => {
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(errorLines(r.stderr)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(jsonEvents(r.stdout).filter((e) => e.kind === 'change').map((e) => `${e.host}: ${e.title}`)).toEqual([]);
+  });
+
+  it('refuses to leave 2 members without --allow-even, changing nothing', async () => {
+    await setEtcdHosts(['pg35', 'pg36']);
+    const r = await hapg(['plan', '-i', inventory]);
+    expect(r.exitCode).not.toBe(0);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^hapg: etcd cluster dc1 would end with 2 members: /)]);
+    expect((await memberList('pg35')).length).toBe(5);
+  });
+
+  it('shrinks 5 → 3: clients first, each member removed with quorum checked, stopped, data moved aside', async () => {
+    await setEtcdHosts(SHRUNK);
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(errorLines(plan.stderr)).toEqual([]);
+    for (const h of ['pg37', 'pg38']) expect(plan.stdout).toMatch(new RegExp(`remove member ${h} from etcd cluster dc1`));
+    // Patroni's endpoint lists change (reload) before the first member leaves.
+    expect(plan.stdout.indexOf('patroni')).toBeLessThan(plan.stdout.indexOf('remove member pg3'));
+    const leaderBefore = (await leaderKey('pg35'))!;
+    const pids = await postmasters();
+
+    const run = await deployUnderLoad('shrink');
+    expect(errorLines(run.stderr)).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    await expectSafe(run, 'shrink', leaderBefore);
+    const members = await memberList('pg35');
+    expect(members.map((m) => m.name).sort()).toEqual(SHRUNK);
+    for (const h of ['pg37', 'pg38']) {
+      expect((await onHost(lab, h, 'systemctl is-active etcd; systemctl is-enabled etcd')).stdout.trim().split('\n')).toEqual(['inactive', 'disabled']);
+      expect((await onHost(lab, h, 'ls -d /var/lib/etcd/dc1.hapg-removed-* && test ! -e /var/lib/etcd/dc1')).exitCode).toBe(0);
+    }
+    const patroniYml = (await onHost(lab, 'pg36', 'cat /etc/patroni/patroni.yml')).stdout;
+    expect(patroniYml).not.toContain(`${addressOfHost(lab, 'pg38')}:2379`);
+    expect(patroniYml).not.toContain(`${addressOfHost(lab, 'pg37')}:2379`);
+    expect(await postmasters()).toEqual(pids);
+    const s = await eventually('a healthy cluster', async () => {
+      const st = await status();
+      return st.healthy ? st : new Error(st.clusters[0]!.problems.join('; '));
+    });
+    expect(s.clusters[0]!.members.length).toBe(3);
+  });
+
+  it('a re-deploy of the shrunk cluster changes nothing', async () => {
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(errorLines(r.stderr)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(jsonEvents(r.stdout).filter((e) => e.kind === 'change').map((e) => `${e.host}: ${e.title}`)).toEqual([]);
+  });
+});
+
+describe('PostgreSQL host removal under write load', () => {
+  it('removes the leader (3 → 2): switchover first, Patroni stopped, slot released (gone, or kept inactive for member_slots_ttl by Patroni 4), HAProxy lists 2 backends, nothing else restarts', async () => {
+    const before = await status();
+    const leader = before.clusters[0]!.members.find((m) => m.role === 'leader')!.name;
+    const staying = PG.filter((h) => h !== leader);
+    await setClusterHosts(staying);
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(errorLines(plan.stderr)).toEqual([]);
+    expect(plan.stdout).toContain(`switch over from ${leader} to `);
+    expect(plan.stdout).toContain(`remove ${leader} from cluster main: stop its Patroni for good`);
+    expect(plan.stdout.indexOf(`switchover ${leader} → `)).toBeLessThan(plan.stdout.indexOf(`delete ${leader}'s member key`));
+    const pids = await postmasters(staying);
+
+    const load = await startWriteLoad(app, { table: 'leave', intervalMs: 10 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const started = Date.now();
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    const seconds = (Date.now() - started) / 1000;
+    await new Promise((r2) => setTimeout(r2, 1000));
+    const report = await load.stop();
+    process.stderr.write(`membership e2e leave: deploy ${seconds.toFixed(1)} s (exit ${r.exitCode}), ${report.acked.length} rows acknowledged, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms\n`);
+    expect(errorLines(r.stderr)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    const switched = jsonEvents(r.stdout).filter((e) => e.kind === 'change' && e.title?.startsWith(`switchover ${leader} → `));
+    expect(switched.length).toBe(1);
+
+    const after = await eventually('a healthy cluster of two', async () => {
+      const st = await status();
+      return st.healthy && st.clusters[0]!.members.length === 2 ? st : new Error(`${st.clusters[0]!.members.map((m) => `${m.name} ${m.role} ${m.state}`).join(', ')}; ${st.clusters[0]!.problems.join('; ')}`);
+    });
+    const newLeader = after.clusters[0]!.members.find((m) => m.role === 'leader')!.name;
+    expect(staying).toContain(newLeader);
+    expect(report.acked.length).toBeGreaterThan(100);
+    expect(await missingRows({ ...app, host: addressOfHost(lab, newLeader), port: 5432 }, 'leave', report.acked)).toEqual([]);
+    const slots = (await onHost(lab, newLeader, `cd / && runuser -u postgres -- psql -XAtc "select slot_name from pg_replication_slots order by 1"`)).stdout.trim().split('\n');
+    // Patroni 4 keeps a departed member's slot for member_slots_ttl (30 min by default), plan says so; Patroni 3 drops it at once.
+    const retained = /keeps slot \S+ on the leader for member_slots_ttl/.test(plan.stdout);
+    expect(retained).toBe(lab.release !== 'bookworm');
+    expect(slots).toEqual([...staying.filter((h) => h !== newLeader), ...(retained ? [leader] : [])].sort());
+    if (retained) {
+      const active = (await onHost(lab, newLeader, `cd / && runuser -u postgres -- psql -XAtc "select active from pg_replication_slots where slot_name = '${leader}'"`)).stdout.trim();
+      expect(active).toBe('f');
+    }
+    const cfg = (await onHost(lab, 'pg40', 'cat /etc/haproxy/haproxy.cfg')).stdout;
+    expect(cfg).not.toContain(addressOfHost(lab, leader) + ':');
+    for (const h of staying) expect(cfg).toContain(addressOfHost(lab, h) + ':');
+    expect((await onHost(lab, leader, 'systemctl is-active patroni; systemctl is-enabled patroni')).stdout.trim().split('\n')).toEqual(['inactive', 'disabled']);
+    expect((await onHost(lab, leader, `ls -d ${dataDirOf(lab, 'main')}.hapg-removed-* && test ! -e ${dataDirOf(lab, 'main')}`)).exitCode).toBe(0);
+    expect(await postmasters(staying)).toEqual(pids);
+  });
+
+  it('a re-deploy after the removal changes nothing', async () => {
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(errorLines(r.stderr)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(jsonEvents(r.stdout).filter((e) => e.kind === 'change').map((e) => `${e.host}: ${e.title}`)).toEqual([]);
+  });
+});

@@ -17,8 +17,14 @@ export interface PatroniMemberFacts {
 }
 
 /** patroni.yml (mode 0600, owned by postgres: it holds passwords) and the unit of one member. */
-export function patroniFiles(model: DesiredState, clusterName: string, host: string, secrets: InventorySecrets): FileStep[] {
-  const { context, secrets: used } = patroniContext(model, clusterName, host, secrets);
+export function patroniFiles(
+  model: DesiredState,
+  clusterName: string,
+  host: string,
+  secrets: InventorySecrets,
+  opts: { bootstrap?: { name: string; command: string } } = {},
+): FileStep[] {
+  const { context, secrets: used } = patroniContext(model, clusterName, host, secrets, opts);
   const etcdLocal = model.placementsOn(host).some((p) => p.component === 'etcd');
   return [
     file(host, PATRONI_CONFIG_PATH, renderTemplate('patroni/patroni.yml', context), {

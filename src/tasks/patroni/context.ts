@@ -11,6 +11,13 @@ import { replicaFromRepository } from '../pgbackrest/model.js';
 
 type Pair = { name: string; value: string };
 
+/** A custom bootstrap of a new cluster (hapg restore): the command that fills the data directory, and the recovery settings PostgreSQL then starts with. */
+export interface BootstrapMethod {
+  name: string;
+  command: string;
+  recoveryConf: Record<string, string>;
+}
+
 export interface PatroniContext {
   scope: string;
   namespace: string;
@@ -34,7 +41,7 @@ export interface PatroniContext {
   };
   initdb: string[];
   /** A custom bootstrap (a point-in-time restore): Patroni runs the command instead of initdb, keeping the recovery settings it wrote. */
-  bootstrapMethod: { name: string; command: string } | undefined;
+  bootstrapMethod: { name: string; command: string; recoveryConf: Pair[] } | undefined;
   postgres: {
     listen: string;
     connectAddress: string;
@@ -65,7 +72,7 @@ export function patroniContext(
   clusterName: string,
   host: string,
   secrets: InventorySecrets,
-  opts: { bootstrap?: { name: string; command: string } } = {},
+  opts: { bootstrap?: BootstrapMethod } = {},
 ): { context: PatroniContext; secrets: Secret[] } {
   const { inventory } = model;
   const cm = model.cluster(clusterName);
@@ -105,7 +112,7 @@ export function patroniContext(
       standbyCluster: standbyContext(cm.standby),
     },
     initdb: ['encoding: UTF8', 'locale: C.UTF-8', 'data-checksums', ...(cluster.postgres.wal_dir ? [`waldir: ${yamlString(cluster.postgres.wal_dir)}`] : [])],
-    bootstrapMethod: opts.bootstrap && { name: opts.bootstrap.name, command: yamlString(opts.bootstrap.command) },
+    bootstrapMethod: opts.bootstrap && { name: opts.bootstrap.name, command: yamlString(opts.bootstrap.command), recoveryConf: yamlPairs(opts.bootstrap.recoveryConf) },
     postgres: {
       // A VIP without HAProxy in front follows the leader: PostgreSQL listens on it on every member.
       listen: `${[...new Set(['127.0.0.1', address, ...(cluster.vip && !cluster.haproxy ? [cluster.vip.address] : [])])].join(',')}:${cluster.postgres.port}`,

@@ -42,8 +42,9 @@ async function labContextFrom(inventoryPath: string, bridgeAddress: string, rele
  * layout, pg9-pg13 for the two-datacenter standby tests, pg14-pg16 for rolling changes under
  * load, pg17-pg18 for the SSH executor, pg19-pg20 for the lab's own stop/isolate tests. Each
  * test file owns its hosts, so files run side by side.
+ * pg31-pg34: backups with pgBackRest (backup.test.ts: pg31-pg33 members, pg34 the repository host).
  */
-export const LAB_HOSTS = 20;
+export const LAB_HOSTS = 40;
 
 /** Hosts of the bookworm lab: one three-member cluster and a two-member standby cluster. */
 export const BOOKWORM_HOSTS = 5;

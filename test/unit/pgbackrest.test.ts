@@ -10,6 +10,7 @@ import { patroniContext } from '../../src/tasks/patroni/context.js';
 import { authorizedEntry } from '../../src/tasks/pgbackrest/access.js';
 import { PGBACKREST_SECRET_LINES, pgbackrestConf, pgbackrestHosts } from '../../src/tasks/pgbackrest/context.js';
 import { parseStanzaInfo } from '../../src/tasks/pgbackrest/facts.js';
+import { backupProblems, maxBackupAge } from '../../src/tasks/pgbackrest/status.js';
 import { checkTarget, parseRestoreTarget, recoverySettings, restoreArgs, restoreBootstrapFile } from '../../src/tasks/pgbackrest/restore.js';
 
 const base = await readFile('inventories/three-hosts.yml', 'utf8');
@@ -124,5 +125,26 @@ describe('restore targets', () => {
     expect(() => checkTarget('main', info, { kind: 'time', time: 't', epoch: 6000 }, 5000)).toThrow(/in the future/);
     expect(() => checkTarget('main', info, { kind: 'time', time: 't', epoch: 3000 }, 5000)).not.toThrow();
     expect(() => checkTarget('main', { ...info, backups: [] }, { kind: 'latest' }, 5000)).toThrow(/holds no backup of cluster main/);
+  });
+});
+
+describe('backup status', () => {
+  const now = 10 * 86_400;
+  const archiver = { archivedCount: 5, lastArchivedWal: 'A', lastArchivedAt: now - 60, failedCount: 0, lastFailedWal: '', lastFailedAt: 0, currentWal: 'B' };
+  it('is healthy with a recent backup and archiving that works', () => {
+    expect(backupProblems({ repository: { host: 'pg4' }, newest: { full: { label: 'F', stop: now - 3600 } }, archiver }, 2 * 86_400, now)).toEqual([]);
+  });
+  it('is DEGRADED with no backup, an overdue backup, an unreadable repository, or failing archiving', () => {
+    expect(backupProblems({ repository: { host: 'pg4' }, newest: {}, archiver }, 2 * 86_400, now)).toEqual(['no backup in the repository']);
+    expect(backupProblems({ repository: { host: 'pg4' }, newest: { full: { label: 'F', stop: now - 3 * 86_400 } }, archiver }, 2 * 86_400, now)).toEqual(['newest backup is 3 d old (the schedule allows 2 d)']);
+    expect(backupProblems({ repository: { error: 'connection refused' }, newest: {}, archiver }, 2 * 86_400, now)).toEqual(['backup repository not readable: connection refused']);
+    const failing = { ...archiver, failedCount: 3, lastFailedWal: 'C', lastFailedAt: now - 10 };
+    expect(backupProblems({ repository: { host: 'pg4' }, newest: { full: { label: 'F', stop: now - 60 } }, archiver: failing }, 2 * 86_400, now)).toEqual([
+      `WAL archiving fails: 3 failures, last C at ${new Date((now - 10) * 1000).toISOString()}`,
+    ]);
+  });
+  it('allows a day and a day of grace with daily backups, a week and a day with weekly fulls only', () => {
+    expect(maxBackupAge({ full: 'Sun', diff: 'Mon..Sat' })).toBe(2 * 86_400);
+    expect(maxBackupAge({ full: 'Sun' })).toBe(8 * 86_400);
   });
 });

@@ -26,6 +26,15 @@ describe('HAPG_FAULT_KILL (the fault suite kills hapg where it asks)', () => {
     expect(kill).toHaveBeenCalledWith(process.pid, 'SIGKILL');
   });
 
+  it('matches a host when the text names one', () => {
+    const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+    const sink = withFaultInjection(() => {}, 'change:[pg3] restart PostgreSQL');
+    sink(events[1]!);
+    expect(kill).not.toHaveBeenCalled();
+    sink(events[2]!);
+    expect(kill).toHaveBeenCalledTimes(1);
+  });
+
   it('waits first when asked (to die while a remote command runs)', () => {
     vi.useFakeTimers();
     const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerBackupCommands } from './commands/backup.js';
 import { registerCheckCommand } from './commands/check.js';
 import { registerDeployCommand } from './commands/deploy.js';
 import { registerPlanCommand } from './commands/plan.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerStatusCommand(program);
   registerSwitchoverCommand(program);
   registerStandbyCommands(program);
+  registerBackupCommands(program);
   registerSchemaCommand(program);
   registerLabCommands(program);
   return program;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { renderBackupStatus } from '../tasks/pgbackrest/status.js';
 import { ExitCode } from '../errors.js';
 import { withSession } from '../run/session.js';
 import { gatherStatus, type StandbyLink, type StatusReport } from '../tasks/status/gather.js';
@@ -51,6 +52,7 @@ export function renderStatus(report: StatusReport): string {
       ]),
     );
     if (c.standby) out.push(renderStandbyLink(c.standby));
+    if (c.backup) out.push(...renderBackupStatus(c.backup));
     for (const p of c.problems) out.push(`  problem: ${p}`);
     for (const n of c.notes) out.push(`  note: ${n}`);
   }

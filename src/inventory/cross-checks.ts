@@ -1,4 +1,5 @@
 import { checkAddresses } from './checks/addresses.js';
+import { checkBackups } from './checks/backup.js';
 import { createCheckContext } from './checks/context.js';
 import { checkDataDirectories } from './checks/data-dirs.js';
 import { checkEtcdLayout } from './checks/etcd.js';
@@ -23,5 +24,6 @@ export function checkInventory(inventory: CompleteInventory): { errors: Finding[
   checkPatroniSettings(ctx);
   checkStandbyClusters(ctx);
   checkEtcdLayout(ctx);
+  checkBackups(ctx);
   return { errors: ctx.errors, warnings: ctx.warnings };
 }

@@ -279,6 +279,65 @@ const StandbySchema = z
   })
   .describe('Makes this a Patroni standby cluster of another cluster');
 
+/** A systemd calendar expression (OnCalendar=): the characters systemd's syntax uses, nothing a unit file reads specially. */
+const Calendar = z
+  .string({ error: 'must be a systemd calendar expression such as "Sun *-*-* 01:00:00"' })
+  .regex(/^[A-Za-z0-9*:,./~+ -]{1,120}$/, 'must be a systemd calendar expression such as "Sun *-*-* 01:00:00" or "daily" (letters, digits, space and * : , . / ~ + -)');
+
+/** pgBackRest options passed through for object stores (repo1-s3-bucket, …): one INI line each. */
+const RepositoryOptions = z.record(
+  z.string().regex(/^repo1-[a-z0-9-]+$/, 'must be a pgBackRest repository option such as repo1-s3-bucket'),
+  checkedString('must be a string', parameterValueProblem),
+  { error: 'must be a mapping of pgBackRest repository options (repo1-…) to values' },
+);
+
+const BackupRepository = z.union(
+  [
+    z.strictObject({
+      host: Name.describe('Repository host (an inventory host outside the cluster): it runs the backups over SSH and keeps them'),
+      path: DataDirectory.default('/var/lib/pgbackrest/repo').describe('Repository path on that host'),
+    }),
+    z.strictObject({ posix: DataDirectory.describe('A mount the operator provides on every member (NFS): backups run on the leader') }),
+    z.strictObject({ options: RepositoryOptions.describe('Object store (S3, GCS, Azure): pgBackRest repo1-* options passed through as written; not tested by hapg') }),
+  ],
+  { error: 'must be { host: HOST } (a repository host), { posix: PATH } (a mount on every member) or { options: {...} } (an object store)' },
+);
+
+const BackupSchema = z
+  .strictObject({
+    repository: BackupRepository,
+    retention: z
+      .strictObject({
+        full: z.int({ error: 'must be a whole number' }).min(1, 'must be at least 1').max(9999, 'must be at most 9999').default(2).describe('Full backups kept (or days, with full_type: time)'),
+        full_type: z.enum(['count', 'time'], { error: 'must be "count" or "time"' }).default('count'),
+        diff: z.int({ error: 'must be a whole number' }).min(1, 'must be at least 1').max(9999, 'must be at most 9999').optional().describe('Differential backups kept'),
+      })
+      .prefault({}),
+    schedule: z
+      .strictObject({
+        full: Calendar.default('Sun *-*-* 01:00:00'),
+        diff: Calendar.optional().describe('Default: Mon..Sat *-*-* 01:00:00 (none when incr is set)'),
+        incr: Calendar.optional(),
+      })
+      .prefault({})
+      .describe('systemd timers (OnCalendar=) on the repository host, or on the leader for posix'),
+    compression: z
+      .strictObject({
+        type: z.enum(['zst', 'lz4', 'gz', 'bz2', 'none'], { error: 'must be zst, lz4, gz, bz2 or none' }).default('zst'),
+        level: z.int({ error: 'must be a whole number' }).min(0, 'must be 0 or more').max(19, 'must be at most 19').optional(),
+      })
+      .prefault({}),
+    encryption: z
+      .union([z.literal(false), z.strictObject({ key: SecretRef.default(generated).describe('repo1-cipher-pass; omitted: generated and kept with the secrets') })], {
+        error: 'must be false or { key: SECRET_REFERENCE }',
+      })
+      .default({ key: { generate: true } })
+      .describe('Repository encryption (aes-256-cbc); false turns it off'),
+    archive_timeout: seconds(3600).default(60).describe('Seconds before PostgreSQL switches a partly filled WAL segment to the archive'),
+    process_max: z.int({ error: 'must be a whole number' }).min(1, 'must be 1 to 32').max(32, 'must be 1 to 32').default(2).describe('pgBackRest processes for backup and restore'),
+  })
+  .describe('Backups and WAL archiving with pgBackRest');
+
 const ClusterSchema = z.strictObject({
   etcd: Name.optional().describe('etcd cluster holding the state (default: the only one, or the one in this datacenter)'),
   hosts: z.array(Name, { error: 'must be a list of host names' }).min(1, 'must list at least one host'),
@@ -289,6 +348,7 @@ const ClusterSchema = z.strictObject({
   vip: VipSchema.optional(),
   secrets: ClusterSecrets.prefault({}),
   standby: StandbySchema.optional(),
+  backup: BackupSchema.optional(),
 });
 
 const recordOf = <T extends z.ZodType>(what: string, value: T) =>
@@ -321,3 +381,4 @@ export type Host = Inventory['hosts'][string];
 export type EtcdCluster = Inventory['etcd'][string];
 export type SshSettings = Inventory['ssh'];
 export type SshOverrides = NonNullable<Host['ssh']>;
+export type Backup = NonNullable<Cluster['backup']>;

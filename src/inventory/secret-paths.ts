@@ -21,6 +21,7 @@ export function secretPath(path: readonly PathSegment[]): PathSegment[] | undefi
   let fixed: number;
   if (path[2] === 'secrets') fixed = 3;
   else if (path[2] === 'postgres' && path[3] === 'users' && path[5] === 'password') fixed = 6;
+  else if (path[2] === 'backup' && path[3] === 'encryption' && path[4] === 'key') fixed = 5;
   else return undefined;
   const shown = path.slice(0, fixed);
   for (const segment of path.slice(fixed)) {
@@ -53,6 +54,9 @@ export function secretTexts(data: unknown): string[] {
   for (const cluster of Object.values(clusters)) {
     if (!isRecord(cluster)) continue;
     collect(cluster['secrets']);
+    const backup = cluster['backup'];
+    const encryption = isRecord(backup) ? backup['encryption'] : undefined;
+    if (isRecord(encryption)) collect(encryption['key']);
     const postgres = cluster['postgres'];
     const users = isRecord(postgres) ? postgres['users'] : undefined;
     if (!isRecord(users)) continue;

@@ -27,6 +27,15 @@ export function userSecretKey(cluster: string, user: string): string {
   return `clusters.${cluster}.users.${user}`;
 }
 
+/**
+ * Stable key of a cluster's backup repository encryption key: `backups.main.cipher`. Outside
+ * `clusters.<name>.`, so that a key made for backups enabled on a live cluster is judged by
+ * the backup component (a fresh key is fine for a new repository, never for an existing one).
+ */
+export function backupCipherKey(cluster: string): string {
+  return `backups.${cluster}.cipher`;
+}
+
 /** Every secret of the inventory by stable key; keys of a standby's shared roles hold its source's Secret. */
 export type InventorySecrets = ReadonlyMap<string, Secret>;
 
@@ -172,6 +181,9 @@ function secretSlots(inventory: Inventory): SecretSlot[] {
     }
     for (const [user, spec] of Object.entries(cluster.postgres.users)) {
       slots.push({ key: userSecretKey(name, user), ref: spec.password, path: ['clusters', name, 'postgres', 'users', user, 'password'] });
+    }
+    if (cluster.backup?.encryption) {
+      slots.push({ key: backupCipherKey(name), ref: cluster.backup.encryption.key, path: ['clusters', name, 'backup', 'encryption', 'key'] });
     }
   }
   return slots;

@@ -7,6 +7,7 @@ import { haproxyComponent } from './haproxy/component.js';
 import { keepalivedComponent } from './keepalived/component.js';
 import { packagesComponent } from './packages/component.js';
 import { patroniComponent } from './patroni/component.js';
+import { pgbackrestComponent } from './pgbackrest/component.js';
 import { postgresComponent } from './postgres/component.js';
 
-export const COMPONENTS: readonly Component[] = [packagesComponent, etcdComponent, patroniComponent, postgresComponent, haproxyComponent, keepalivedComponent];
+export const COMPONENTS: readonly Component[] = [packagesComponent, etcdComponent, patroniComponent, postgresComponent, pgbackrestComponent, haproxyComponent, keepalivedComponent];

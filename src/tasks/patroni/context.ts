@@ -7,8 +7,16 @@ import { addressOf, hostPort } from '../../model/topology.js';
 import { yamlPairs, yamlString, yamlValue } from '../../render/values.js';
 import type { Secret } from '../../secret.js';
 import { PATRONI_NAMESPACE, PATRONI_ROLES, type StandbyClusterConfig } from './model.js';
+import { replicaFromRepository } from '../pgbackrest/model.js';
 
 type Pair = { name: string; value: string };
+
+/** A custom bootstrap of a new cluster (hapg restore): the command that fills the data directory, and the recovery settings PostgreSQL then starts with. */
+export interface BootstrapMethod {
+  name: string;
+  command: string;
+  recoveryConf: Record<string, string>;
+}
 
 export interface PatroniContext {
   scope: string;
@@ -32,6 +40,8 @@ export interface PatroniContext {
     standbyCluster: { fields: Pair[]; createReplicaMethods: string[] } | undefined;
   };
   initdb: string[];
+  /** A custom bootstrap (a point-in-time restore): Patroni runs the command instead of initdb, keeping the recovery settings it wrote. */
+  bootstrapMethod: { name: string; command: string; recoveryConf: Pair[] } | undefined;
   postgres: {
     listen: string;
     connectAddress: string;
@@ -40,6 +50,12 @@ export interface PatroniContext {
     pgpass: string;
     localParameters: Pair[];
     hba: string[];
+    /** create_replica_methods, in order (basebackup alone without backups). */
+    replicaMethods: string[];
+    /** The pgbackrest replica method's command (a cluster with backups). */
+    pgbackrestCommand: string | undefined;
+    /** restore_command Patroni gives every member in recovery. */
+    restoreCommand: string | undefined;
   };
   auth: Record<'superuser' | 'replication' | 'rewind', { username: string; password: string }>;
   callbacks: Pair[];
@@ -51,7 +67,13 @@ export interface PatroniContext {
 export const PATRONI_SECRET_LINES = /^(\s*password:\s*)(.*)$/;
 
 /** Everything in patroni.yml for one member, and the secrets inside it (for masking). */
-export function patroniContext(model: DesiredState, clusterName: string, host: string, secrets: InventorySecrets): { context: PatroniContext; secrets: Secret[] } {
+export function patroniContext(
+  model: DesiredState,
+  clusterName: string,
+  host: string,
+  secrets: InventorySecrets,
+  opts: { bootstrap?: BootstrapMethod } = {},
+): { context: PatroniContext; secrets: Secret[] } {
   const { inventory } = model;
   const cm = model.cluster(clusterName);
   const cluster = cm.spec;
@@ -60,6 +82,7 @@ export function patroniContext(model: DesiredState, clusterName: string, host: s
   const used = [secret('superuser'), secret('replication'), secret('rewind'), secret('rest_api')];
   const p = cluster.patroni;
   const dcs = cm.dynamicConfig;
+  const fromRepository = replicaFromRepository(clusterName, cluster);
   const context: PatroniContext = {
     scope: cm.scope,
     namespace: PATRONI_NAMESPACE,
@@ -89,6 +112,7 @@ export function patroniContext(model: DesiredState, clusterName: string, host: s
       standbyCluster: standbyContext(cm.standby),
     },
     initdb: ['encoding: UTF8', 'locale: C.UTF-8', 'data-checksums', ...(cluster.postgres.wal_dir ? [`waldir: ${yamlString(cluster.postgres.wal_dir)}`] : [])],
+    bootstrapMethod: opts.bootstrap && { name: opts.bootstrap.name, command: yamlString(opts.bootstrap.command), recoveryConf: yamlPairs(opts.bootstrap.recoveryConf) },
     postgres: {
       // A VIP without HAProxy in front follows the leader: PostgreSQL listens on it on every member.
       listen: `${[...new Set(['127.0.0.1', address, ...(cluster.vip && !cluster.haproxy ? [cluster.vip.address] : [])])].join(',')}:${cluster.postgres.port}`,
@@ -98,6 +122,9 @@ export function patroniContext(model: DesiredState, clusterName: string, host: s
       pgpass: `/var/lib/postgresql/.pgpass_${clusterName}`,
       localParameters: yamlPairs({ unix_socket_directories: '/var/run/postgresql' }),
       hba: cm.hba.map(yamlString),
+      replicaMethods: fromRepository?.methods ?? ['basebackup'],
+      pgbackrestCommand: fromRepository && yamlString(fromRepository.command),
+      restoreCommand: fromRepository && yamlString(fromRepository.restoreCommand),
     },
     auth: {
       superuser: { username: PATRONI_ROLES.superuser, password: yamlString(secret('superuser').reveal()) },

@@ -5,6 +5,7 @@ import { patroniScope } from '../../inventory/defaults.js';
 import type { Cluster, Inventory } from '../../inventory/schema.js';
 import { addressOf, hostCidr, standbysOf } from '../../model/topology.js';
 import type { MemberRole } from './rest.js';
+import { archiveParameters } from '../pgbackrest/model.js';
 
 type Scalar = string | number | boolean;
 
@@ -107,7 +108,7 @@ function desiredDynamicConfig(inventory: Inventory, name: string, standby: Stand
     synchronous_mode: p.synchronous_mode,
     synchronous_mode_strict: p.synchronous_mode_strict,
     failsafe_mode: p.failsafe_mode,
-    postgresql: { use_pg_rewind: p.use_pg_rewind, use_slots: p.use_slots, parameters: { ...BASE_PARAMETERS, ...cluster.postgres.parameters } },
+    postgresql: { use_pg_rewind: p.use_pg_rewind, use_slots: p.use_slots, parameters: { ...BASE_PARAMETERS, ...archiveParameters(name, cluster), ...cluster.postgres.parameters } },
     slots: permanentSlots(inventory, name),
     ...(standby ? { standby_cluster: standby } : {}),
   };

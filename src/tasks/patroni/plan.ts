@@ -4,7 +4,7 @@ import type { InventorySecrets } from '../../inventory/secrets.js';
 import type { DesiredState } from '../../model/model.js';
 import { renderTemplate } from '../../render/templates.js';
 import { exec, file, noop, service, type FileStep, type PlanItem } from '../../run/steps.js';
-import { PATRONI_SECRET_LINES, patroniContext } from './context.js';
+import { PATRONI_SECRET_LINES, patroniContext, type BootstrapMethod } from './context.js';
 import { PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH } from './model.js';
 import type { PatroniState } from './rest.js';
 
@@ -17,8 +17,14 @@ export interface PatroniMemberFacts {
 }
 
 /** patroni.yml (mode 0600, owned by postgres: it holds passwords) and the unit of one member. */
-export function patroniFiles(model: DesiredState, clusterName: string, host: string, secrets: InventorySecrets): FileStep[] {
-  const { context, secrets: used } = patroniContext(model, clusterName, host, secrets);
+export function patroniFiles(
+  model: DesiredState,
+  clusterName: string,
+  host: string,
+  secrets: InventorySecrets,
+  opts: { bootstrap?: BootstrapMethod } = {},
+): FileStep[] {
+  const { context, secrets: used } = patroniContext(model, clusterName, host, secrets, opts);
   const etcdLocal = model.placementsOn(host).some((p) => p.component === 'etcd');
   return [
     file(host, PATRONI_CONFIG_PATH, renderTemplate('patroni/patroni.yml', context), {

@@ -1,4 +1,5 @@
 import { osRelease } from '../../facts/system.js';
+import { gatherBackupStatus, type BackupStatus } from '../pgbackrest/status.js';
 import { etcdClient, patroniApi } from '../../model/endpoints.js';
 import type { Session } from '../../run/session.js';
 import { etcdClusterHealth, quorumOf } from '../etcd/health.js';
@@ -44,6 +45,8 @@ export interface ClusterStatus {
   notes: string[];
   haproxy: { host: string; servers: BackendServer[] | undefined }[];
   vipHolders: string[];
+  /** Clusters with a backup section: backups and the WAL archiver. */
+  backup?: BackupStatus;
   problems: string[];
 }
 
@@ -110,7 +113,9 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
       const holders = await vipHolders(session.facts, model, name);
       if (cluster.vip && holders.length !== 1) problems.push(holders.length === 0 ? 'no host holds the VIP' : `VIP held by ${holders.join(', ')}`);
       if (cluster.vip && !cluster.haproxy && holders.length === 1 && leaderHost && holders[0] !== leaderHost) problems.push(`the VIP is on ${holders[0]}, not on the leader ${leaderHost}`);
-      return { name, members: members ?? [], ...(standby ? { standby } : {}), haproxy, vipHolders: holders, problems, notes };
+      const backup = await gatherBackupStatus(session, name, leaderHost);
+      if (backup) problems.push(...backup.problems);
+      return { name, members: members ?? [], ...(standby ? { standby } : {}), haproxy, vipHolders: holders, ...(backup ? { backup } : {}), problems, notes };
     }),
   );
   const unreachable = [...session.unreachable].map(([host, reason]) => ({ host, reason }));

@@ -1,0 +1,199 @@
+// Backups with pgBackRest on pg31-pg34: a three-member cluster (etcd, Patroni, HAProxy and the
+// VIP on pg31-pg33) backed up to a repository host (pg34) over SSH. One deployment serves the
+// file: the deploy proves the stanza, archiving and the first full backup; then point-in-time
+// recovery under the write-load client undoes a DROP TABLE on a new timeline; then the
+// commands' refusals, each one line with nothing changed.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import YAML from 'yaml';
+import { missingRows, startWriteLoad, type PgTarget } from '../support/write-load.js';
+import { addressOfHost, dataDirOf, eventually, hapg, healthyStateOf, jsonResult, onHost, pgMajor, vipAddress, writeInventory } from './hapg.js';
+
+const lab = inject('lab');
+const MEMBERS = ['pg31', 'pg32', 'pg33'];
+const REPO_HOST = 'pg34';
+const VIP = { address: vipAddress(lab, 131), interface: 'eth0', router_id: 81 };
+const REPO_PATH = '/var/lib/pgbackrest/repo';
+let inventory: string;
+let app: PgTarget;
+
+interface StatusJson {
+  healthy: boolean;
+  clusters: { members: { name: string; role: string; state: string; timeline?: number }[]; problems: string[] }[];
+}
+
+interface ListJson {
+  clusters: { name: string; code: number; backups: { label: string; type: string; stop: number; error: boolean }[]; archives: { id: string; min: string; max: string }[] }[];
+}
+
+async function status(): Promise<StatusJson> {
+  return jsonResult<StatusJson>((await hapg(['status', '-i', inventory, '--json'])).stdout);
+}
+
+async function healthyStatus(): Promise<StatusJson> {
+  return eventually('a healthy cluster', async () => {
+    const s = await status();
+    return s.healthy ? s : new Error(s.clusters[0]!.problems.join('; '));
+  }, 90_000);
+}
+
+const leaderOf = (s: StatusJson) => s.clusters[0]!.members.find((m) => m.role === 'leader')!.name;
+
+async function sql(host: string, query: string): Promise<string> {
+  const r = await onHost(lab, host, 'cd / && runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -d app -f -', { stdin: `${query};\n` });
+  if (r.exitCode !== 0) throw new Error(`${host}: ${query}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+async function list(): Promise<ListJson> {
+  const r = await hapg(['backup', 'list', '-i', inventory, '--json']);
+  expect(r.exitCode, r.stderr).toBe(0);
+  return jsonResult<ListJson>(r.stdout);
+}
+
+/** Each member's data directory listing and Patroni's main PID: what a refused command must leave alone. */
+async function fingerprint(): Promise<string[]> {
+  return Promise.all(MEMBERS.map(async (h) => `${h} ${(await onHost(lab, h, `systemctl show -p MainPID patroni; ls -d ${dataDirOf(lab, 'main')}*`)).stdout.replace(/\n/g, ' ')}`));
+}
+
+beforeAll(async () => {
+  const base = YAML.parse(await readFile(lab.inventoryPath, 'utf8'));
+  inventory = await writeInventory(lab, {
+    hosts: [...MEMBERS, REPO_HOST],
+    etcd: { dc1: { hosts: MEMBERS } },
+    clusters: {
+      main: {
+        hosts: MEMBERS,
+        postgres: { hba: base.clusters.main.postgres.hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } },
+        haproxy: {},
+        vip: VIP,
+        backup: { repository: { host: REPO_HOST }, archive_timeout: 30 },
+      },
+    },
+  });
+  const r = await hapg(['deploy', '-i', inventory]);
+  if (r.exitCode !== 0) throw new Error(`initial deploy failed: ${r.stderr.split('\n').filter((l) => l.startsWith('hapg:')).join(' ') || r.stderr.slice(-500)}`);
+  const secrets = YAML.parse(await readFile(path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml'), 'utf8')) as Record<string, string>;
+  app = { host: VIP.address, port: 5000, user: 'app', password: secrets['clusters.main.users.app']!, database: 'app' };
+}, 900_000);
+
+describe('backups with a repository host', () => {
+  it('deploy: stanza created, first full backup present, WAL archived to the repository, nothing left to do', async () => {
+    const listed = await list();
+    const main = listed.clusters.find((c) => c.name === 'main')!;
+    expect(main.code).toBe(0);
+    expect(main.backups.filter((b) => b.type === 'full' && !b.error).length).toBeGreaterThanOrEqual(1);
+
+    // A segment switched on the leader reaches the repository (archive_command, async push over SSH).
+    const leader = leaderOf(await healthyStatus());
+    expect(await sql(leader, 'show archive_mode')).toBe('on');
+    await sql(leader, 'create table if not exists archived (id int); insert into archived values (1)');
+    const segment = await sql(leader, 'select pg_walfile_name(pg_switch_wal())');
+    const found = await eventually(`segment ${segment} in the repository`, async () => {
+      const r = await onHost(lab, REPO_HOST, `ls ${REPO_PATH}/archive/main/${pgMajor(lab)}-1/${segment.slice(0, 16)}/ | grep -c '^${segment}-'`);
+      return r.stdout.trim() === '1' ? true : new Error(r.stdout + r.stderr);
+    }, 60_000);
+    expect(found).toBe(true);
+
+    // Repository encrypted; its key only on the repository host, in a 0600 file.
+    const repoConf = await onHost(lab, REPO_HOST, 'stat -c "%a %U" /etc/pgbackrest/pgbackrest.conf; grep -c "^repo1-cipher-pass=" /etc/pgbackrest/pgbackrest.conf');
+    expect(repoConf.stdout.trim().split('\n')).toEqual(['600 pgbackrest', '1']);
+    const memberConf = await onHost(lab, 'pg31', 'stat -c "%a %U" /etc/pgbackrest/pgbackrest.conf; grep -c cipher /etc/pgbackrest/pgbackrest.conf; cat /var/lib/postgresql/.ssh/authorized_keys | grep -v "^#"');
+    const [mode, cipherLines, key] = memberConf.stdout.trim().split('\n');
+    expect(mode).toBe('600 postgres');
+    expect(cipherLines).toBe('0');
+    expect(key).toMatch(new RegExp(`^restrict,from="${addressOfHost(lab, REPO_HOST).replace(/\./g, '\\.')}",command="/usr/bin/pgbackrest `));
+
+    // Scheduled backups on the repository host.
+    const timers = await onHost(lab, REPO_HOST, 'systemctl is-enabled hapg-backup-main-full.timer hapg-backup-main-diff.timer; systemctl is-active hapg-backup-main-full.timer');
+    expect(timers.stdout.trim().split('\n')).toEqual(['enabled', 'enabled', 'active']);
+
+    // status: the newest backup of each type and the archiver, healthy. On a new cluster the
+    // archiver fails until the stanza exists (PostgreSQL keeps the segments and retries).
+    const text = await hapg(['status', '-i', inventory]);
+    expect(text.exitCode, text.stdout).toBe(0);
+    expect(text.stdout).toMatch(/^  backups: repository on pg34; last full \S+F \(\d+ min ago\); archive: last [0-9A-F]{24} \d+ min ago, \d+ failed$/m);
+
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(plan.exitCode).toBe(0);
+    expect(plan.stdout).toMatch(/nothing to do: everything is as the inventory declares/);
+  });
+
+  it('backup run: an incremental backup with its size, duration and WAL range', async () => {
+    const r = await hapg(['backup', 'run', '-i', inventory, '--cluster', 'main', '--type', 'incr']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^cluster main: incr backup \S+I in \d+ s, database [\d.]+ MB, [\d.]+ MB written to the repository, WAL [0-9A-F]{24}\.\.[0-9A-F]{24}$/m);
+    const main = (await list()).clusters[0]!;
+    expect(main.backups.map((b) => b.type)).toContain('incr');
+  });
+
+  it('restore --to T under write load: rows acknowledged before T present, none after, the dropped table back, every member streaming on a new timeline', async () => {
+    const before = await healthyStatus();
+    const oldTimeline = before.clusters[0]!.members[0]!.timeline!;
+    const load = await startWriteLoad(app, { table: 'load_pitr', largeEvery: 20, largeBytes: 8192 });
+    await new Promise((r) => setTimeout(r, 3000));
+    const ackedBeforeT = load.ackedCount();
+    const target = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 2000));
+    const ackedAfterT = load.ackedCount();
+    await new Promise((r) => setTimeout(r, 3000));
+    const report = await load.stop();
+    const leader = leaderOf(before);
+    await sql(leader, 'drop table load_pitr');
+    const early = report.acked.slice(0, ackedBeforeT);
+    const late = report.acked.slice(ackedAfterT);
+    expect(early.length).toBeGreaterThan(20);
+    expect(late.length).toBeGreaterThan(20);
+
+    const started = Date.now();
+    const r = await hapg(['restore', '-i', inventory, '--cluster', 'main', '--to', target, '--yes-replace-data'], { timeoutMs: 900_000 });
+    const seconds = (Date.now() - started) / 1000;
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(0);
+    expect(r.stdout).toMatch(/^cluster main: restored to \S+ \S+ in [\d.]+s on pg3\d; leader pg3\d, replicas rebuilt, write verified; the old data is kept in \S+\.hapg-restore-\d{8}T\d{6}Z on every member$/m);
+    process.stderr.write(`backup e2e: restore --to T of ${report.acked.length} acknowledged rows (${early.length} before T, ${late.length} after) took ${seconds.toFixed(1)} s\n`);
+
+    const after = await healthyStatus();
+    const members = after.clusters[0]!.members;
+    expect(members.map((m) => m.role).sort()).toEqual(['leader', 'replica', 'replica']);
+    expect(members.map((m) => m.state)).toEqual(members.map((m) => healthyStateOf(lab, m.role)));
+    const timelines = new Set(members.map((m) => m.timeline));
+    expect(timelines.size).toBe(1);
+    expect([...timelines][0]!).toBeGreaterThan(oldTimeline);
+
+    for (const h of MEMBERS) {
+      const target = { ...app, host: addressOfHost(lab, h), port: 5432 };
+      await eventually(`every row acknowledged before T on ${h}`, async () => {
+        const missing = await missingRows(target, 'load_pitr', early);
+        return missing.length === 0 ? true : new Error(`${missing.length} missing, first ${missing[0]}`);
+      }, 30_000);
+      expect(await missingRows(target, 'load_pitr', late), `rows acknowledged after T on ${h}`).toEqual(late);
+    }
+    // The data of before the restore is kept, moved aside on every member.
+    for (const h of MEMBERS) expect((await onHost(lab, h, `ls -d ${dataDirOf(lab, 'main')}.hapg-restore-*`)).stdout.trim()).not.toBe('');
+    // Replicas were built from the repository, not copied from the leader.
+    const replica = members.find((m) => m.role === 'replica')!.name;
+    expect((await onHost(lab, replica, 'journalctl -u patroni --since "-15min" --no-pager | grep -c "replica has been created using pgbackrest"')).stdout.trim()).not.toBe('0');
+  });
+
+  it('bad input: each refusal is one line and changes nothing', async () => {
+    const before = await fingerprint();
+    const cases: [string[], RegExp][] = [
+      [['--to', 'latest'], /^hapg: restore stops cluster main, moves the data of all its members aside and replaces it from the repository: add --yes-replace-data to confirm$/],
+      [['--to', 'yesterday', '--yes-replace-data'], /^hapg: --to "yesterday": must be "latest" or a time with its zone/],
+      [['--to', '2099-01-01T00:00:00Z', '--yes-replace-data'], /^hapg: --to 2099-01-01 00:00:00\.000\+00: in the future: recovery would never reach it; nothing was changed$/],
+      [['--to', '2001-01-01T00:00:00Z', '--yes-replace-data'], /^hapg: --to 2001-01-01 00:00:00\.000\+00: before the end of the oldest backup of main .*nothing was changed$/],
+      [['--lsn', '0/1; rm -rf /', '--yes-replace-data'], /^hapg: --lsn "0\/1; rm -rf \/": must be a WAL location/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await hapg(['restore', '-i', inventory, '--cluster', 'main', ...args]);
+      expect(r.exitCode, args.join(' ')).not.toBe(0);
+      const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('hapg:'));
+      expect(lines, args.join(' ')).toHaveLength(1);
+      expect(lines[0]).toMatch(message);
+    }
+    const run = await hapg(['backup', 'run', '-i', inventory, '--cluster', 'main', '--type', 'weekly']);
+    expect(run.stderr.trim()).toBe('hapg: --type "weekly": must be full, diff or incr');
+    expect(await fingerprint()).toEqual(before);
+  });
+});

@@ -1,0 +1,150 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { parseInventory } from '../../src/inventory/load.js';
+import { backupCipherKey, CLUSTER_SECRETS, clusterSecretKey } from '../../src/inventory/secrets.js';
+import { buildModel } from '../../src/model/model.js';
+import { renderTemplate } from '../../src/render/templates.js';
+import { Secret } from '../../src/secret.js';
+import { patroniContext } from '../../src/tasks/patroni/context.js';
+import { authorizedEntry } from '../../src/tasks/pgbackrest/access.js';
+import { PGBACKREST_SECRET_LINES, pgbackrestConf, pgbackrestHosts } from '../../src/tasks/pgbackrest/context.js';
+import { parseStanzaInfo } from '../../src/tasks/pgbackrest/facts.js';
+import { backupProblems, maxBackupAge } from '../../src/tasks/pgbackrest/status.js';
+import { checkTarget, parseRestoreTarget, recoverySettings, restoreArgs, restoreBootstrapFile } from '../../src/tasks/pgbackrest/restore.js';
+
+const base = await readFile('inventories/three-hosts.yml', 'utf8');
+/** three-hosts.yml with a repository host pg4 and `backup:` on cluster main. */
+function withBackup(backup: string): string {
+  return base
+    .replace(/^hosts:\n/m, 'hosts:\n  pg4: { address: 192.0.2.14, datacenter: dc1 }\n')
+    .replace(/^clusters:\n  main:\n/m, `clusters:\n  main:\n    backup: ${backup}\n`);
+}
+
+const cipher = new Secret('cipher-"key"-value');
+const secrets = new Map([...CLUSTER_SECRETS.map((s) => [clusterSecretKey('main', s), new Secret(`pw-${s}`)] as const), [backupCipherKey('main'), cipher] as const]);
+
+describe('inventory backup section', () => {
+  it('is optional: without it no host runs pgBackRest and patroni.yml builds replicas by base backup only', () => {
+    const { inventory } = parseInventory(base, 'three-hosts.yml');
+    const model = buildModel(inventory);
+    expect(pgbackrestHosts(model).size).toBe(0);
+    expect(model.packagesOn('pg1')).not.toContain('pgbackrest');
+    const doc = parseYaml(renderTemplate('patroni/patroni.yml', patroniContext(model, 'main', 'pg1', secrets).context));
+    expect(doc.postgresql.create_replica_methods).toEqual(['basebackup']);
+    expect(doc.postgresql.recovery_conf).toBeUndefined();
+    expect(doc.bootstrap.dcs.postgresql.parameters.archive_mode).toBeUndefined();
+    expect(doc.bootstrap.method).toBeUndefined();
+  });
+
+  it('refuses a repository host that runs PostgreSQL of the cluster, and a value that would reach a config file', () => {
+    expect(() => parseInventory(withBackup('{ repository: { host: pg1 } }'), 'inv.yml')).toThrow(/clusters\.main\.backup\.repository\.host: pg1 runs PostgreSQL of cluster main/);
+    expect(() => parseInventory(withBackup('{ repository: { host: pg9 } }'), 'inv.yml')).toThrow(/unknown host "pg9"/);
+    expect(() => parseInventory(withBackup('{ repository: { host: pg4 }, schedule: { full: "daily\\nExecStart=/bin/sh" } }'), 'inv.yml')).toThrow(/schedule\.full: must be a systemd calendar expression/);
+    expect(() => parseInventory(withBackup('{ repository: { options: { "repo1-s3-key": "a\\nb" } } }'), 'inv.yml')).toThrow(/repo1-s3-key/);
+  });
+});
+
+describe('a cluster backed up to a repository host', () => {
+  const { inventory } = parseInventory(withBackup('{ repository: { host: pg4 }, archive_timeout: 30 }'), 'inv.yml');
+  const model = buildModel(inventory);
+
+  it('places pgBackRest on the members and the repository host', () => {
+    expect([...pgbackrestHosts(model)].map(([h, r]) => `${h} ${r.kind}`)).toEqual(['pg1 member', 'pg2 member', 'pg3 member', 'pg4 repository']);
+    expect(model.packagesOn('pg4')).toEqual(['pgbackrest']);
+  });
+
+  it('archives through the dynamic configuration and builds replicas from the repository first', () => {
+    const doc = parseYaml(renderTemplate('patroni/patroni.yml', patroniContext(model, 'main', 'pg2', secrets).context));
+    const p = doc.bootstrap.dcs.postgresql.parameters;
+    expect(p.archive_mode).toBe('on');
+    expect(p.archive_command).toBe('/usr/bin/pgbackrest --stanza=main archive-push %p');
+    expect(p.archive_timeout).toBe(30);
+    expect(doc.postgresql.create_replica_methods).toEqual(['pgbackrest', 'basebackup']);
+    expect(doc.postgresql.pgbackrest).toEqual({ command: '/usr/bin/pgbackrest --stanza=main --delta --type=standby restore', keep_data: true, no_params: true });
+    expect(doc.postgresql.recovery_conf.restore_command).toBe('/usr/bin/pgbackrest --stanza=main archive-get %f "%p"');
+  });
+
+  it('keeps the encryption key on the repository host only, in a line masked by position', () => {
+    const repo = pgbackrestConf(model, 'pg4', pgbackrestHosts(model).get('pg4')!, secrets);
+    const text = renderTemplate('pgbackrest/pgbackrest.conf', repo.context);
+    expect(text).toContain('repo1-cipher-type=aes-256-cbc\n');
+    expect(text).toContain(`repo1-cipher-pass=${cipher.reveal()}\n`);
+    expect(repo.secrets).toEqual([cipher]);
+    const line = text.split('\n').find((l) => l.startsWith('repo1-cipher-pass='))!;
+    expect(line.replace(PGBACKREST_SECRET_LINES, '$1***')).toBe('repo1-cipher-pass=***');
+    expect(text).toMatch(/^pg3-host=192\.0\.2\.13$/m);
+    const member = pgbackrestConf(model, 'pg1', pgbackrestHosts(model).get('pg1')!, secrets);
+    const memberText = renderTemplate('pgbackrest/pgbackrest.conf', member.context);
+    expect(memberText).not.toContain('cipher');
+    expect(memberText).toMatch(/^repo1-host=192\.0\.2\.14$/m);
+    expect(memberText).toMatch(/^archive-async=y$/m);
+  });
+
+  it('lets a peer run pgBackRest only, from its own address', () => {
+    expect(authorizedEntry('192.0.2.14', 'ssh-ed25519 AAAA k')).toBe('restrict,from="192.0.2.14",command="/usr/bin/pgbackrest ${SSH_ORIGINAL_COMMAND#* }" ssh-ed25519 AAAA k');
+  });
+
+  it('bootstraps a restore through Patroni with the target as recovery settings', () => {
+    const target = parseRestoreTarget({ to: '2026-11-29T22:40:00+01:00' });
+    const f = restoreBootstrapFile(model, 'main', 'pg1', secrets, target);
+    const doc = parseYaml(f.content);
+    expect(doc.bootstrap.method).toBe('pgbackrest');
+    expect(doc.bootstrap.pgbackrest.command).toBe("/usr/bin/pgbackrest --stanza=main --type=time '--target=2026-11-29 21:40:00.000+00' restore");
+    expect(doc.bootstrap.pgbackrest.recovery_conf).toEqual({
+      restore_command: '/usr/bin/pgbackrest --stanza=main archive-get %f "%p"',
+      recovery_target_time: '2026-11-29 21:40:00.000+00',
+      recovery_target_timeline: 'latest',
+      recovery_target_action: 'promote',
+    });
+  });
+});
+
+describe('restore targets', () => {
+  it('reads latest, a time with its zone, an LSN and a restore point', () => {
+    expect(parseRestoreTarget({ to: 'latest' })).toEqual({ kind: 'latest' });
+    expect(parseRestoreTarget({ to: '2026-11-29 21:40:00.5Z' })).toMatchObject({ kind: 'time', time: '2026-11-29 21:40:00.500+00' });
+    expect(parseRestoreTarget({ to: '2026-11-29T23:40:00+0200' })).toMatchObject({ time: '2026-11-29 21:40:00.000+00' });
+    expect(parseRestoreTarget({ lsn: '0/3000060' })).toEqual({ kind: 'lsn', lsn: '0/3000060' });
+    expect(restoreArgs(parseRestoreTarget({ name: 'before_upgrade' }))).toEqual(['--type=name', '--target=before_upgrade']);
+    expect(recoverySettings('main', { kind: 'latest' })).toEqual({ restore_command: '/usr/bin/pgbackrest --stanza=main archive-get %f "%p"', recovery_target_timeline: 'latest' });
+  });
+
+  it('refuses a time without a zone, an impossible date, two targets, and anything a shell would read', () => {
+    expect(() => parseRestoreTarget({ to: '2026-11-29 21:40:00' })).toThrow(/must be "latest" or a time with its zone/);
+    expect(() => parseRestoreTarget({ to: '2026-13-45T21:40:00Z' })).toThrow(/must be "latest" or a time with its zone/);
+    expect(() => parseRestoreTarget({ to: 'latest', lsn: '0/1' })).toThrow(/exactly one of/);
+    expect(() => parseRestoreTarget({})).toThrow(/exactly one of/);
+    expect(() => parseRestoreTarget({ lsn: '0/1;reboot' })).toThrow(/must be a WAL location/);
+    expect(() => parseRestoreTarget({ name: "x' or '1" })).toThrow(/must be a restore point name/);
+  });
+
+  it('refuses a time before the oldest backup, in the future, or any target without a backup', () => {
+    const info = parseStanzaInfo(JSON.stringify([{ name: 'main', status: { code: 0, message: 'ok' }, backup: [{ label: 'F1', type: 'full', timestamp: { start: 1000, stop: 2000 } }], archive: [] }]));
+    expect(() => checkTarget('main', info, { kind: 'time', time: 't', epoch: 1500 }, 5000)).toThrow(/before the end of the oldest backup of main .*nothing was changed/);
+    expect(() => checkTarget('main', info, { kind: 'time', time: 't', epoch: 6000 }, 5000)).toThrow(/in the future/);
+    expect(() => checkTarget('main', info, { kind: 'time', time: 't', epoch: 3000 }, 5000)).not.toThrow();
+    expect(() => checkTarget('main', { ...info, backups: [] }, { kind: 'latest' }, 5000)).toThrow(/holds no backup of cluster main/);
+  });
+});
+
+describe('backup status', () => {
+  const now = 10 * 86_400;
+  const archiver = { archivedCount: 5, lastArchivedWal: 'A', lastArchivedAt: now - 60, failedCount: 0, lastFailedWal: '', lastFailedAt: 0, currentWal: 'B' };
+  it('is healthy with a recent backup and archiving that works', () => {
+    expect(backupProblems({ repository: { host: 'pg4' }, newest: { full: { label: 'F', stop: now - 3600 } }, archiver }, 2 * 86_400, now)).toEqual([]);
+  });
+  it('is DEGRADED with no backup, an overdue backup, an unreadable repository, or failing archiving', () => {
+    expect(backupProblems({ repository: { host: 'pg4' }, newest: {}, archiver }, 2 * 86_400, now)).toEqual(['no backup in the repository']);
+    expect(backupProblems({ repository: { host: 'pg4' }, newest: { full: { label: 'F', stop: now - 3 * 86_400 } }, archiver }, 2 * 86_400, now)).toEqual(['newest backup is 3 d old (the schedule allows 2 d)']);
+    expect(backupProblems({ repository: { error: 'connection refused' }, newest: {}, archiver }, 2 * 86_400, now)).toEqual(['backup repository not readable: connection refused']);
+    const failing = { ...archiver, failedCount: 3, lastFailedWal: 'C', lastFailedAt: now - 10 };
+    expect(backupProblems({ repository: { host: 'pg4' }, newest: { full: { label: 'F', stop: now - 60 } }, archiver: failing }, 2 * 86_400, now)).toEqual([
+      `WAL archiving fails: 3 failures, last C at ${new Date((now - 10) * 1000).toISOString()}`,
+    ]);
+  });
+  it('allows a day and a day of grace with daily backups, a week and a day with weekly fulls only', () => {
+    expect(maxBackupAge({ full: 'Sun', diff: 'Mon..Sat' })).toBe(2 * 86_400);
+    expect(maxBackupAge({ full: 'Sun' })).toBe(8 * 86_400);
+  });
+});

@@ -8,5 +8,6 @@ import { keepalivedComponent } from './keepalived/component.js';
 import { packagesComponent } from './packages/component.js';
 import { patroniComponent } from './patroni/component.js';
 import { postgresComponent } from './postgres/component.js';
+import { tlsComponent } from './tls/component.js';
 
-export const COMPONENTS: readonly Component[] = [packagesComponent, etcdComponent, patroniComponent, postgresComponent, haproxyComponent, keepalivedComponent];
+export const COMPONENTS: readonly Component[] = [packagesComponent, tlsComponent, etcdComponent, patroniComponent, postgresComponent, haproxyComponent, keepalivedComponent];

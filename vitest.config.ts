@@ -28,6 +28,8 @@ export default defineConfig({
           // Each file owns its hosts of the lab (see global-setup.ts): files run side by side.
           fileParallelism: true,
           maxWorkers: 3,
+          // Its own group (after unit and security): vitest runs a group's projects with one worker setting.
+          sequence: { groupOrder: 1 },
           testTimeout: 600_000,
           hookTimeout: 900_000,
         },

@@ -1,63 +1,79 @@
-// bench/deploy: on the local lab (3 hosts, warm package cache), times
-//   1. hapg deploy from bare hosts to a verified healthy cluster,
-//   2. a no-op re-run of the same deploy,
-//   3. for comparison, the package installation alone on fresh bare hosts (apt-get, in parallel),
-// and prints the ratio the product targets: deploy <= 1.5 x (package install + Patroni bootstrap).
+// bench/deploy: hapg against a hand-written minimal deploy (bench/minimal-deploy.ts) of the same
+// packages on the same lab, alternating, fresh hosts every round, warm apt cache. Per release:
+//   - hapg deploy from bare hosts to a verified healthy cluster (3 hosts, every role), with the
+//     time each stage took, and the no-op re-run right after it;
+//   - the minimal deploy (install, etcd + Patroni bootstrap, HAProxy + keepalived);
+//   - the ratio of the medians (target <= 1.2).
 //
-//   npx tsx bench/deploy.ts            (as root; recreates the lab twice)
-import { mkdtemp } from 'node:fs/promises';
+//   npx tsx bench/deploy.ts [--release trixie|bookworm|both] [--rounds N] [--lab NAME]
+//
+// As root. Uses its own lab (default `bench`), which it recreates every round and removes at
+// the end; a lab of another name is left alone.
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
-import YAML from 'yaml';
-import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { LAB_RELEASES, type LabRelease } from '../src/lab/releases.js';
 import { fmt, phaseSeconds, timedHapg } from './lab.js';
+import { minimalDeploy } from './minimal-deploy.js';
 
-const PACKAGES = 'etcd-server etcd-client postgresql-15 patroni python3-etcd haproxy keepalived';
+const { values } = parseArgs({ options: { release: { type: 'string', default: 'both' }, rounds: { type: 'string', default: '3' }, lab: { type: 'string', default: 'bench' } } });
+const releases: LabRelease[] = values.release === 'both' ? ['trixie', 'bookworm'] : [values.release as LabRelease];
+for (const r of releases) if (!(r in LAB_RELEASES)) throw new Error(`--release ${r}: expected trixie, bookworm or both`);
+const rounds = Number(values.rounds);
+const lab = values.lab;
 
-async function freshLab(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'hapg-bench-'));
-  const inventory = path.join(dir, 'lab.yml');
-  await timedHapg(['lab', 'down']);
-  await timedHapg(['lab', 'up', '--hosts', '3', '--out', inventory]);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const range = (xs: number[]) => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
+
+/** A fresh 3-host lab of the release; returns its inventory. */
+async function freshLab(release: LabRelease, dir: string): Promise<string> {
+  const inventory = path.join(dir, `lab-${release}.yml`);
+  await timedHapg(['lab', 'down', '--lab', lab]);
+  await timedHapg(['lab', 'up', '--lab', lab, '--hosts', '3', '--release', release, '--out', inventory]);
   return inventory;
 }
 
-async function installOnly(inventory: string): Promise<number> {
-  const inv = YAML.parse(await readFile(inventory, 'utf8'));
-  const script = [
-    "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d",
-    'mkdir -p /etc/postgresql-common && echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf',
-    'export DEBIAN_FRONTEND=noninteractive',
-    'apt-get update -q >/dev/null',
-    `apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold ${PACKAGES} >/dev/null`,
-    'rm -f /usr/sbin/policy-rc.d',
-  ].join(' && ');
-  const started = performance.now();
-  await Promise.all(
-    Object.values(inv.hosts as Record<string, { address: string }>).map((h) =>
-      execa('ssh', ['-i', inv.ssh.identity_files[0], '-o', `UserKnownHostsFile=${inv.ssh.known_hosts}`, '-o', 'StrictHostKeyChecking=yes', `root@${h.address}`, script]),
-    ),
-  );
-  return (performance.now() - started) / 1000;
+interface HapgRound { deploy: number; noop: number; noopChanges: number; phases: Map<string, number> }
+
+async function hapgRound(inventory: string): Promise<HapgRound> {
+  const deploy = await timedHapg(['deploy', '-i', inventory, '--json']);
+  const noop = await timedHapg(['deploy', '-i', inventory, '--json']);
+  const noopChanges = (JSON.parse(noop.stdout.trim().split('\n').at(-1)!) as { changes: number }).changes;
+  return { deploy: deploy.seconds, noop: noop.seconds, noopChanges, phases: phaseSeconds(deploy.stdout) };
 }
 
-const inventory = await freshLab();
-const deploy = await timedHapg(['deploy', '-i', inventory, '--json']);
-const phases = phaseSeconds(deploy.stdout);
-const bootstrap = phases.get('Patroni cluster main') ?? NaN;
-const noop = await timedHapg(['deploy', '-i', inventory, '--json']);
-const noopChanges = JSON.parse(noop.stdout.trim().split('\n').at(-1)!).changes;
-
-const packagesOnly = await installOnly(await freshLab());
-await timedHapg(['lab', 'down']);
-
-const budget = 1.5 * (packagesOnly + bootstrap);
-console.log('hapg deploy, 3 hosts, every role, warm apt cache');
-for (const [phase, s] of phases) console.log(`  ${phase.padEnd(32)} ${fmt(s)}`);
-console.log(`deploy from bare hosts:           ${fmt(deploy.seconds)}`);
-console.log(`no-op re-run:                     ${fmt(noop.seconds)} (${noopChanges} changes)`);
-console.log(`package install alone (apt-get):  ${fmt(packagesOnly)}`);
-console.log(`Patroni bootstrap (in deploy):    ${fmt(bootstrap)}`);
-console.log(`deploy / (install + bootstrap):   ${(deploy.seconds / (packagesOnly + bootstrap)).toFixed(2)} (target <= 1.5, i.e. ${fmt(budget)})`);
-console.log(`no-op target < 5 s:               ${noop.seconds < 5 ? 'met' : 'MISSED'}`);
+const dir = await mkdtemp(path.join(tmpdir(), 'hapg-bench-deploy-'));
+try {
+  for (const release of releases) {
+    const hapgRounds: HapgRound[] = [];
+    const minimal: Awaited<ReturnType<typeof minimalDeploy>>[] = [];
+    for (let round = 0; round < rounds; round++) {
+      // Alternate which goes first, so a warming cache or a busy neighbour favours neither.
+      const order = round % 2 === 0 ? (['hapg', 'minimal'] as const) : (['minimal', 'hapg'] as const);
+      for (const which of order) {
+        const inventory = await freshLab(release, dir);
+        if (which === 'hapg') hapgRounds.push(await hapgRound(inventory));
+        else minimal.push(await minimalDeploy(inventory));
+      }
+      process.stderr.write(`${release} round ${round + 1}/${rounds}: hapg ${fmt(hapgRounds.at(-1)!.deploy)}, minimal ${fmt(minimal.at(-1)!.total)}\n`);
+    }
+    const deploys = hapgRounds.map((r) => r.deploy);
+    const noops = hapgRounds.map((r) => r.noop);
+    const totals = minimal.map((m) => m.total);
+    console.log(`\n${release} (Debian ${LAB_RELEASES[release].debian}, PostgreSQL ${LAB_RELEASES[release].postgres}), 3 hosts, every role, ${rounds} rounds, warm apt cache`);
+    console.log('  hapg deploy, median seconds per stage:');
+    const stages = [...new Set(hapgRounds.flatMap((r) => [...r.phases.keys()]))];
+    for (const stage of stages) console.log(`    ${stage.padEnd(40)} ${fmt(median(hapgRounds.map((r) => r.phases.get(stage) ?? 0)))}`);
+    console.log(`  hapg deploy from bare hosts:     median ${fmt(median(deploys))} (${range(deploys)})`);
+    console.log(`  hapg no-op re-run:               median ${fmt(median(noops))} (${range(noops)}), changes ${hapgRounds.map((r) => r.noopChanges).join('/')}`);
+    console.log(`  minimal deploy:                  median ${fmt(median(totals))} (${range(totals)}): install ${fmt(median(minimal.map((m) => m.install)))}, bootstrap ${fmt(median(minimal.map((m) => m.bootstrap)))}, HAProxy+keepalived ${fmt(median(minimal.map((m) => m.edge)))}`);
+    console.log(`  ratio of medians hapg/minimal:   ${(median(deploys) / median(totals)).toFixed(2)} (target <= 1.2)`);
+  }
+} finally {
+  await timedHapg(['lab', 'down', '--lab', lab]).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+}

@@ -33,10 +33,13 @@ export function renderStatus(report: StatusReport): string {
         .join('/') || '-';
     out.push(
       renderTable([
-        ['MEMBER', 'HOST', 'ROLE', 'STATE', 'TL', 'LAG', 'PENDING RESTART', 'HAPROXY RW', 'HAPROXY RO'],
+        ['MEMBER', 'HOST', 'RELEASE', 'POSTGRES', 'PATRONI', 'ROLE', 'STATE', 'TL', 'LAG', 'PENDING RESTART', 'HAPROXY RW', 'HAPROXY RO'],
         ...c.members.map((m) => [
           m.name,
           m.host,
+          m.release ?? '?',
+          m.postgresVersion ?? '-',
+          m.patroniVersion ?? '-',
           m.role,
           m.state,
           m.timeline === undefined ? '-' : String(m.timeline),

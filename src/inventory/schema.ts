@@ -81,7 +81,10 @@ const PatroniTags = z
     nofailover: bool(false).describe('Never promote this member'),
     noloadbalance: bool(false).describe('Keep this member out of read-only load balancing'),
     clonefrom: bool(false).describe('Prefer this member as the source of new replicas'),
-    nosync: bool(false).describe('Never pick this member as the synchronous standby'),
+    nosync: z
+      .boolean(BOOL)
+      .optional()
+      .describe('Never pick this member as the synchronous standby. Default: the value of nofailover (a member that may never lead is no use as the synchronous standby: with synchronous_mode Patroni only fails over to it)'),
     replicatefrom: Name.optional().describe('Cascade: stream from this member instead of the leader'),
   })
   .describe('Patroni tags of the member on this host');
@@ -236,6 +239,7 @@ const PatroniSchema = z.strictObject({
   maximum_lag_on_failover: z.int({ error: 'must be a number of bytes' }).min(0, 'must be 0 or more bytes').default(1048576),
   synchronous_mode: bool(false),
   synchronous_mode_strict: bool(false).describe('Refuse writes when no synchronous standby is available'),
+  failsafe_mode: bool(false).describe('Keep the leader running while etcd is unreachable, as long as it reaches every other member over the REST API (Patroni >= 3.0)'),
   use_pg_rewind: bool(true),
   use_slots: bool(true),
   permanent_slots: z.record(SlotName, PermanentSlot).default({}).describe('Slots Patroni keeps on every member, across failovers'),

@@ -5,7 +5,7 @@ import { createReporter } from '../ui/reporter.js';
 import { renderTable } from '../ui/table.js';
 import { describeSystemd } from './host-health.js';
 import { DEFAULT_SUBNET, MAX_HOSTS } from './layout.js';
-import { defaultInventoryPath, labDown, labSetIsolated, labSetup, labStart, labStatus, labStop, labUp } from './lab.js';
+import { defaultInventoryPath, labDown, labPartition, labSetIsolated, labSetup, labStart, labStatus, labStop, labUp } from './lab.js';
 import { DEFAULT_LAB, labFlag, labPaths, parseLabName, resolveLabName, type LabPaths } from './paths.js';
 import { DEFAULT_RELEASE, describeRelease, LAB_RELEASES, parseRelease, type LabRelease } from './releases.js';
 
@@ -142,7 +142,7 @@ keep running.`,
       const yesNo = (b: boolean) => (b ? 'yes' : 'no');
       const rows = [
         ['HOST', 'ADDRESS', 'DATACENTER', 'RUNNING', 'SSH', 'ISOLATED', 'SYSTEMD'],
-        ...hosts.map((h) => [h.name, h.address, h.datacenter, yesNo(h.running), yesNo(h.sshReachable), yesNo(h.isolated), describeSystemd(h)]),
+        ...hosts.map((h) => [h.name, h.address, h.datacenter, yesNo(h.running), yesNo(h.sshReachable), h.isolated ? 'yes' : h.cutFrom.length ? `from ${h.cutFrom.join(',')}` : 'no', describeSystemd(h)]),
       ];
       const again = `run \`hapg lab up${labFlag(name)} --hosts ${state.hosts.length}\` again`;
       const proxy = proxyServesLab ? 'running' : `${proxyRunning ? `running, but not on ${state.bridgeAddress}` : 'stopped'} (${again})`;
@@ -190,8 +190,21 @@ keep running.`,
     });
 
   lab
+    .command('partition')
+    .description('cut the network between two groups of hosts, both ways (packets lost); each keeps every other peer, like two datacenters whose link failed')
+    .argument('<hosts-a>', 'comma-separated lab hosts, e.g. pg1,pg2,pg3')
+    .argument('<hosts-b>', 'comma-separated lab hosts, e.g. pg4,pg5')
+    .addOption(labOption())
+    .action(async (a: string, b: string, opts: LabOption) => {
+      const reporter = createReporter({});
+      const paths = pathsOf(opts);
+      await labPartition(a.split(','), b.split(','), reporter.sink, paths);
+      await reporter.result(`${prefixOf(paths)}lab partition: ${a} and ${b} cannot reach each other (\`hapg lab heal HOST\` restores a host)`, { lab: paths.names.lab, partition: [a.split(','), b.split(',')] });
+    });
+
+  lab
     .command('heal')
-    .description("restore an isolated host's network")
+    .description("restore a host's network: isolation and partitions")
     .argument('<host>', 'lab host, e.g. pg2')
     .addOption(labOption())
     .action(async (host: string, opts: LabOption) => {

@@ -45,6 +45,7 @@ function cluster(opts: { etcd: string; hosts: string[]; vip: string; routerId: n
       maximum_lag_on_failover: 1048576,
       synchronous_mode: false,
       synchronous_mode_strict: false,
+      failsafe_mode: false,
       use_pg_rewind: true,
       use_slots: true,
       permanent_slots: {},

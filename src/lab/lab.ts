@@ -15,6 +15,7 @@ import {
   assertBridgeIsOurs,
   assertSubnetIsFree,
   createHostNetwork,
+  cutPeers,
   deleteLink,
   deleteNetns,
   ensureBridge,
@@ -24,6 +25,7 @@ import {
   listLabBridges,
   listLabNetworkObjects,
   setHostIsolated,
+  setPeersCut,
   subnetConflict,
 } from './network.js';
 import { DEFAULT_LAB, hostDirs, labFlag, labPaths, type LabNames, type LabPaths } from './paths.js';
@@ -66,6 +68,8 @@ export interface LabHostStatus {
   running: boolean;
   sshReachable: boolean;
   isolated: boolean;
+  /** Hosts of the lab this one is partitioned from (`lab partition`). */
+  cutFrom: string[];
   /** What the host's systemd says (asked over SSH), when it answers. */
   system?: SystemState | undefined;
   /** Why the host's systemd did not come up, from its console log, when SSH does not answer. */
@@ -365,7 +369,10 @@ async function hostStatus(paths: LabPaths, host: LabHostState, privateKey: Buffe
     running && privateKey !== undefined && pub !== undefined
       ? await sshRun({ host: host.name, address: host.address, hostKey: publicKeyBlob(pub) }, privateKey, SYSTEM_STATE_COMMAND, 3000)
       : undefined;
-  const status: LabHostStatus = { name: host.name, address: host.address, datacenter: host.datacenter, running, sshReachable: answer !== undefined, isolated };
+  const cut = running ? await cutPeers(paths.names, host.name) : [];
+  const byAddress = new Map((await readLabState(paths))?.hosts.map((h) => [h.address, h.name]) ?? []);
+  const cutFrom = cut.map((a) => byAddress.get(a) ?? a);
+  const status: LabHostStatus = { name: host.name, address: host.address, datacenter: host.datacenter, running, sshReachable: answer !== undefined, isolated, cutFrom };
   if (answer) status.system = parseSystemState(answer.stdout);
   else if (running && !isolated) status.bootFailure = bootFailureInLog(await logTail(hostDirs(paths, host.name).log));
   return status;
@@ -392,6 +399,17 @@ async function withHost<T>(paths: LabPaths, name: string, sink: EventSink, fn: (
     await writeLabState(paths, state as LabState);
     return result;
   });
+}
+
+/** Ends every partition a host is on either side of (`lab heal HOST`). */
+async function healPartitions(paths: LabPaths, state: LabState, host: LabHostState, sink: EventSink): Promise<void> {
+  const mine = await cutPeers(paths.names, host.name);
+  if (mine.length === 0) return;
+  await setPeersCut(paths.names, host.name, mine, false);
+  for (const peer of state.hosts.filter((h) => mine.includes(h.address))) {
+    await setPeersCut(paths.names, peer.name, [host.address], false);
+  }
+  sink({ kind: 'change', host: host.name, title: `partition healed (${state.hosts.filter((h) => mine.includes(h.address)).map((h) => h.name).join(', ')})` });
 }
 
 /** `hapg lab stop HOST`: orderly poweroff; address, disk and identity stay for `lab start`. */
@@ -437,9 +455,32 @@ export async function labStart(name: string, sink: EventSink, paths = labPaths()
   });
 }
 
-/** `hapg lab isolate HOST` / `heal HOST`: drops (or forwards again) the host's frames at the bridge. */
+/**
+ * `hapg lab partition A,B C,D`: the hosts of each group lose each other (packets silently
+ * lost, both ways) and keep every other peer, the control machine included: two datacenters
+ * whose link failed. `lab heal HOST` restores a host's side.
+ */
+export async function labPartition(groupA: readonly string[], groupB: readonly string[], sink: EventSink, paths = labPaths()): Promise<void> {
+  assertLabPlatform();
+  await withLabLock(paths, waitingFor(sink, `another hapg lab command on lab ${paths.names.lab}`), async () => {
+    const state = await readLabState(paths);
+    const a = groupA.map((n) => findHost(state, n, paths.names.lab));
+    const b = groupB.map((n) => findHost(state, n, paths.names.lab));
+    const both = a.filter((h) => b.includes(h));
+    if (both.length) throw new HapgError('USAGE', `${both.map((h) => h.name).join(', ')} cannot be on both sides of a partition`);
+    for (const [side, other] of [[a, b], [b, a]] as const) {
+      for (const host of side) {
+        await setPeersCut(paths.names, host.name, other.map((h) => h.address), true);
+        sink({ kind: 'change', host: host.name, title: `cut off from ${other.map((h) => h.name).join(', ')}` });
+      }
+    }
+  });
+}
+
+/** `hapg lab isolate HOST` / `heal HOST`: drops (or forwards again) the host's frames at the bridge; heal also ends its partitions. */
 export async function labSetIsolated(name: string, isolated: boolean, sink: EventSink, paths = labPaths()): Promise<void> {
-  await withHost(paths, name, sink, async (_state, host) => {
+  await withHost(paths, name, sink, async (state, host) => {
+    if (!isolated) await healPartitions(paths, state, host, sink);
     if ((await hostIsIsolated(paths.names, host.name)) === isolated) {
       host.isolated = isolated;
       sink({ kind: 'noop', host: host.name, title: isolated ? 'isolate' : 'heal', reason: isolated ? 'already isolated' : 'not isolated' });

@@ -192,3 +192,28 @@ export async function hostIsIsolated(names: LabNames, host: string): Promise<boo
   const state = link?.linkinfo?.info_slave_data?.state;
   return state !== undefined && state !== 'forwarding';
 }
+
+/** The link-layer address partitioned peers are sent to: no port of the bridge has it, so frames go nowhere. */
+const NOWHERE_MAC = '02:00:00:00:00:01';
+
+/**
+ * Cuts (or restores) a host's traffic to some peers only, as a partition between datacenters
+ * does: the host's neighbour entry for each peer points at a link-layer address nobody has,
+ * so packets are silently lost (connections time out) while everyone else stays reachable.
+ * Called on both sides, the cut is symmetric.
+ */
+export async function setPeersCut(names: LabNames, host: string, peerAddresses: readonly string[], cut: boolean): Promise<void> {
+  const ns = netnsName(names, host);
+  for (const address of peerAddresses) {
+    const args = cut ? ['neigh', 'replace', address, 'lladdr', NOWHERE_MAC, 'dev', 'eth0', 'nud', 'permanent'] : ['neigh', 'del', address, 'dev', 'eth0'];
+    await runLocal('ip', ['-n', ns, ...args], { what: `${cut ? 'partitioning' : 'healing'} ${host} from ${address}`, allowFailure: !cut });
+  }
+}
+
+/** Addresses a host is cut off from by a partition (see setPeersCut). */
+export async function cutPeers(names: LabNames, host: string): Promise<string[]> {
+  const { exitCode, stdout } = await runLocal('ip', ['-n', netnsName(names, host), '-j', 'neigh', 'show', 'dev', 'eth0'], { allowFailure: true });
+  if (exitCode !== 0) return [];
+  const entries = JSON.parse(stdout || '[]') as { dst: string; lladdr?: string }[];
+  return entries.filter((e) => e.lladdr === NOWHERE_MAC).map((e) => e.dst).sort();
+}

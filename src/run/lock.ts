@@ -1,6 +1,8 @@
 // One operator at a time: a run that changes hosts holds a lock in every etcd cluster of the
 // inventory (a lease naming the holder, renewed while it runs, gone when it ends or dies) and
 // a lock file beside the local secrets file. A second run fails at once, naming the holder.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostname, userInfo } from 'node:os';
@@ -21,6 +23,22 @@ export interface LockHolder {
   command: string;
   pid: number;
   started: string;
+  /** Which machine runs it (a digest of its machine-id): a dead holder on this machine is known dead at once. */
+  machine?: string;
+}
+
+/** A digest of this machine's id (never the id itself); the host name where there is none. */
+function thisMachine(): string {
+  try {
+    return createHash('sha256').update(readFileSync('/etc/machine-id', 'utf8').trim()).digest('hex').slice(0, 16);
+  } catch {
+    return hostname();
+  }
+}
+
+/** The holder ran on this machine as this user, and its process is gone: it died (killed, crashed). */
+function diedHere(held: LockHolder | undefined, me: LockHolder): boolean {
+  return held !== undefined && held.holder === me.holder && held.machine === me.machine && !alive(held.pid);
 }
 
 export interface RunLockOptions {
@@ -47,7 +65,7 @@ export class RunLock {
   constructor(session: Session, opts: RunLockOptions) {
     this.#session = session;
     this.#opts = opts;
-    this.#me = { holder: `${userInfo().username}@${hostname()}`, command: opts.command, pid: process.pid, started: new Date().toISOString() };
+    this.#me = { holder: `${userInfo().username}@${hostname()}`, command: opts.command, pid: process.pid, started: new Date().toISOString(), machine: thisMachine() };
   }
 
   async acquire(): Promise<void> {
@@ -96,6 +114,12 @@ export class RunLock {
       }
       await call(client.leaseRevoke(id));
       const held = holderOf(txn);
+      if (diedHere(held, this.#me)) {
+        // Its lease would expire by itself within the TTL; its process is gone, so no need to wait.
+        session.sink({ kind: 'info', message: `etcd cluster ${name}: the run lock's holder ${describe(held!)} died on this machine: taking the lock over` });
+        await call(client.deleteKey(LOCK_KEY));
+        continue;
+      }
       if (!this.#opts.breakLock) {
         throw new HapgError('UNSAFE_OPERATION', `another hapg run holds etcd cluster ${name}: ${held ? describe(held) : 'an unknown holder'}`, {
           hint: `wait for it to finish; if it died, its lock expires ${LOCK_TTL_SECONDS} s after its last renewal, or re-run with --break-lock`,
@@ -146,8 +170,7 @@ export class RunLock {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const held = await readFile(file, 'utf8').then((t) => JSON.parse(t) as LockHolder).catch(() => undefined);
-      const dead = held !== undefined && held.holder === this.#me.holder && !alive(held.pid);
-      if (!dead && !this.#opts.breakLock) {
+      if (!diedHere(held, this.#me) && !this.#opts.breakLock) {
         throw new HapgError('UNSAFE_OPERATION', `another hapg run holds ${file}: ${held ? describe(held) : 'an unreadable lock'}`, {
           hint: 'wait for it to finish, or re-run with --break-lock if it died',
         });

@@ -25,13 +25,19 @@ fi`;
 
 // Temp file in the same directory (so mv is a rename), created 0600 by mktemp, owner and mode
 // set before the rename: the content is never visible at a wider mode, not even for an instant.
+// The content is renamed into place only when its digest is the one sent ($4): a transfer cut
+// short (hapg killed, the connection lost) ends stdin early and must never become the file.
+// Temp files such a cut left behind (older than a minute) are removed.
 const WRITE = `
 set -e
 dir=$(dirname "$1")
 [ -d "$dir" ] || mkdir -p -- "$dir"
+find "$dir" -maxdepth 1 -name '.hapg-put.*' -type f -mmin +1 -delete 2>/dev/null || true
 tmp=$(mktemp "$dir/.hapg-put.XXXXXXXX")
 trap 'rm -f -- "$tmp"' EXIT
 cat > "$tmp"
+sum=$(sha256sum < "$tmp")
+if [ "\${sum%% *}" != "$4" ]; then echo "incomplete transfer (digest mismatch): $1 left as it was" >&2; exit 1; fi
 [ -z "$3" ] || chown -- "$3" "$tmp"
 chmod -- "$2" "$tmp"
 mv -f -- "$tmp" "$1"
@@ -96,7 +102,7 @@ export async function putFile(run: Run, host: string, path: string, content: str
       await described(shown(`chown/chmod ${mode}`), run(['sh', '-c', FIX_ATTRIBUTES, 'hapg-fix', path, mode, chownSpec(opts)], { sudo: true }));
       return { changed: true };
     case 'content':
-      await described(shown('write'), run(['sh', '-c', WRITE, 'hapg-put', path, mode, chownSpec(opts)], { sudo: true, stdin: data }));
+      await described(shown('write'), run(['sh', '-c', WRITE, 'hapg-put', path, mode, chownSpec(opts), sha256], { sudo: true, stdin: data }));
       return { changed: true };
   }
 }

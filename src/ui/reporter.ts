@@ -1,4 +1,5 @@
 import type { EventSink, RunEvent } from '../run/events.js';
+import { withFaultInjection } from '../run/fault-injection.js';
 import { ListrProgress } from './listr-progress.js';
 
 export type OutputMode = 'json' | 'plain' | 'tty';
@@ -22,6 +23,11 @@ export async function closeProgress(error?: Error): Promise<void> {
 
 /** Picks the renderer: `--json` for machines, listr2 on a terminal, plain lines otherwise. */
 export function createReporter(opts: { json?: boolean; quiet?: boolean }): Reporter {
+  const reporter = pickReporter(opts);
+  return { ...reporter, sink: withFaultInjection(reporter.sink) };
+}
+
+function pickReporter(opts: { json?: boolean; quiet?: boolean }): Reporter {
   if (!opts.json && !opts.quiet && process.stderr.isTTY && !process.env['CI']) {
     const progress = new ListrProgress();
     active = progress;

@@ -28,7 +28,7 @@ let app: PgTarget;
 
 interface StatusJson {
   healthy: boolean;
-  clusters: { name: string; members: { name: string; role: string; state: string; timeline?: number; pendingRestart: boolean }[]; problems: string[] }[];
+  clusters: { name: string; members: { name: string; role: string; state: string; timeline?: number; pendingRestart: boolean; release?: string; postgresVersion?: string; patroniVersion?: string }[]; problems: string[] }[];
 }
 
 async function healthyStatus(): Promise<StatusJson> {
@@ -85,7 +85,10 @@ describe(`Debian 12 (bookworm): PostgreSQL ${pgMajor(lab)}, Patroni 3.0, etcd 3.
     expect(versions).toMatch(/^keepalived 1:2\.2\./m);
 
     const status = await healthyStatus();
-    for (const c of status.clusters) expect(c.members.filter((m) => m.state !== healthyStateOf(lab, m.role))).toEqual([]);
+    for (const c of status.clusters) {
+      expect(c.members.filter((m) => m.state !== healthyStateOf(lab, m.role))).toEqual([]);
+      for (const m of c.members) expect(`${m.release} ${m.postgresVersion} ${m.patroniVersion}`).toMatch(/^Debian 12 15\.\d+ 3\.0\.\d+$/);
+    }
     expect(status.clusters.find((c) => c.name === 'dr')!.members.map((m) => `${m.name}:${m.role}`).sort()).toEqual(['pg4:standby_leader', 'pg5:replica']);
     const sysid = (h: string) => sql(h, 'select system_identifier from pg_control_system()');
     const id = await sysid('pg1');

@@ -18,7 +18,7 @@ let planned: string[];
 
 interface StatusJson {
   healthy: boolean;
-  clusters: { name: string; members: { name: string; role: string; state: string; timeline?: number }[]; vipHolders: string[]; problems: string[]; haproxy: { host: string; servers?: { proxy: string; server: string; status: string }[] }[] }[];
+  clusters: { name: string; members: { name: string; role: string; state: string; timeline?: number; release?: string; postgresVersion?: string; patroniVersion?: string }[]; vipHolders: string[]; problems: string[]; haproxy: { host: string; servers?: { proxy: string; server: string; status: string }[] }[] }[];
   etcd: { name: string; members: { host: string; healthy: boolean }[] }[];
 }
 
@@ -125,6 +125,12 @@ describe('deploy on three bare hosts, every role', () => {
     expect(report.clusters[0]!.members.map((m) => m.role).sort()).toEqual(['leader', 'replica', 'replica']);
     expect(report.etcd[0]!.members.every((m) => m.healthy)).toBe(true);
     expect(report.clusters[0]!.vipHolders).toHaveLength(1);
+    // What each member runs: the lab's release and the PostgreSQL major it ships.
+    for (const m of report.clusters[0]!.members) {
+      expect(m.release).toBe(`Debian ${lab.release === 'bookworm' ? 12 : 13}`);
+      expect(m.postgresVersion).toMatch(new RegExp(`^${pgMajor(lab)}\\.\\d+$`));
+      expect(m.patroniVersion).toMatch(lab.release === 'bookworm' ? /^3\.0\./ : /^4\./);
+    }
   });
 
   it('keeps secrets in a 0600 file and patroni.yml 0600 owned by postgres, never in output', async () => {

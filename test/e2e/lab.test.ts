@@ -189,6 +189,28 @@ describe('hapg lab', () => {
     expect((await labStatus()).hosts.find((h) => h.name === B)).toMatchObject({ isolated: false, sshReachable: true });
   });
 
+  it('partitions two groups of hosts from each other, each still reaching the rest, and heals', async () => {
+    await runLabCommand(['partition', A, B]);
+    try {
+      expect(await reaches(A, B)).toBe(false);
+      expect(await reaches(B, A)).toBe(false);
+      expect(await reaches(A, OTHER)).toBe(true);
+      expect(await reaches(B, OTHER)).toBe(true);
+      // The control machine reaches both: a partition between datacenters, not an isolation.
+      await expectSshWorks(A);
+      await expectSshWorks(B);
+      const hosts = (await labStatus()).hosts;
+      expect(hosts.find((h) => h.name === A)).toMatchObject({ isolated: false, cutFrom: [B] });
+      expect(hosts.find((h) => h.name === B)).toMatchObject({ isolated: false, cutFrom: [A] });
+    } finally {
+      await runLabCommand(['heal', A]);
+    }
+    expect(await reaches(A, B)).toBe(true);
+    expect(await reaches(B, A)).toBe(true);
+    const hosts = (await labStatus()).hosts;
+    expect(hosts.filter((h) => h.cutFrom.length > 0)).toEqual([]);
+  });
+
   it('`lab up` boots stopped hosts and heals isolated ones, keeping the others', async () => {
     const before = await readLabState(labPaths());
     await runLabCommand(['stop', B]);

@@ -250,4 +250,35 @@ describe('rolling configuration changes under write load', () => {
     await expectConverged('load_f', load);
     for (const h of HOSTS) expect(await show(h, 'shared_buffers')).toBe('192MB');
   });
+
+  it('(g) synchronous mode with a nofailover member: the restart switches over to the replica that may lead', async () => {
+    const leader = leaderOf(await status())[0]!;
+    const [capable, noFailover] = HOSTS.filter((h) => h !== leader) as [string, string];
+    const doc = YAML.parse(await readFile(inventory, 'utf8'));
+    doc.hosts[noFailover].tags = { nofailover: true };
+    doc.clusters.main.patroni = { ...doc.clusters.main.patroni, synchronous_mode: true };
+    await writeFile(inventory, YAML.stringify(doc));
+    const enable = await deployUnderLoad('load_g1');
+    expect(enable.deploy.exitCode, enable.deploy.stderr.slice(-1000)).toBe(0);
+    expect(enable.restarts).toEqual([]);
+    // Patroni names its synchronous standby among the members it may fail over to only.
+    const syncStandby = async () => {
+      const view = (await fetch(`http://${addressOf(leader)}:8008/cluster`).then((r) => r.json())) as { members: { name: string; role: string }[] };
+      return view.members.filter((m) => m.role === 'sync_standby').map((m) => m.name);
+    };
+    await eventually(`${capable} to be the synchronous standby`, async () => {
+      const sync = await syncStandby();
+      return sync.length === 1 && sync[0] === capable ? sync : new Error(`synchronous standby: ${sync.join(', ') || 'none'}`);
+    }, 60_000);
+
+    await editInventory((c) => (c.postgres.parameters.max_connections = 140));
+    const { deploy, load, restarts } = await deployUnderLoad('load_g2');
+    expect(deploy.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
+    expect(deploy.exitCode).toBe(0);
+    expect(restarts.slice(0, 2).sort()).toEqual([capable, noFailover].sort());
+    const after = await expectConverged('load_g2', load);
+    expect(leaderOf(after)).toEqual([capable]);
+    for (const h of HOSTS) expect(await show(h, 'max_connections')).toBe('140');
+    expect(await syncStandby()).not.toContain(noFailover);
+  });
 });

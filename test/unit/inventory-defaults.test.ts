@@ -34,7 +34,7 @@ describe('inventory defaults', () => {
     expect(inventory.hosts['pg1']).toEqual({
       address: '192.0.2.11',
       datacenter: 'dc1',
-      tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+      tags: { nofailover: false, noloadbalance: false, clonefrom: false },
     });
   });
 
@@ -62,6 +62,7 @@ describe('inventory defaults', () => {
       maximum_lag_on_failover: 1048576,
       synchronous_mode: false,
       synchronous_mode_strict: false,
+      failsafe_mode: false,
       use_pg_rewind: true,
       use_slots: true,
       permanent_slots: {},

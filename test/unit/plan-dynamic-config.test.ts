@@ -24,6 +24,13 @@ describe('dynamic configuration', () => {
     expect(dynamicConfigChanges(live, desired)).toEqual([]);
   });
 
+  it('failsafe_mode: unset in a cluster bootstrapped before hapg set it means false (Patroni\'s default); true is patched', () => {
+    const live = liveAfterBootstrap();
+    delete live['failsafe_mode'];
+    expect(dynamicConfigChanges(live, desired)).toEqual([]);
+    expect(dynamicConfigChanges(live, { ...desired, failsafe_mode: true })).toEqual([{ key: 'failsafe_mode', from: undefined, to: true }]);
+  });
+
   it('one PATCH with only the differing keys, nested as Patroni expects, with credentials', () => {
     const live = liveAfterBootstrap();
     (live['postgresql'] as { parameters: Record<string, unknown> }).parameters['shared_buffers'] = '128MB';

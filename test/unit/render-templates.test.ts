@@ -77,6 +77,17 @@ describe('patroni.yml', () => {
     expect(doc.tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
   });
 
+  it('keeps a nofailover member from being the synchronous standby unless the inventory says otherwise', () => {
+    const tagsOf = (tags: Record<string, boolean>) => {
+      const inv = structuredClone(inventory);
+      inv.hosts['pg2']!.tags = { ...inv.hosts['pg2']!.tags, ...tags };
+      return parseYaml(renderTemplate('patroni/patroni.yml', patroniContext(buildModel(inv), 'main', 'pg2', secrets).context)).tags;
+    };
+    expect(tagsOf({ nofailover: true })).toMatchObject({ nofailover: true, nosync: true });
+    expect(tagsOf({ nofailover: true, nosync: false })).toMatchObject({ nofailover: true, nosync: false });
+    expect(tagsOf({ nosync: true })).toMatchObject({ nofailover: false, nosync: true });
+  });
+
   it('renders the Patroni unit as the postgres user', () => {
     const unit = renderTemplate('patroni/patroni.service', { scope: 'main', name: 'pg2', configPath: '/etc/patroni/patroni.yml', etcdLocal: true });
     expect(unit).toMatch(/^User=postgres$/m);

@@ -133,6 +133,18 @@ describe('putFile with the real scripts (local /bin/sh)', () => {
     await expect(putFile(localRun, 'local', path, 'x', { mode: 0o644 })).rejects.toThrow(`local: cannot write ${path}: a directory is in the way`);
   });
 
+  it('never renames a transfer cut short into place (hapg killed, the connection lost mid-write)', async () => {
+    const path = join(dir, 'patroni.yml');
+    await putFile(localRun, 'local', path, 'scope: main\n', { mode: 0o600 });
+    // The host receives only the first half of the new content, then end of input.
+    const truncated: typeof localRun = (argv, opts) => localRun(argv, { ...opts, ...(opts.stdin !== undefined ? { stdin: Buffer.from(opts.stdin).subarray(0, 6) } : {}) });
+    const err = (await putFile(truncated, 'local', path, 'scope: other\nname: pg1\n', { mode: 0o600 }).catch((e: unknown) => e)) as CommandError;
+    expect(err).toBeInstanceOf(CommandError);
+    expect(err.message).toMatch(/incomplete transfer \(digest mismatch\)/);
+    expect(await readFile(path, 'utf8')).toBe('scope: main\n');
+    expect(await readdir(dir)).toEqual(['patroni.yml']);
+  });
+
   it('names the file operation, not the script, when a step fails', async () => {
     const path = join(dir, 'x');
     const err = (await putFile(localRun, 'local', path, 'x', { mode: 0o644, owner: 'no-such-user-hapg' }).catch((e: unknown) => e)) as CommandError;

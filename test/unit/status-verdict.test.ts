@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.js';
-import type { ClusterMember } from '../../src/tasks/patroni/rest.js';
+import { renderStatus } from '../../src/commands/status.js';
+import { serverVersionText, type ClusterMember } from '../../src/tasks/patroni/rest.js';
+import { mixedReleaseNote } from '../../src/tasks/status/gather.js';
 import { clusterProblems } from '../../src/tasks/status/verdict.js';
 
 const { inventory } = await loadInventory('inventories/three-hosts.yml');
@@ -34,4 +36,24 @@ describe('cluster verdict (the checks of field report 004)', () => {
     ['a member lagging', [healthy[0]!, member('pg2', { lag: 2_000_000 }), member('pg3')], 'pg2 lags 2000000 bytes (maximum_lag_on_failover 1048576)'],
     ['a stranger', [...healthy, member('pg9')], 'members not in the inventory: pg9'],
   ])('%s', (_, members, problem) => expect(clusterProblems(cluster, members)).toContain(problem));
+});
+
+describe('what each member runs', () => {
+  it('reads PostgreSQL version numbers as Patroni reports them', () => {
+    expect(serverVersionText(170006)).toBe('17.6');
+    expect(serverVersionText(150014)).toBe('15.14');
+    expect(serverVersionText(undefined)).toBeUndefined();
+  });
+
+  it('notes members on different Debian releases (a rolling OS upgrade), not when they agree', () => {
+    expect(mixedReleaseNote(new Map([['pg1', 'Debian 12'], ['pg2', 'Debian 13'], ['pg3', 'Debian 13']]))).toBe('members run different releases: Debian 12 (pg1), Debian 13 (pg2, pg3)');
+    expect(mixedReleaseNote(new Map([['pg1', 'Debian 13'], ['pg2', 'Debian 13'], ['pg3', undefined]]))).toBeUndefined();
+  });
+
+  it('shows release, PostgreSQL and Patroni versions per member', () => {
+    const members = healthy.map((m) => ({ ...m, release: 'Debian 13', postgresVersion: '17.6', patroniVersion: '4.0.7' }));
+    const text = renderStatus({ etcd: [], clusters: [{ name: 'main', members, haproxy: [], vipHolders: [], problems: [], notes: [] }], healthy: true });
+    expect(text).toMatch(/^MEMBER\s+HOST\s+RELEASE\s+POSTGRES\s+PATRONI\s+ROLE/m);
+    expect(text).toMatch(/^pg1\s+pg1\s+Debian 13\s+17\.6\s+4\.0\.7\s+leader/m);
+  });
 });

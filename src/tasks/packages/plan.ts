@@ -27,11 +27,14 @@ const INSTALL_SCRIPT = [
   `  trap 'rm -f ${POLICY_RC_PATH}' EXIT`,
   'fi',
   'export DEBIAN_FRONTEND=noninteractive',
+  // A run killed mid-install leaves dpkg interrupted (or its apt-get still running): wait for
+  // the package lock, finish what dpkg left half-configured, then install as usual.
+  'for i in $(seq 1 300); do out=$(dpkg --configure -a --force-confold 2>&1) && break; case "$out" in *lock*) sleep 1 ;; *) printf "%s\\n" "$out" >&2; break ;; esac; done',
   // A stalled transfer (a proxy that stops answering mid-file) fails after 30 s and is retried,
   // instead of hanging the deploy. An index download that stalls while the connection stays
   // open (seen with apt-cacher-ng when several hosts fetch the same InRelease at once) escapes
   // that timeout, so each update attempt is also bounded as a whole (it only touches lists).
-  'net="-o Acquire::http::Timeout=30 -o Acquire::Retries=3"',
+  'net="-o Acquire::http::Timeout=30 -o Acquire::Retries=3 -o DPkg::Lock::Timeout=300"',
   'for attempt in 1 2 3 4; do timeout -k 10 120 apt-get update -q $net && break; [ "$attempt" = 4 ] && exit 1; sleep $((attempt * 3)); done',
   'apt-get install -y -q --no-install-recommends $net -o Dpkg::Options::=--force-confold "$@"',
 ].join('\n');

@@ -23,6 +23,7 @@ export interface PatroniContext {
     maximumLagOnFailover: number;
     synchronousMode: boolean;
     synchronousModeStrict: boolean;
+    failsafeMode: boolean;
     usePgRewind: boolean;
     useSlots: boolean;
     parameters: Pair[];
@@ -78,6 +79,7 @@ export function patroniContext(model: DesiredState, clusterName: string, host: s
       maximumLagOnFailover: dcs.maximum_lag_on_failover,
       synchronousMode: dcs.synchronous_mode,
       synchronousModeStrict: dcs.synchronous_mode_strict,
+      failsafeMode: dcs.failsafe_mode,
       usePgRewind: dcs.postgresql.use_pg_rewind,
       useSlots: dcs.postgresql.use_slots,
       parameters: yamlPairs(dcs.postgresql.parameters),
@@ -117,13 +119,22 @@ function standbyContext(config: StandbyClusterConfig | undefined): PatroniContex
   return { fields: yamlPairs(rest), createReplicaMethods: create_replica_methods };
 }
 
+/**
+ * A member that may never become leader is not picked as the synchronous standby either,
+ * unless the inventory says so: with synchronous_mode Patroni fails over (and switches over)
+ * only to the synchronous standby, so a nofailover one would leave no failover at all.
+ */
+export function effectiveNosync(tags: Inventory['hosts'][string]['tags']): boolean {
+  return tags.nosync ?? tags.nofailover;
+}
+
 function tagPairs(tags: Inventory['hosts'][string]['tags'] | undefined): Pair[] {
   if (!tags) return [];
   const pairs: Pair[] = [
     { name: 'nofailover', value: String(tags.nofailover) },
     { name: 'noloadbalance', value: String(tags.noloadbalance) },
     { name: 'clonefrom', value: String(tags.clonefrom) },
-    { name: 'nosync', value: String(tags.nosync) },
+    { name: 'nosync', value: String(effectiveNosync(tags)) },
   ];
   if (tags.replicatefrom) pairs.push({ name: 'replicatefrom', value: yamlValue(tags.replicatefrom) });
   return pairs;

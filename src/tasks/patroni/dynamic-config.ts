@@ -15,14 +15,17 @@ const same = (a: unknown, b: unknown): boolean => {
   return String(a) === String(b);
 };
 
+/** What Patroni assumes for a key its configuration lacks (a cluster bootstrapped before hapg set it). */
+const PATRONI_DEFAULTS: Partial<Record<string, unknown>> = { failsafe_mode: false };
+
 /**
  * The settings whose live value differs from the inventory's. Keys the inventory does not
  * name are left as they are (someone may have set them with patronictl edit-config).
  */
 export function dynamicConfigChanges(live: Record<string, unknown>, desired: DynamicConfig): ConfigChange[] {
   const changes: ConfigChange[] = [];
-  for (const key of ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'synchronous_mode', 'synchronous_mode_strict'] as const) {
-    if (!same(live[key], desired[key])) changes.push({ key, from: live[key], to: desired[key] });
+  for (const key of ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'synchronous_mode', 'synchronous_mode_strict', 'failsafe_mode'] as const) {
+    if (!same(live[key] ?? PATRONI_DEFAULTS[key], desired[key])) changes.push({ key, from: live[key], to: desired[key] });
   }
   const livePg = (live['postgresql'] ?? {}) as { use_pg_rewind?: unknown; use_slots?: unknown; parameters?: Record<string, unknown> };
   for (const key of ['use_pg_rewind', 'use_slots'] as const) {

@@ -58,6 +58,7 @@ export interface DynamicConfig {
   maximum_lag_on_failover: number;
   synchronous_mode: boolean;
   synchronous_mode_strict: boolean;
+  failsafe_mode: boolean;
   postgresql: { use_pg_rewind: boolean; use_slots: boolean; parameters: Record<string, Scalar> };
   /** Permanent slots, by name (the inventory's and those of standby clusters streaming from this one). */
   slots: Record<string, Record<string, string>>;
@@ -105,6 +106,7 @@ function desiredDynamicConfig(inventory: Inventory, name: string, standby: Stand
     maximum_lag_on_failover: p.maximum_lag_on_failover,
     synchronous_mode: p.synchronous_mode,
     synchronous_mode_strict: p.synchronous_mode_strict,
+    failsafe_mode: p.failsafe_mode,
     postgresql: { use_pg_rewind: p.use_pg_rewind, use_slots: p.use_slots, parameters: { ...BASE_PARAMETERS, ...cluster.postgres.parameters } },
     slots: permanentSlots(inventory, name),
     ...(standby ? { standby_cluster: standby } : {}),

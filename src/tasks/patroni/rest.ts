@@ -24,6 +24,8 @@ export interface PatroniState {
   replication: ReplicationEntry[];
   version: string | undefined;
   scope: string | undefined;
+  /** PostgreSQL's version as "17.6" (undefined while PostgreSQL is not running). */
+  serverVersion: string | undefined;
 }
 
 export function normalizeRole(role: string | undefined): MemberRole {
@@ -54,6 +56,13 @@ interface RawPatroni {
   xlog?: { location?: number; received_location?: number; replayed_location?: number };
   replication?: { application_name?: string; client_addr?: string; state?: string; sync_state?: string }[];
   patroni?: { version?: string; scope?: string };
+  server_version?: number;
+}
+
+/** 170006 → "17.6" (PostgreSQL 10 and later). */
+export function serverVersionText(num: number | undefined): string | undefined {
+  if (!num) return undefined;
+  return `${Math.floor(num / 10000)}.${num % 10000}`;
 }
 
 /** Parses a `GET /patroni` body (any HTTP status: 503 still carries the member's state). */
@@ -75,6 +84,7 @@ export function parsePatroniState(body: string): PatroniState {
     })),
     version: raw.patroni?.version,
     scope: raw.patroni?.scope,
+    serverVersion: serverVersionText(raw.server_version),
   };
 }
 

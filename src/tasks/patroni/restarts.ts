@@ -136,6 +136,13 @@ function restartBlock(ctx: StageContext, model: DesiredState, name: string, acti
         ...blockFor(action.to),
         replan: async (run) => {
           target = await candidateOf(run.session.facts);
+          // Patroni names a new synchronous standby at its next loop after a restart: wait for it, bounded.
+          const deadline = Date.now() + (cm.spec.patroni.loop_wait * 2 + 5) * 1000;
+          if (!target && cm.spec.patroni.synchronous_mode) run.session.sink({ kind: 'info', message: `waiting up to ${Math.round((deadline - Date.now()) / 1000)} s for a synchronous standby that may become leader` });
+          while (!target && cm.spec.patroni.synchronous_mode && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 1000));
+            target = await candidateOf(run.session.facts);
+          }
           if (!target) {
             throw new HapgError('CLUSTER_UNHEALTHY', `no healthy replica to switch over to${cm.spec.patroni.synchronous_mode ? ' (synchronous_mode: it must be the synchronous standby)' : ''}; --no-switchover restarts the leader in place`);
           }

@@ -1,3 +1,4 @@
+import { osRelease } from '../../facts/system.js';
 import { etcdClient, patroniApi } from '../../model/endpoints.js';
 import type { Session } from '../../run/session.js';
 import { etcdClusterHealth, quorumOf } from '../etcd/health.js';
@@ -27,9 +28,17 @@ export interface StandbyLink {
   slot: (SlotState & { name: string }) | undefined;
 }
 
+/** A member as Patroni lists it, with what its host runs. */
+export interface MemberStatus extends ClusterMember {
+  /** "Debian 13" (undefined when the host did not answer). */
+  release: string | undefined;
+  postgresVersion: string | undefined;
+  patroniVersion: string | undefined;
+}
+
 export interface ClusterStatus {
   name: string;
-  members: ClusterMember[];
+  members: MemberStatus[];
   standby?: StandbyLink;
   /** Worth a look, not a fault: e.g. a slot no cluster of the inventory uses, holding back WAL. */
   notes: string[];
@@ -75,7 +84,11 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
           break;
         }
       }
-      const members = view?.map((m) => ({ ...m, pendingRestart: m.pendingRestart || states.get(m.name)?.pendingRestart === true }));
+      const releases = new Map(await Promise.all(cluster.hosts.map(async (h) => [h, await hostRelease(session, h)] as const)));
+      const members = view?.map((m): MemberStatus => {
+        const st = states.get(m.name);
+        return { ...m, pendingRestart: m.pendingRestart || st?.pendingRestart === true, release: releases.get(m.name), postgresVersion: st?.serverVersion, patroniVersion: st?.version };
+      });
       const leaderState = [...states.values()].find((st) => st?.role === cm.leaderRole);
       const streaming = leaderState && new Set(leaderState.replication.filter((r) => r.state === 'streaming').map((r) => r.applicationName));
       const problems = clusterProblems(cluster, members, streaming);
@@ -83,6 +96,8 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
       if (standby) problems.push(...standbyProblems(standby));
       const leaderHost = runningLeader(states, 'leader');
       const notes = leaderHost ? await straySlotNotes(session, name, leaderHost) : [];
+      const mixed = mixedReleaseNote(releases);
+      if (mixed) notes.push(mixed);
       const haproxy = await Promise.all(
         model.hostsOf('haproxy', name).map(async (host) => {
           const all = await session.facts.get(host, haproxyServers(model, name, host));
@@ -98,6 +113,22 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
   );
   const healthy = etcd.every((e) => e.problems.length === 0) && clusters.every((c) => c.problems.length === 0);
   return { etcd, clusters, healthy };
+}
+
+/** "Debian 13" for a host that answers. */
+async function hostRelease(session: Session, host: string): Promise<string | undefined> {
+  if (!session.remotes.has(host)) return undefined;
+  const os = await session.facts.get(host, osRelease).catch(() => undefined);
+  if (!os) return undefined;
+  return os.id === 'debian' ? `Debian ${os.versionId}` : os.prettyName;
+}
+
+/** Members on different releases (a rolling OS upgrade) are fine while they run one PostgreSQL major; worth a line. */
+export function mixedReleaseNote(releases: ReadonlyMap<string, string | undefined>): string | undefined {
+  const byRelease = new Map<string, string[]>();
+  for (const [host, release] of releases) if (release) byRelease.set(release, [...(byRelease.get(release) ?? []), host]);
+  if (byRelease.size < 2) return undefined;
+  return `members run different releases: ${[...byRelease].map(([r, hosts]) => `${r} (${hosts.join(', ')})`).join(', ')}`;
 }
 
 async function standbyLink(session: Session, name: string, standbyLeader: string | undefined): Promise<StandbyLink> {

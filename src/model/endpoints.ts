@@ -166,8 +166,12 @@ export function etcdClient(model: DesiredState, name: string): EtcdClient {
   return new EtcdClient(name, etcd.hosts, etcd.client_port, etcd.hosts.map((h) => hostPort(addressOf(model.inventory, h), etcd.client_port)), secure, security);
 }
 
-/** etcd's errors that mean "log in first": no token, or one that expired. */
-const ETCD_LOGIN_WANTED = /user name is empty|invalid auth token|auth token is invalid/;
+/**
+ * etcd's errors that mean "log in first": no token, or one that expired. A write without a
+ * token is refused as "permission denied" (etcd 3.5): that too asks for a login; when it
+ * comes with a valid token, the one retry gets the same answer, which is then returned.
+ */
+const ETCD_LOGIN_WANTED = /user name is empty|invalid auth token|auth token is invalid|auth: revision in header is old|permission denied/;
 
 /**
  * etcd's token login: POST /v3/auth/authenticate, then the token in the `Authorization`

@@ -1,6 +1,6 @@
 import { HapgError } from '../errors.js';
 import type { FactCache } from '../facts/fact.js';
-import { maskSecrets } from '../secret.js';
+import { maskSecrets, Secret } from '../secret.js';
 import type { Remote } from '../ssh/types.js';
 import type { EventSink } from './events.js';
 import { CLIENT_CONNINFO, psqlArgv } from './psql.js';
@@ -132,6 +132,12 @@ async function issueCertificate(step: CertStep, remote: Remote): Promise<{ chang
   return { changed: true };
 }
 
+// A Secret in a step's body prints as *** (plans, logs); only the request carries its value.
+function revealSecrets(this: unknown, key: string, value: unknown): unknown {
+  const original = (this as Record<string, unknown>)[key];
+  return original instanceof Secret ? original.reveal() : value;
+}
+
 async function callHttp(step: HttpStep, remote: Remote): Promise<{ changed: boolean; reason?: string }> {
   const response = await remote.http({
     method: step.method,
@@ -141,7 +147,7 @@ async function callHttp(step: HttpStep, remote: Remote): Promise<{ changed: bool
     ...(step.tls ? { tls: step.tls } : {}),
     ...(step.schemeFallback ? { schemeFallback: true } : {}),
     ...(step.login ? { login: step.login } : {}),
-    ...(step.body !== undefined ? { body: JSON.stringify(step.body), headers: { 'content-type': 'application/json' } } : {}),
+    ...(step.body !== undefined ? { body: JSON.stringify(step.body, revealSecrets), headers: { 'content-type': 'application/json' } } : {}),
     ...(step.basicAuth ? { basicAuth: step.basicAuth } : {}),
     ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
   });

@@ -2,6 +2,7 @@ import type { Inventory } from '../../inventory/schema.js';
 import type { Placement } from '../../model/placement.js';
 import type { Component } from '../component.js';
 import { etcdQuorumGate } from './gate.js';
+import { etcdAuthStage } from './auth.js';
 import { etcdStage } from './stage.js';
 
 /** etcd members: hapg runs one etcd per host, so a host listed in a second etcd cluster is that cluster's error, not a second placement. */
@@ -35,6 +36,6 @@ export const etcdComponent: Component = {
   placements,
   stages: {
     gates: (model) => Object.keys(model.inventory.etcd).map((name) => etcdQuorumGate(model, name)),
-    dcs: (model) => Object.keys(model.inventory.etcd).map((name) => etcdStage(model, name)),
+    dcs: (model) => Object.keys(model.inventory.etcd).flatMap((name) => [etcdStage(model, name), etcdAuthStage(model, name)]),
   },
 };

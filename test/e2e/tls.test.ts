@@ -14,7 +14,7 @@ const HOSTS = ['pg26', 'pg27', 'pg28'];
 const VIP = { address: vipAddress(lab, 126), interface: 'eth0', router_id: 76 };
 const CA = '/etc/hapg/tls/ca.crt';
 let inventory: string;
-let deployed: { exitCode: number; stdout: string; stderr: string };
+let deployed: Awaited<ReturnType<typeof hapg>>;
 let planned: string;
 
 const addr = (host: string) => addressOfHost(lab, host);

@@ -1,4 +1,5 @@
 import type { Component } from '../component.js';
+import { tlsHosts } from './model.js';
 import { tlsStage, tlsTrustGate } from './stage.js';
 
 /**
@@ -9,7 +10,8 @@ import { tlsStage, tlsTrustGate } from './stage.js';
  */
 export const tlsComponent: Component = {
   name: 'tls',
-  placements: () => [],
+  // Keys and certificate requests are made on the hosts with openssl.
+  placements: (inventory) => tlsHosts(inventory).map((host) => ({ component: 'tls', of: 'tls', host, role: 'tls', ports: [], packages: ['openssl'], services: [], dataPaths: [] })),
   stages: {
     gates: (model) => [tlsTrustGate(model)],
     hosts: (model) => [tlsStage(model)],

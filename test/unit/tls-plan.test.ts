@@ -157,3 +157,18 @@ describe('etcd authentication plan', () => {
     expect(items).toEqual([{ kind: 'noop', host: 'pg1', reason: 'etcd dc1: authentication on, users and roles as wanted' }]);
   });
 });
+
+describe('standby clusters and TLS', () => {
+  it('a standby cluster with TLS on either side is refused with one line naming the path', () => {
+    const text = `hosts:
+  pg1: { address: 192.0.2.11 }
+  pg2: { address: 192.0.2.12 }
+etcd:
+  dc1: { hosts: [pg1] }
+clusters:
+  main: { hosts: [pg1], tls: true }
+  dr: { hosts: [pg2], standby: { cluster: main, source: members } }
+`;
+    expect(() => parseInventory(text, 'inv.yml')).toThrow(/clusters\.dr\.tls: TLS is not supported yet between a standby cluster and its source/);
+  });
+});

@@ -89,11 +89,11 @@ const PatroniTags = z
   })
   .describe('Patroni tags of the member on this host');
 
-/** A certificate and its private key, ready-made (kept on the operator's machine, uploaded 0600). */
+/** A certificate and its private key, ready-made (kept on the operator's machine). */
 const ReadyCertificate = z
   .strictObject({
     cert_file: LocalPath.describe('PEM certificate, signed by tls.ca'),
-    key_file: LocalPath.describe('Its PEM private key (mode 0600 on this machine; uploaded 0600, never printed)'),
+    key_file: LocalPath.describe('Its PEM private key (mode 0600 on this machine; never printed)'),
   })
   .describe('A ready certificate instead of one hapg issues');
 
@@ -102,7 +102,6 @@ const HostSchema = z.strictObject({
   datacenter: Name.default('dc1').describe('Datacenter of the host; picks the etcd cluster of a cluster'),
   ssh: SshOverrides.optional(),
   tags: PatroniTags.prefault({}),
-  tls: ReadyCertificate.optional().describe("This host's certificate, when tls.ca has no key_file (hapg cannot issue one)"),
 });
 
 const days = (max: number) =>
@@ -113,11 +112,11 @@ const TlsSchema = z
     ca: z
       .strictObject({
         file: LocalPath.describe('PEM certificate of the CA every host trusts'),
-        key_file: LocalPath.optional().describe('Its private key: hapg signs the hosts\' certificates with it; without it every host needs hosts.<name>.tls'),
+        key_file: LocalPath.optional().describe('Its private key: hapg signs the hosts\' certificates with it (required while TLS is on: ready host certificates are not supported yet)'),
       })
       .optional()
       .describe("An existing CA; omitted: hapg creates one next to the secrets file (.hapg/<inventory>.ca.crt, key .ca.key, mode 0600)"),
-    client: ReadyCertificate.optional().describe("hapg's own etcd client certificate (no Common Name), when tls.ca has no key_file"),
+    client: ReadyCertificate.optional().describe("hapg's own etcd client certificate (no Common Name, signed by tls.ca) instead of one hapg issues"),
     validity_days: days(3650).default(365).describe('Validity of the certificates hapg issues'),
     renew_days: days(3650).default(30).describe('deploy renews a certificate that expires within this many days'),
     warning_days: days(3650).default(30).describe('status reports DEGRADED when a certificate expires within this many days'),

@@ -42,6 +42,9 @@ export async function prepareTls(loaded: Pick<LoadedInventory, 'inventory' | 'pa
   const { inventory } = loaded;
   if (!tlsNeeded(inventory)) return { material: undefined, created: [], persist: async () => {} };
   const ca = await prepareCa(loaded, opts);
+  if (!ca.ca.key) {
+    throw new HapgError('INVENTORY_INVALID', `tls.ca: hapg signs the hosts' certificates with the CA: set tls.ca.key_file (ready host certificates are not supported yet)`);
+  }
   const created = ca.created ? ['ca'] : [];
   const configured = inventory.tls.client;
   if (configured) {

@@ -172,3 +172,26 @@ clusters:
     expect(() => parseInventory(text, 'inv.yml')).toThrow(/clusters\.dr\.tls: TLS is not supported yet between a standby cluster and its source/);
   });
 });
+
+describe('the CA on the operator machine', () => {
+  it('an inventory CA without its key is refused before any host is touched; a key open to others is refused', async () => {
+    const { mkdtemp, writeFile, chmod } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { createCa } = await import('../../src/pki/ca.js');
+    const { prepareTls } = await import('../../src/pki/material.js');
+    const dir = await mkdtemp(path.join(tmpdir(), 'hapg-unit-ca-'));
+    const ca = await createCa('unit');
+    await writeFile(path.join(dir, 'ca.crt'), ca.cert);
+    await writeFile(path.join(dir, 'ca.key'), ca.key, { mode: 0o644 });
+    await chmod(path.join(dir, 'ca.key'), 0o644);
+    const withCa = (extra: string) => parseInventory(`${inventoryText(true)}tls:\n  ca: { file: ca.crt${extra} }\n`, path.join(dir, 'inv.yml'));
+    await expect(prepareTls(withCa(''), { createMissing: true })).rejects.toThrow(/set tls\.ca\.key_file/);
+    await expect(prepareTls(withCa(', key_file: ca.key'), { createMissing: true })).rejects.toThrow(/has mode 0644, open to group or others/);
+    await chmod(path.join(dir, 'ca.key'), 0o600);
+    const ready = await prepareTls(withCa(', key_file: ca.key'), { createMissing: false });
+    expect(ready.material?.ca.source).toBe('inventory');
+    expect(ready.material?.client.cert).toMatch(/BEGIN CERTIFICATE/);
+    expect(String(ready.material?.client.key)).toBe('***');
+  });
+});

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { prepareSecrets } from '../inventory/secrets.js';
+import { openAccess } from '../model/access.js';
 import { withRunLock } from '../run/lock.js';
 import { withSession } from '../run/session.js';
 import { deploy, type ClusterReport } from '../stages/deploy.js';
@@ -36,6 +37,7 @@ async function runDeploy(opts: DeployCommandOptions): Promise<number> {
   const report = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
     connectedMs = Date.now() - started;
     const prepared = await prepareSecrets(session.loaded, { createMissing: true, rotate: opts.rotateSecrets ?? false });
+    const tls = await openAccess(session, prepared.secrets, { createMissing: true });
     return withRunLock(session, { command: 'deploy', breakLock: opts.breakLock ?? false }, (lock) =>
       deploy(session, prepared.secrets, {
         force: opts.force ?? false,
@@ -43,7 +45,10 @@ async function runDeploy(opts: DeployCommandOptions): Promise<number> {
         freshSecrets: prepared.created,
         rotateSecrets: opts.rotateSecrets ?? false,
         allowEven: opts.allowEven ?? false,
-        beforeFirstChange: prepared.persist,
+        beforeFirstChange: async () => {
+          await prepared.persist();
+          await tls.persist();
+        },
         afterStage: lock.afterStage,
       }),
     );

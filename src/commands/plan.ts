@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { fileContent } from '../facts/files.js';
 import { prepareSecrets } from '../inventory/secrets.js';
+import { openAccess } from '../model/access.js';
 import { withSession } from '../run/session.js';
 import { planDeploy } from '../stages/deploy.js';
 import { planJson, renderPlan } from '../ui/plan-render.js';
@@ -19,6 +20,7 @@ export function registerPlanCommand(program: Command): void {
       const reporter = createReporter({ ...opts, quiet: !opts.json });
       await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
         const prepared = await prepareSecrets(session.loaded, { createMissing: false, placeholders: true });
+        await openAccess(session, prepared.secrets, { createMissing: false, placeholder: true });
         const plan = await planDeploy(session, prepared.secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts), freshSecrets: prepared.created, rotateSecrets: opts.rotateSecrets ?? false, allowEven: opts.allowEven ?? false });
         const text = await renderPlan(plan, (host, path) => session.facts.get(host, fileContent(path)));
         await reporter.result(text, planJson(plan));

@@ -5,6 +5,7 @@ import { prepareSecrets, resolveSecrets } from '../inventory/secrets.js';
 import { withRunLock } from '../run/lock.js';
 import { patroniApi } from '../model/endpoints.js';
 import { buildModel } from '../model/model.js';
+import { openAccess } from '../model/access.js';
 import { withSession } from '../run/session.js';
 import { deploy } from '../stages/deploy.js';
 import { deployGraph } from '../stages/graph.js';
@@ -43,10 +44,15 @@ export function registerStandbyCommands(program: Command): void {
       const reporter = createReporter(opts);
       const started = Date.now();
       const report = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
-        const stages = [preflightStage(), ...rebuildStages(session.model, session.loaded.path, opts.cluster), ...deployGraph(session.model, { preflight: false })];
         const prepared = await prepareSecrets(session.loaded, { createMissing: true });
+        const tls = await openAccess(session, prepared.secrets, { createMissing: true });
+        const stages = [preflightStage(), ...rebuildStages(session.model, session.loaded.path, opts.cluster), ...deployGraph(session.model, { preflight: false })];
+        const beforeFirstChange = async () => {
+          await prepared.persist();
+          await tls.persist();
+        };
         return withRunLock(session, { command: `standby rebuild --cluster ${opts.cluster}`, breakLock: opts.breakLock ?? false }, (lock) =>
-          deploy(session, prepared.secrets, { ...options, freshSecrets: prepared.created, beforeFirstChange: prepared.persist, afterStage: lock.afterStage }, stages),
+          deploy(session, prepared.secrets, { ...options, freshSecrets: prepared.created, beforeFirstChange, afterStage: lock.afterStage }, stages),
         );
       });
       const rebuilt = report.clusters.find((c) => c.name === opts.cluster);
@@ -74,6 +80,7 @@ export function registerStandbyCommands(program: Command): void {
       let timeline: number | undefined;
       await withSession({ ...sessionOptionsOf(opts), hosts, optional }, reporter.sink, async (session) => {
         const secrets = await resolveSecrets(session.loaded, { createMissing: false });
+        await openAccess(session, secrets, { createMissing: false });
         await withRunLock(session, { command: `standby promote --cluster ${opts.cluster}`, breakLock: opts.breakLock ?? false }, () =>
           runGraph(promoteStages(session.model, path, opts.cluster, { force: opts.force ?? false }, outcome), { session, model: session.model, secrets, options }, 'deploy'),
         );

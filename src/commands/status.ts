@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { renderBackupStatus } from '../tasks/pgbackrest/status.js';
 import { ExitCode } from '../errors.js';
+import { openAccess } from '../model/access.js';
 import { withSession } from '../run/session.js';
 import { gatherStatus, type StandbyLink, type StatusReport } from '../tasks/status/gather.js';
 import { createReporter } from '../ui/reporter.js';
@@ -13,7 +14,10 @@ export function registerStatusCommand(program: Command): void {
     .description('show etcd, Patroni members, HAProxy backends and the VIP, and judge their health (exit 1 when degraded)')
     .action(async (opts: InventoryCommandOptions) => {
       const reporter = createReporter({ ...opts, quiet: !opts.json });
-      const report = await withSession({ ...sessionOptionsOf(opts), everyHostOptional: true }, reporter.sink, gatherStatus);
+      const report = await withSession({ ...sessionOptionsOf(opts), everyHostOptional: true }, reporter.sink, async (session) => {
+        await openAccess(session, undefined, { createMissing: false });
+        return gatherStatus(session);
+      });
       await reporter.result(renderStatus(report), report);
       process.exitCode = report.healthy ? ExitCode.ok : ExitCode.failed;
     });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { resolveSecrets } from '../inventory/secrets.js';
 import { withRunLock } from '../run/lock.js';
+import { openAccess } from '../model/access.js';
 import { withSession } from '../run/session.js';
 import { runGraph } from '../stages/run.js';
 import { DEFAULT_ROLLING } from '../tasks/patroni/restart-options.js';
@@ -24,6 +25,7 @@ export function registerSwitchoverCommand(program: Command): void {
       const reporter = createReporter(opts);
       const result = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
         const secrets = await resolveSecrets(session.loaded, { createMissing: false });
+        await openAccess(session, secrets, { createMissing: false });
         const chosen: Partial<SwitchoverChoice> = {};
         const run = await withRunLock(session, { command: `switchover --cluster ${opts.cluster}`, breakLock: opts.breakLock ?? false }, () =>
           runGraph(switchoverStages(session.model, opts.cluster, opts.to, chosen), { session, model: session.model, secrets, options: { force: false, rolling: DEFAULT_ROLLING } }, 'deploy'),

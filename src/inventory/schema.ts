@@ -89,12 +89,39 @@ const PatroniTags = z
   })
   .describe('Patroni tags of the member on this host');
 
+/** A certificate and its private key, ready-made (kept on the operator's machine). */
+const ReadyCertificate = z
+  .strictObject({
+    cert_file: LocalPath.describe('PEM certificate, signed by tls.ca'),
+    key_file: LocalPath.describe('Its PEM private key (mode 0600 on this machine; never printed)'),
+  })
+  .describe('A ready certificate instead of one hapg issues');
+
 const HostSchema = z.strictObject({
   address: Address.describe('IP address or DNS name hapg connects to and the services advertise'),
   datacenter: Name.default('dc1').describe('Datacenter of the host; picks the etcd cluster of a cluster'),
   ssh: SshOverrides.optional(),
   tags: PatroniTags.prefault({}),
 });
+
+const days = (max: number) =>
+  z.int({ error: 'must be a whole number of days' }).min(1, 'must be at least 1 day').max(max, `must be at most ${max} days`);
+
+const TlsSchema = z
+  .strictObject({
+    ca: z
+      .strictObject({
+        file: LocalPath.describe('PEM certificate of the CA every host trusts'),
+        key_file: LocalPath.optional().describe('Its private key: hapg signs the hosts\' certificates with it (required while TLS is on: ready host certificates are not supported yet)'),
+      })
+      .optional()
+      .describe("An existing CA; omitted: hapg creates one next to the secrets file (.hapg/<inventory>.ca.crt, key .ca.key, mode 0600)"),
+    client: ReadyCertificate.optional().describe("hapg's own etcd client certificate (no Common Name, signed by tls.ca) instead of one hapg issues"),
+    validity_days: days(3650).default(365).describe('Validity of the certificates hapg issues'),
+    renew_days: days(3650).default(30).describe('deploy renews a certificate that expires within this many days'),
+    warning_days: days(3650).default(30).describe('status reports DEGRADED when a certificate expires within this many days'),
+  })
+  .describe('TLS: the CA, and how long certificates live; used by the clusters that set clusters.<name>.tls: true');
 
 const PackagesSchema = z
   .strictObject({
@@ -108,6 +135,12 @@ const EtcdSchema = z.strictObject({
   client_port: Port.default(2379),
   peer_port: Port.default(2380),
   data_dir: DataDirectory.optional().describe('Data directory (default /var/lib/etcd/<name>)'),
+  secrets: z
+    .strictObject({
+      root: SecretRef.default(generated).describe("Password of etcd's root user (authentication on): hapg's own requests log in as root"),
+    })
+    .prefault({})
+    .describe("Passwords of this etcd cluster's users; omitted ones are generated"),
 });
 
 const HBA_TYPES = ['local', 'host', 'hostssl', 'hostnossl', 'hostgssenc', 'hostnogssenc'] as const;
@@ -256,6 +289,7 @@ const ClusterSecrets = z
     rest_api: SecretRef.default(generated),
     check: SecretRef.default(generated).describe("Password of hapg_check, the unprivileged role hapg's write/read checks log in as"),
     vrrp: SecretRef.default(generated).describe('VRRP password of the VIP (keepalived uses its first 8 characters)'),
+    etcd: SecretRef.default(generated).describe("Password of the cluster's etcd user: its role reaches only the cluster's own keys"),
   })
   .describe('Passwords of the roles Patroni needs, its REST API, hapg checks and the VIP; omitted ones are generated');
 
@@ -349,6 +383,10 @@ const ClusterSchema = z.strictObject({
   secrets: ClusterSecrets.prefault({}),
   standby: StandbySchema.optional(),
   backup: BackupSchema.optional(),
+  tls: z
+    .boolean(BOOL)
+    .default(false)
+    .describe('TLS for PostgreSQL, the REST API and their checks, and TLS + authentication on its etcd cluster (opt-in for now: off unless true)'),
 });
 
 const recordOf = <T extends z.ZodType>(what: string, value: T) =>
@@ -366,6 +404,7 @@ export const RawInventorySchema = z
       etcd: recordOf('etcd cluster', EtcdSchema).describe('etcd clusters (the DCS) by name'),
       clusters: recordOf('cluster', ClusterSchema).describe('Patroni clusters by name (the Patroni scope)'),
       secrets_file: LocalPath.optional().describe('Where generated secrets are kept (default .hapg/<inventory>.secrets.yml)'),
+      tls: TlsSchema.prefault({}),
     },
     { error: 'the inventory must be a mapping with hosts, etcd and clusters' },
   )
@@ -382,3 +421,4 @@ export type EtcdCluster = Inventory['etcd'][string];
 export type SshSettings = Inventory['ssh'];
 export type SshOverrides = NonNullable<Host['ssh']>;
 export type Backup = NonNullable<Cluster['backup']>;
+export type TlsSettings = Inventory['tls'];

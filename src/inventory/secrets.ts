@@ -9,9 +9,10 @@ import type { SecretRef } from './primitives.js';
 import type { Inventory } from './schema.js';
 import { generatePassword, readSecretsFile, writeSecretsFile } from './secrets-file.js';
 import { describeChar, firstControlChar } from './text.js';
+import { etcdTls } from '../tasks/tls/model.js';
 
 /** Passwords Patroni needs per cluster, besides the application users. */
-export const CLUSTER_SECRETS = ['superuser', 'replication', 'rewind', 'rest_api', 'check', 'vrrp'] as const;
+export const CLUSTER_SECRETS = ['superuser', 'replication', 'rewind', 'rest_api', 'check', 'vrrp', 'etcd'] as const;
 export type ClusterSecretName = (typeof CLUSTER_SECRETS)[number];
 
 /** Roles a standby cluster shares with its source: it is a physical copy of the source's catalog. */
@@ -20,6 +21,11 @@ const SHARED_WITH_SOURCE: readonly ClusterSecretName[] = ['superuser', 'replicat
 /** Stable key of a cluster secret: `clusters.main.superuser`. */
 export function clusterSecretKey(cluster: string, name: ClusterSecretName): string {
   return `clusters.${cluster}.${name}`;
+}
+
+/** Stable key of the password of etcd cluster `etcd`'s root user: `etcd.dc1.root`. */
+export function etcdRootSecretKey(etcd: string): string {
+  return `etcd.${etcd}.root`;
 }
 
 /** Stable key of an application user's password: `clusters.main.users.app`. */
@@ -171,12 +177,18 @@ export function secretsFilePath(loaded: Pick<LoadedInventory, 'inventory' | 'pat
   return localPath(file, inventoryDir(loaded.path));
 }
 
-/** The secrets an inventory owns; a standby cluster owns only rest_api (the rest are its source's). */
+/** The secrets an inventory owns: etcd's root passwords, each cluster's (a standby cluster shares its source's roles), the users'. */
 function secretSlots(inventory: Inventory): SecretSlot[] {
   const slots: SecretSlot[] = [];
+  for (const [name, etcd] of Object.entries(inventory.etcd)) {
+    // etcd's users exist only where authentication is on (an etcd cluster serving a TLS cluster).
+    if (!etcdTls(inventory, name)) continue;
+    slots.push({ key: etcdRootSecretKey(name), ref: etcd.secrets.root, path: ['etcd', name, 'secrets', 'root'] });
+  }
   for (const [name, cluster] of Object.entries(inventory.clusters)) {
     for (const secret of CLUSTER_SECRETS) {
       if (cluster.standby && SHARED_WITH_SOURCE.includes(secret)) continue;
+      if (secret === 'etcd' && !etcdTls(inventory, cluster.etcd)) continue;
       slots.push({ key: clusterSecretKey(name, secret), ref: cluster.secrets[secret], path: ['clusters', name, 'secrets', secret] });
     }
     for (const [user, spec] of Object.entries(cluster.postgres.users)) {

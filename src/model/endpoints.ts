@@ -3,10 +3,13 @@
 // authentication is a change here, not at a dozen call sites.
 import type { CommandFact, HttpFact } from '../facts/fact.js';
 import { clusterSecretKey, type InventorySecrets } from '../inventory/secrets.js';
-import { psqlArgv } from '../run/psql.js';
+import { CLIENT_CONNINFO, psqlArgv } from '../run/psql.js';
 import type { HttpStep, SqlStep, SqlTarget } from '../run/steps.js';
-import type { HttpRequest } from '../ssh/types.js';
+import type { HttpRequest, HttpResponse, HttpTls, TokenLogin } from '../ssh/types.js';
 import type { Secret } from '../secret.js';
+import { HapgError } from '../errors.js';
+import { etcdRootSecretKey } from '../inventory/secrets.js';
+import { clusterTls, etcdTls } from '../tasks/tls/model.js';
 import { parseEtcdHealth, parseEtcdStatus, parseMemberList, prefixRangeEnd, type EtcdHealth, type EtcdMember, type EtcdStatus } from '../tasks/etcd/facts.js';
 import { PATRONI_ROLES } from '../tasks/patroni/model.js';
 import { parseClusterView, parsePatroniState, type ClusterView, type PatroniState } from '../tasks/patroni/rest.js';
@@ -16,7 +19,18 @@ import { addressOf, hostPort } from './topology.js';
 
 const READ_TIMEOUT_MS = 5000;
 
-/** An etcd cluster's client API, called on a member's loopback through its SSH connection. */
+/** How hapg reaches a service: TLS material (none: plain HTTP) and a login, if the service asks for one. */
+export interface EndpointSecurity {
+  tls: HttpTls | undefined;
+  login: TokenLogin | undefined;
+}
+
+const PLAIN: EndpointSecurity = { tls: undefined, login: undefined };
+
+/**
+ * An etcd cluster's client API, called on a member's loopback through its SSH connection:
+ * over TLS with hapg's client certificate, logged in as root once authentication is on.
+ */
 export class EtcdClient {
   constructor(
     readonly name: string,
@@ -25,13 +39,18 @@ export class EtcdClient {
     readonly port: number,
     /** `addr:port` of every member, as clients (Patroni) list them. */
     readonly endpoints: readonly string[],
+    /** Whether the cluster serves TLS (client certificates) and authentication, as the inventory wants it. */
+    readonly secure: boolean,
+    readonly security: EndpointSecurity = PLAIN,
   ) {}
 
-  readonly scheme = 'http';
+  get scheme(): 'http' | 'https' {
+    return this.secure ? 'https' : 'http';
+  }
 
   /** etcd's own health verdict on the member asked (`GET /health`); undefined when not answering. */
   health(): HttpFact<EtcdHealth | undefined> {
-    return { id: `etcd-health:${this.port}`, http: { method: 'GET', port: this.port, path: '/health', timeoutMs: READ_TIMEOUT_MS }, parse: (res) => (res ? parseEtcdHealth(res.status, res.body) : undefined) };
+    return { id: `etcd-health:${this.port}`, http: this.#request('GET', '/health'), parse: (res) => (res ? parseEtcdHealth(res.status, res.body) : undefined) };
   }
 
   /**
@@ -41,7 +60,7 @@ export class EtcdClient {
   healthAt(address: string, port: number): HttpFact<EtcdHealth | undefined> {
     return {
       id: `etcd-health-at:${address}:${port}`,
-      http: { method: 'GET', address, port, path: '/health', timeoutMs: READ_TIMEOUT_MS },
+      http: { ...this.#request('GET', '/health'), address, port },
       parse: (res) => (res ? parseEtcdHealth(res.status, res.body) : undefined),
     };
   }
@@ -50,7 +69,7 @@ export class EtcdClient {
   status(): HttpFact<EtcdStatus | undefined> {
     return {
       id: `etcd-status:${this.port}`,
-      http: { method: 'POST', port: this.port, path: '/v3/maintenance/status', body: '{}', timeoutMs: READ_TIMEOUT_MS },
+      http: this.#post('/v3/maintenance/status', {}),
       parse: (res) => (res && res.status === 200 ? parseEtcdStatus(res.body) : undefined),
     };
   }
@@ -59,7 +78,7 @@ export class EtcdClient {
   members(): HttpFact<EtcdMember[] | undefined> {
     return {
       id: `etcd-members:${this.port}`,
-      http: { method: 'POST', port: this.port, path: '/v3/cluster/member/list', body: '{}', timeoutMs: READ_TIMEOUT_MS },
+      http: this.#post('/v3/cluster/member/list', {}),
       parse: (res) => (res && res.status === 200 ? parseMemberList(res.body) : undefined),
     };
   }
@@ -68,7 +87,7 @@ export class EtcdClient {
   keyExists(key: string): HttpFact<boolean | undefined> {
     return {
       id: `etcd-key:${this.port}:${key}`,
-      http: { method: 'POST', port: this.port, path: '/v3/kv/range', body: JSON.stringify({ key: b64(key), count_only: true }), timeoutMs: READ_TIMEOUT_MS },
+      http: this.#post('/v3/kv/range', { key: b64(key), count_only: true }),
       parse: (res) => (res && res.status === 200 ? Number((JSON.parse(res.body) as { count?: string }).count ?? 0) > 0 : undefined),
     };
   }
@@ -77,7 +96,7 @@ export class EtcdClient {
   keyValue(key: string): HttpFact<string | null | undefined> {
     return {
       id: `etcd-value:${this.port}:${key}`,
-      http: { method: 'POST', port: this.port, path: '/v3/kv/range', body: JSON.stringify({ key: b64(key) }), timeoutMs: READ_TIMEOUT_MS },
+      http: this.#post('/v3/kv/range', { key: b64(key) }),
       parse: (res) => {
         if (!res || res.status !== 200) return undefined;
         const value = (JSON.parse(res.body) as { kvs?: { value?: string }[] }).kvs?.[0]?.value;
@@ -115,8 +134,39 @@ export class EtcdClient {
     return this.#post('/v3/kv/deleterange', { key: b64(key) });
   }
 
+  /** A request to the member's loopback with this endpoint's TLS and login. */
+  #request(method: HttpRequest['method'], path: string, body?: unknown): HttpRequest {
+    const { tls, login } = this.security;
+    return {
+      method,
+      port: this.port,
+      path,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      timeoutMs: READ_TIMEOUT_MS,
+      ...(tls ? { tls, schemeFallback: true } : {}),
+      ...(login ? { login } : {}),
+    };
+  }
+
   #post(path: string, body: unknown): HttpRequest {
-    return { method: 'POST', port: this.port, path, body: JSON.stringify(body), timeoutMs: READ_TIMEOUT_MS };
+    return this.#request('POST', path, body);
+  }
+
+  /** A step that posts to the v3 API of the member on `host` (its answer must be 200). */
+  step(host: string, title: string, path: string, body: unknown, answers?: HttpStep['answers']): HttpStep {
+    const { tls, login } = this.security;
+    return {
+      kind: 'http',
+      host,
+      title,
+      port: this.port,
+      method: 'POST',
+      path,
+      body,
+      ...(tls ? { tls, schemeFallback: true } : {}),
+      ...(login ? { login } : {}),
+      ...(answers ? { answers } : {}),
+    };
   }
 
   /**
@@ -167,21 +217,14 @@ export class EtcdClient {
     return { ...this.#step(host, title, '/v3/kv/deleterange'), body: { key: b64(key) } };
   }
 
+  /** A membership step through the member on `host`, with this endpoint's TLS and login (its body set by the caller). */
   #step(host: string, title: string, path: string): HttpStep {
-    return { kind: 'http', host, title, port: this.port, method: 'POST', path };
+    return this.step(host, title, path, undefined);
   }
 
   /** Deletes every key under `prefix`, through the member on `host`. */
   deletePrefix(host: string, prefix: string): HttpStep {
-    return {
-      kind: 'http',
-      host,
-      title: `delete etcd keys ${prefix}*`,
-      port: this.port,
-      method: 'POST',
-      path: '/v3/kv/deleterange',
-      body: { key: b64(prefix), range_end: prefixRangeEnd(prefix).toString('base64') },
-    };
+    return this.step(host, `delete etcd keys ${prefix}*`, '/v3/kv/deleterange', { key: b64(prefix), range_end: prefixRangeEnd(prefix).toString('base64') });
   }
 }
 
@@ -190,10 +233,45 @@ const b64 = (text: string) => Buffer.from(text).toString('base64');
 /** etcd's strict reconfiguration check: the member asked has not been connected to all its peers for 5 s yet. */
 const NOT_CONNECTED_LONG_ENOUGH = { status: 503, body: /unhealthy cluster/ };
 
-/** The client of etcd cluster `name`. */
+/** The client of etcd cluster `name`, with the TLS material and root login the command resolved. */
 export function etcdClient(model: DesiredState, name: string): EtcdClient {
   const etcd = model.inventory.etcd[name]!;
-  return new EtcdClient(name, etcd.hosts, etcd.client_port, etcd.hosts.map((h) => hostPort(addressOf(model.inventory, h), etcd.client_port)));
+  const secure = etcdTls(model.inventory, name);
+  const tls = model.access.tls;
+  const root = model.access.secrets?.get(etcdRootSecretKey(name));
+  const security: EndpointSecurity = secure && tls ? { tls: { ca: tls.ca.trust, cert: tls.client.cert, key: tls.client.key }, login: etcdLogin(name, 'root', root) } : PLAIN;
+  return new EtcdClient(name, etcd.hosts, etcd.client_port, etcd.hosts.map((h) => hostPort(addressOf(model.inventory, h), etcd.client_port)), secure, security);
+}
+
+/**
+ * etcd's errors that mean "log in first": no token, or one that expired. A write without a
+ * token is refused as "permission denied" (etcd 3.5): that too asks for a login; when it
+ * comes with a valid token, the one retry gets the same answer, which is then returned.
+ */
+const ETCD_LOGIN_WANTED = /user name is empty|invalid auth token|auth token is invalid|auth: revision in header is old|permission denied/;
+
+/**
+ * etcd's token login: POST /v3/auth/authenticate, then the token in the `Authorization`
+ * header (as is: etcd's gateway takes the bare token, not `Bearer …`). etcd answering that
+ * authentication is not enabled means no token is needed.
+ */
+export function etcdLogin(cluster: string, user: string, password: Secret | undefined): TokenLogin {
+  return {
+    key: `etcd:${cluster}:${user}`,
+    header: 'authorization',
+    rejected: (res: HttpResponse) => res.status !== 200 && ETCD_LOGIN_WANTED.test(res.body),
+    async authenticate(post) {
+      if (!password) {
+        throw new HapgError('CLUSTER_UNHEALTHY', `etcd cluster ${cluster} asks for a login, and hapg has no password of its ${user} user here`, { hint: 'run hapg from the checkout that holds the secrets file' });
+      }
+      const res = await post('/v3/auth/authenticate', JSON.stringify({ name: user, password: password.reveal() }));
+      if (res.status === 200) return (JSON.parse(res.body) as { token?: string }).token;
+      if (/authentication is not enabled/.test(res.body)) return undefined;
+      throw new HapgError('CLUSTER_UNHEALTHY', `etcd cluster ${cluster} refused the login of its ${user} user (HTTP ${res.status}: ${res.body.slice(0, 120)})`, {
+        hint: `the password in the secrets file is not etcd's: restore the secrets file that deployed etcd cluster ${cluster}`,
+      });
+    },
+  };
 }
 
 /**
@@ -208,15 +286,30 @@ export class PatroniApi {
     readonly credentials: { user: string; password: Secret } | undefined,
     /** The address the API listens on, on each member. */
     readonly listenAddress: (host: string) => string,
+    /** Whether the API serves HTTPS, as the inventory wants it. */
+    readonly secure = false,
+    /** The CAs its certificate chains to (hapg verifies it whenever it speaks TLS). */
+    readonly tls: HttpTls | undefined = undefined,
   ) {}
 
-  readonly scheme = 'http';
+  get scheme(): 'http' | 'https' {
+    return this.secure ? 'https' : 'http';
+  }
+
+  /** A read of `path` on the member on `host`. */
+  #get(host: string, path: string): HttpRequest {
+    return { method: 'GET', address: this.listenAddress(host), port: this.port, path, timeoutMs: READ_TIMEOUT_MS, ...this.#transport() };
+  }
+
+  #transport(): Pick<HttpRequest, 'tls' | 'schemeFallback'> {
+    return this.secure && this.tls ? { tls: this.tls, schemeFallback: true } : {};
+  }
 
   /** The member's state (`GET /patroni`, any status: 503 still carries it); undefined when not answering. */
   state(host: string): HttpFact<PatroniState | undefined> {
     return {
       id: `patroni:${this.port}`,
-      http: { method: 'GET', address: this.listenAddress(host), port: this.port, path: '/patroni', timeoutMs: READ_TIMEOUT_MS },
+      http: this.#get(host, '/patroni'),
       parse: (res) => {
         if (!res) return undefined;
         try {
@@ -232,7 +325,7 @@ export class PatroniApi {
   clusterView(host: string): HttpFact<ClusterView | undefined> {
     return {
       id: `patroni-cluster:${this.port}`,
-      http: { method: 'GET', address: this.listenAddress(host), port: this.port, path: '/cluster', timeoutMs: READ_TIMEOUT_MS },
+      http: this.#get(host, '/cluster'),
       parse: (res) => {
         if (!res || res.status !== 200) return undefined;
         try {
@@ -248,7 +341,7 @@ export class PatroniApi {
   config(host: string): HttpFact<Record<string, unknown> | undefined> {
     return {
       id: `patroni-config:${this.port}`,
-      http: { method: 'GET', address: this.listenAddress(host), port: this.port, path: '/config', timeoutMs: READ_TIMEOUT_MS },
+      http: this.#get(host, '/config'),
       parse: (res) => (res && res.status === 200 ? (JSON.parse(res.body) as Record<string, unknown>) : undefined),
     };
   }
@@ -289,6 +382,7 @@ export class PatroniApi {
       port: this.port,
       method,
       path,
+      ...this.#transport(),
       ...(this.credentials ? { basicAuth: this.credentials } : {}),
     };
   }
@@ -298,7 +392,8 @@ export class PatroniApi {
 export function patroniApi(model: DesiredState, name: string, secrets?: InventorySecrets): PatroniApi {
   const cluster = model.inventory.clusters[name]!;
   const credentials = secrets ? { user: PATRONI_ROLES.restApi, password: requireSecret(secrets, clusterSecretKey(name, 'rest_api')) } : undefined;
-  return new PatroniApi(name, cluster.patroni.rest_api_port, credentials, (host) => addressOf(model.inventory, host));
+  const tls = model.access.tls;
+  return new PatroniApi(name, cluster.patroni.rest_api_port, credentials, (host) => addressOf(model.inventory, host), clusterTls(model.inventory, name), tls ? { ca: tls.ca.trust } : undefined);
 }
 
 /** A cluster's PostgreSQL on a member, reached over the local socket as the postgres OS user. */
@@ -338,19 +433,21 @@ export interface PostgresEndpoint {
   address: string;
   port: number;
   via: string;
+  /** The CA bundle on the connecting host: the connection then insists on TLS and verifies the server's name (verify-full). */
+  sslRootCert?: string;
 }
 
 // A client connection's password arrives as the first line of stdin, never in argv or the environment listing.
 const CLIENT_QUERY = [
   'IFS= read -r PGPASSWORD; export PGPASSWORD',
-  'exec psql -X -q -A -t -F "$(printf \'\\t\')" -v ON_ERROR_STOP=1 "host=$1 port=$2 user=$3 dbname=postgres connect_timeout=5"',
+  `exec psql -X -q -A -t -F "$(printf '\\t')" -v ON_ERROR_STOP=1 ${CLIENT_CONNINFO}`,
 ].join('\n');
 
 /** A read-only query run like a client, from a host to an endpoint; rows of tab-separated fields (undefined when it fails). */
 export function clientQuery<T>(id: string, endpoint: PostgresEndpoint, login: { user: string; password: Secret }, sql: string, parse: (rows: string[][]) => T): CommandFact<T | undefined> {
   return {
     id: `client-query:${id}:${endpoint.address}:${endpoint.port}`,
-    argv: ['sh', '-c', CLIENT_QUERY, 'sh', endpoint.address, String(endpoint.port), login.user],
+    argv: ['sh', '-c', CLIENT_QUERY, 'sh', endpoint.address, String(endpoint.port), login.user, 'postgres', endpoint.sslRootCert ?? ''],
     stdin: `${login.password.reveal()}\n${sql}\n`,
     secrets: [login.password],
     parse: (r) => (r.exitCode === 0 ? parse(r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t'))) : undefined),
@@ -359,6 +456,14 @@ export function clientQuery<T>(id: string, endpoint: PostgresEndpoint, login: { 
 
 /** A SQL step that connects like a client, from `host`, to `endpoint` as `user`. */
 export function clientSql(host: string, title: string, endpoint: PostgresEndpoint, login: { user: string; password: Secret }, sql: string, expect?: SqlStep['expect']): SqlStep {
-  const target: SqlTarget = { kind: 'network', address: endpoint.address, port: endpoint.port, database: 'postgres', user: login.user, password: login.password };
+  const target: SqlTarget = {
+    kind: 'network',
+    address: endpoint.address,
+    port: endpoint.port,
+    database: 'postgres',
+    user: login.user,
+    password: login.password,
+    ...(endpoint.sslRootCert ? { sslRootCert: endpoint.sslRootCert } : {}),
+  };
   return { kind: 'sql', host, title, target, sql, check: true, ...(expect ? { expect } : {}) };
 }

@@ -2,6 +2,7 @@ import { HapgError } from '../errors.js';
 import type { Inventory } from '../inventory/schema.js';
 import { COMPONENTS } from '../tasks/registry.js';
 import { clusterModel, type ClusterModel } from '../tasks/patroni/model.js';
+import type { Access } from './access.js';
 import type { Placement } from './placement.js';
 import { clustersInOrder } from './topology.js';
 
@@ -23,6 +24,8 @@ export interface DesiredState {
   packagesOn(host: string): string[];
   /** A Patroni cluster's settings (pg_hba, slots, dynamic configuration, standby section). */
   cluster(name: string): ClusterModel;
+  /** What hapg's own requests present and trust (set by the command; see Access). */
+  access: Access;
 }
 
 /** Every placement of every registered component. */
@@ -37,6 +40,7 @@ export function buildModel(inventory: Inventory): DesiredState {
   for (const p of placements) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p]);
   return {
     inventory,
+    access: { tls: undefined, secrets: undefined },
     placements,
     clusterOrder: clustersInOrder(inventory),
     hostsOf: (component, of) => [...new Set(placements.filter((p) => p.component === component && (of === undefined || p.of === of)).map((p) => p.host))],

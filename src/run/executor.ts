@@ -1,10 +1,10 @@
 import { HapgError } from '../errors.js';
 import type { FactCache } from '../facts/fact.js';
-import { maskSecrets } from '../secret.js';
+import { maskSecrets, Secret } from '../secret.js';
 import type { Remote } from '../ssh/types.js';
 import type { EventSink } from './events.js';
-import { psqlArgv } from './psql.js';
-import type { HttpStep, SqlStep, Step, WaitStep } from './steps.js';
+import { CLIENT_CONNINFO, psqlArgv } from './psql.js';
+import type { CertStep, HttpStep, SqlStep, Step, WaitStep } from './steps.js';
 
 export interface ApplyContext {
   remotes: ReadonlyMap<string, Remote>;
@@ -107,7 +107,35 @@ async function execute(step: Exclude<Step, WaitStep>, remote: Remote): Promise<{
       return callHttp(step, remote);
     case 'sql':
       return runSql(step, remote);
+    case 'cert':
+      return issueCertificate(step, remote);
   }
+}
+
+// Makes the key where it is missing (P-256, 0600, owned by the service's user) and prints a
+// certificate request for it: the key itself never leaves the host.
+const KEY_AND_CSR = [
+  'set -e',
+  'umask 077',
+  'mkdir -p "$(dirname "$1")"',
+  'chmod 0755 "$(dirname "$1")"',
+  'if [ ! -s "$1" ]; then openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.new" 2>/dev/null; mv -f "$1.new" "$1"; fi',
+  'chown "$2:$2" "$1"',
+  'chmod 0600 "$1"',
+  'openssl req -new -key "$1" -subj "$3"',
+].join('\n');
+
+async function issueCertificate(step: CertStep, remote: Remote): Promise<{ changed: boolean }> {
+  const csr = await remote.exec(['sh', '-c', KEY_AND_CSR, 'sh', step.keyPath, step.keyOwner, step.subject], { sudo: true });
+  const cert = await step.sign(csr.stdout);
+  await remote.putFile(step.certPath, cert, { mode: 0o644, owner: 'root', group: 'root' });
+  return { changed: true };
+}
+
+// A Secret in a step's body prints as *** (plans, logs); only the request carries its value.
+function revealSecrets(this: unknown, key: string, value: unknown): unknown {
+  const original = (this as Record<string, unknown>)[key];
+  return original instanceof Secret ? original.reveal() : value;
 }
 
 async function callHttp(step: HttpStep, remote: Remote): Promise<{ changed: boolean; reason?: string }> {
@@ -132,8 +160,10 @@ function requestOnce(step: HttpStep, remote: Remote) {
     ...(step.address ? { address: step.address } : {}),
     port: step.port,
     path: step.path,
-    ...(step.tls ? { tls: true } : {}),
-    ...(step.body !== undefined ? { body: JSON.stringify(step.body), headers: { 'content-type': 'application/json' } } : {}),
+    ...(step.tls ? { tls: step.tls } : {}),
+    ...(step.schemeFallback ? { schemeFallback: true } : {}),
+    ...(step.login ? { login: step.login } : {}),
+    ...(step.body !== undefined ? { body: JSON.stringify(step.body, revealSecrets), headers: { 'content-type': 'application/json' } } : {}),
     ...(step.basicAuth ? { basicAuth: step.basicAuth } : {}),
     ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
   });
@@ -143,7 +173,7 @@ function requestOnce(step: HttpStep, remote: Remote) {
 // line or environment listing; the SQL follows.
 const NETWORK_PSQL = [
   'IFS= read -r PGPASSWORD; export PGPASSWORD',
-  'exec psql -X -q -A -t -v ON_ERROR_STOP=1 "host=$1 port=$2 user=$3 dbname=$4 connect_timeout=5"',
+  `exec psql -X -q -A -t -v ON_ERROR_STOP=1 ${CLIENT_CONNINFO}`,
 ].join('\n');
 
 async function runSql(step: SqlStep, remote: Remote): Promise<{ changed: boolean }> {
@@ -152,7 +182,7 @@ async function runSql(step: SqlStep, remote: Remote): Promise<{ changed: boolean
   const result =
     t.kind === 'local'
       ? await remote.exec(['runuser', '-u', 'postgres', '--', ...psqlArgv(t.port, t.database)], { sudo: true, stdin: step.sql, secrets, timeoutMs: step.timeoutMs ?? 60_000 })
-      : await remote.exec(['sh', '-c', NETWORK_PSQL, 'sh', t.address, String(t.port), t.user, t.database], {
+      : await remote.exec(['sh', '-c', NETWORK_PSQL, 'sh', t.address, String(t.port), t.user, t.database, t.sslRootCert ?? ''], {
           stdin: `${t.password.reveal()}\n${step.sql}`,
           secrets,
           timeoutMs: step.timeoutMs ?? 60_000,

@@ -1,11 +1,12 @@
 import type { FactCache } from '../facts/fact.js';
 import type { Secret } from '../secret.js';
+import type { HttpTls, TokenLogin } from '../ssh/types.js';
 
 /**
  * Steps are data: tasks return them, the executor alone runs them. `host` is the
  * inventory host name. `title` is what progress output and `plan` show.
  */
-export type Step = ExecStep | FileStep | ServiceStep | HttpStep | SqlStep | WaitStep;
+export type Step = ExecStep | FileStep | ServiceStep | HttpStep | SqlStep | CertStep | WaitStep;
 
 interface StepBase {
   host: string;
@@ -58,7 +59,9 @@ export interface HttpStep extends StepBase {
   /** Where the host connects (default its loopback). */
   address?: string;
   port: number;
-  tls?: boolean;
+  tls?: HttpTls;
+  schemeFallback?: boolean;
+  login?: TokenLogin;
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   body?: unknown;
@@ -73,10 +76,27 @@ export interface HttpStep extends StepBase {
   timeoutMs?: number;
 }
 
+/**
+ * A certificate for a key that stays on the host: the host makes the key where it is missing
+ * (mode 0600, owned by the service's user) and a certificate request from it; hapg signs the
+ * request on the operator's machine and writes the certificate back. No key material in it.
+ */
+export interface CertStep extends StepBase {
+  kind: 'cert';
+  keyPath: string;
+  certPath: string;
+  /** Owner of the key (`etcd`, `postgres`); its group is the same. */
+  keyOwner: string;
+  /** Subject of the request (no Common Name). */
+  subject: string;
+  /** Signs the host's request with the CA; returns the certificate (PEM). */
+  sign(csrPem: string): Promise<string>;
+}
+
 /** Where a SQL step connects: the local server as the postgres OS user, or an address with a password. */
 export type SqlTarget =
   | { kind: 'local'; port: number; database: string }
-  | { kind: 'network'; address: string; port: number; database: string; user: string; password: Secret };
+  | { kind: 'network'; address: string; port: number; database: string; user: string; password: Secret; /** CA bundle on the host: TLS, server verified (verify-full). */ sslRootCert?: string };
 
 /** SQL run by psql on the host; stops at the first error. */
 export interface SqlStep extends StepBase {

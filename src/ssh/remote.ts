@@ -4,7 +4,7 @@ import type { Client, ClientChannel } from 'ssh2';
 import { CommandError, HapgError } from '../errors.js';
 import { maskSecrets } from '../secret.js';
 import { describeConnectError, seconds } from './connect-error.js';
-import { httpOverStream } from './http.js';
+import { httpRequest, newHttpMemory } from './http.js';
 import { Limiter } from './limiter.js';
 import { putFile } from './put-file.js';
 import { commandLine } from './quote.js';
@@ -30,6 +30,8 @@ export class SshRemote implements Remote {
   /** Ends every running command when the connection goes; called with why. */
   readonly #inFlight = new Set<(why: string) => void>();
   readonly #onClose: () => void;
+  /** Schemes and tokens learnt on this connection. */
+  readonly #http = newHttpMemory();
   #closed = false;
   #lastError: unknown;
   #lostReason: string | undefined;
@@ -64,7 +66,7 @@ export class SshRemote implements Remote {
   }
 
   http(req: HttpRequest): Promise<HttpResponse> {
-    return httpOverStream((address, port) => this.#forward(address, port), this.host, req);
+    return httpRequest((address, port) => this.#forward(address, port), this.host, req, this.#http);
   }
 
   get lostReason(): string | undefined {

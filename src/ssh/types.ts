@@ -41,8 +41,39 @@ export interface HttpRequest {
   body?: string;
   headers?: Record<string, string>;
   basicAuth?: { user: string; password: Secret };
-  tls?: boolean;
+  /** Speak TLS to the service, verifying its certificate (the name checked is `address`). */
+  tls?: HttpTls;
+  /**
+   * The service may still speak the other scheme (a cluster hapg converts to TLS, or back):
+   * when the first attempt fails before any answer, the other scheme is tried, and the one
+   * that answered is tried first next time.
+   */
+  schemeFallback?: boolean;
+  /** A login the service asks for by answer (etcd's token): see TokenLogin. */
+  login?: TokenLogin;
   timeoutMs?: number;
+}
+
+/** What hapg trusts and presents on a TLS hop. */
+export interface HttpTls {
+  /** PEM bundle of the CAs the server's certificate must chain to. */
+  ca: string;
+  /** A client certificate (PEM) and its key, for services that ask for one. */
+  cert?: string;
+  key?: Secret;
+}
+
+/**
+ * A token login: requests go out with the token last obtained under `key` (in `header`);
+ * when `rejected` says an answer asks for a login, `authenticate` gets a new token (or
+ * undefined: the service wants none) and the request is sent once more. `post` sends a POST
+ * to the same service, the same way (address, port, TLS).
+ */
+export interface TokenLogin {
+  key: string;
+  header: string;
+  rejected(response: HttpResponse): boolean;
+  authenticate(post: (path: string, body: string) => Promise<HttpResponse>): Promise<string | undefined>;
 }
 
 export interface HttpResponse {

@@ -9,5 +9,6 @@ import { packagesComponent } from './packages/component.js';
 import { patroniComponent } from './patroni/component.js';
 import { pgbackrestComponent } from './pgbackrest/component.js';
 import { postgresComponent } from './postgres/component.js';
+import { tlsComponent } from './tls/component.js';
 
-export const COMPONENTS: readonly Component[] = [packagesComponent, etcdComponent, patroniComponent, postgresComponent, pgbackrestComponent, haproxyComponent, keepalivedComponent];
+export const COMPONENTS: readonly Component[] = [packagesComponent, tlsComponent, etcdComponent, patroniComponent, postgresComponent, pgbackrestComponent, haproxyComponent, keepalivedComponent];

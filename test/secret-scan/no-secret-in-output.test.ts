@@ -7,13 +7,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 
-/** Every secrets file under the end-to-end tests' inventory directories. */
-async function secretsFiles(): Promise<string[]> {
+/** Every secrets file (and, with `ext` '.key', every private key hapg keeps) under the end-to-end tests' inventory directories. */
+async function secretsFiles(ext = '.secrets.yml'): Promise<string[]> {
   const dirs = (await readdir(tmpdir())).filter((d) => d.startsWith('hapg-e2e-') || d.startsWith('hapg-lab-e2e-'));
   const files: string[] = [];
   for (const d of dirs) {
     const hapgDir = path.join(tmpdir(), d, '.hapg');
-    for (const f of await readdir(hapgDir).catch(() => [] as string[])) if (f.endsWith('.secrets.yml')) files.push(path.join(hapgDir, f));
+    for (const f of await readdir(hapgDir).catch(() => [] as string[])) if (f.endsWith(ext)) files.push(path.join(hapgDir, f));
   }
   return files;
 }
@@ -26,6 +26,10 @@ describe('secrets in the output of the end-to-end tests', () => {
     const values = new Set<string>();
     for (const file of await secretsFiles()) {
       for (const v of Object.values((YAML.parse(await readFile(file, 'utf8')) ?? {}) as Record<string, unknown>)) if (typeof v === 'string' && v.length >= 8) values.add(v);
+    }
+    // The CA's and hapg's client private keys: every base64 line of their PEM bodies.
+    for (const file of await secretsFiles('.key')) {
+      for (const line of (await readFile(file, 'utf8')).split('\n')) if (line.length >= 40 && !line.startsWith('-----')) values.add(line);
     }
     // Not a vacuous pass: the suite ran hapg many times and generated many secrets.
     expect(logs.length).toBeGreaterThan(50);

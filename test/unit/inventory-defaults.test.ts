@@ -39,7 +39,7 @@ describe('inventory defaults', () => {
   });
 
   it('fills etcd ports and data directory', () => {
-    expect(inventory.etcd['dc1']).toEqual({ hosts: ['pg1', 'pg2', 'pg3'], client_port: 2379, peer_port: 2380, data_dir: '/var/lib/etcd/dc1' });
+    expect(inventory.etcd['dc1']).toEqual({ hosts: ['pg1', 'pg2', 'pg3'], client_port: 2379, peer_port: 2380, data_dir: '/var/lib/etcd/dc1', secrets: { root: { generate: true } } });
   });
 
   it('fills the cluster: etcd, leader, PostgreSQL, Patroni, HAProxy, VIP and secrets', () => {
@@ -78,7 +78,10 @@ describe('inventory defaults', () => {
       rest_api: { generate: true },
       check: { generate: true },
       vrrp: { generate: true },
+      etcd: { generate: true },
     });
+    expect(main?.tls).toBe(false);
+    expect(inventory.tls).toEqual({ validity_days: 365, renew_days: 30, warning_days: 30 });
     expect(main?.standby).toBeUndefined();
   });
 

@@ -98,7 +98,7 @@ clusters:
 `;
     const err = parseError(text);
     // x-host is not an inventory key: anchors must live inside known keys.
-    expect(err.message).toBe('x-host: unknown key "x-host" (allowed: ssh, hosts, packages, etcd, clusters, secrets_file) (inv.yml:1)');
+    expect(err.message).toBe('x-host: unknown key "x-host" (allowed: ssh, hosts, packages, etcd, clusters, secrets_file, tls) (inv.yml:1)');
     const merged = parseInventory(text.replace('x-host: &host { datacenter: dc1 }\nhosts:\n  pg1: { <<: *host,', 'hosts:\n  pg0: &host { address: 192.0.2.10, datacenter: dc1 }\n  pg1: { <<: *host,'), 'inv.yml');
     expect(merged.inventory.hosts['pg1']).toMatchObject({ address: '192.0.2.11', datacenter: 'dc1' });
   });

@@ -2,6 +2,7 @@ import type { Inventory } from '../../inventory/schema.js';
 import type { Placement } from '../../model/placement.js';
 import type { Component } from '../component.js';
 import { etcdQuorumGate } from './gate.js';
+import { etcdAuthStage } from './auth.js';
 import { etcdRetireStage } from './retire.js';
 import { etcdStage } from './stage.js';
 
@@ -36,7 +37,7 @@ export const etcdComponent: Component = {
   placements,
   stages: {
     gates: (model) => Object.keys(model.inventory.etcd).map((name) => etcdQuorumGate(model, name)),
-    dcs: (model) => Object.keys(model.inventory.etcd).map((name) => etcdStage(model, name)),
+    dcs: (model) => Object.keys(model.inventory.etcd).flatMap((name) => [etcdStage(model, name), etcdAuthStage(model, name)]),
     retire: (model) => Object.keys(model.inventory.etcd).map((name) => etcdRetireStage(model, name)),
   },
 };

@@ -1,5 +1,6 @@
 import type { Inventory } from '../../inventory/schema.js';
 import { addressOf, hostPort } from '../../model/topology.js';
+import { CA_BUNDLE_PATH, certificatesOn, etcdTls } from '../tls/model.js';
 
 /** The distribution's etcd.service reads this file. */
 export const ETCD_ENV_PATH = '/etc/default/etcd';
@@ -28,11 +29,14 @@ export interface EtcdContext {
   initialClusterState: 'new' | 'existing';
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
+  /** TLS for clients and peers, both verified by certificate (set when the cluster serves a TLS cluster). */
+  tls: { certFile: string; keyFile: string; caFile: string } | undefined;
 }
 
 /** The peer URL a member advertises (what `member add` registers and peers dial). */
 export function etcdPeerUrl(inventory: Inventory, etcdName: string, host: string): string {
-  return `http://${hostPort(addressOf(inventory, host), inventory.etcd[etcdName]!.peer_port)}`;
+  const scheme = etcdTls(inventory, etcdName) ? 'https' : 'http';
+  return `${scheme}://${hostPort(addressOf(inventory, host), inventory.etcd[etcdName]!.peer_port)}`;
 }
 
 /** The initial cluster of a cluster bootstrapped from the inventory: every member at once, `new`. */
@@ -44,19 +48,23 @@ export function bootstrapInitialCluster(inventory: Inventory, etcdName: string):
 export function etcdContext(inventory: Inventory, etcdName: string, host: string, initial: EtcdInitialCluster = bootstrapInitialCluster(inventory, etcdName)): EtcdContext {
   const etcd = inventory.etcd[etcdName]!;
   const address = addressOf(inventory, host);
+  const secure = etcdTls(inventory, etcdName);
+  const scheme = secure ? 'https' : 'http';
+  const cert = certificatesOn(inventory, host).find((c) => c.service === 'etcd');
   return {
     name: host,
     cluster: etcdName,
     dataDir: etcd.data_dir,
-    listenPeerUrls: `http://${hostPort(address, etcd.peer_port)}`,
-    listenClientUrls: `http://${hostPort(address, etcd.client_port)},http://127.0.0.1:${etcd.client_port}`,
+    listenPeerUrls: `${scheme}://${hostPort(address, etcd.peer_port)}`,
+    listenClientUrls: `${scheme}://${hostPort(address, etcd.client_port)},${scheme}://127.0.0.1:${etcd.client_port}`,
     advertisePeerUrls: etcdPeerUrl(inventory, etcdName, host),
-    advertiseClientUrls: `http://${hostPort(address, etcd.client_port)}`,
+    advertiseClientUrls: `${scheme}://${hostPort(address, etcd.client_port)}`,
     initialCluster: initial.cluster,
     initialClusterToken: `hapg-${etcdName}`,
     initialClusterState: initial.state,
     heartbeatIntervalMs: 100,
     electionTimeoutMs: 1000,
+    tls: secure && cert ? { certFile: cert.certPath, keyFile: cert.keyPath, caFile: CA_BUNDLE_PATH } : undefined,
   };
 }
 

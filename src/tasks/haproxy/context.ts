@@ -1,5 +1,6 @@
 import type { DesiredState } from '../../model/model.js';
 import { addressOf } from '../../model/topology.js';
+import { CA_BUNDLE_PATH, clusterTls } from '../tls/model.js';
 
 export const HAPROXY_CONFIG_PATH = '/etc/haproxy/haproxy.cfg';
 
@@ -16,6 +17,8 @@ export interface HaproxyContext {
     statsBind: string;
     replicaCheckPath: string;
     servers: { name: string; address: string; pgPort: number; restPort: number }[];
+    /** Options of the health checks: HTTPS to a TLS cluster's REST API, its chain verified ('' for plain HTTP). */
+    checkTls: string;
   }[];
 }
 
@@ -40,6 +43,7 @@ export function haproxyContext(model: DesiredState, host: string): HaproxyContex
         statsBind: `${h.stats_listen === 'host' ? addressOf(inventory, host) : '127.0.0.1'}:${h.stats_port}`,
         // Patroni answers 200 on /replica only for a running replica within this lag (and not noloadbalance).
         replicaCheckPath: `/replica?lag=${c.patroni.maximum_lag_on_failover}`,
+        checkTls: clusterTls(inventory, p.of) ? ` check-ssl verify required ca-file ${CA_BUNDLE_PATH}` : '',
         servers: c.hosts.map((member) => ({ name: member, address: addressOf(inventory, member), pgPort: c.postgres.port, restPort: c.patroni.rest_api_port })),
       };
     });

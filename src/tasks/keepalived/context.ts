@@ -3,6 +3,7 @@ import { clusterSecretKey, requireSecret, type InventorySecrets } from '../../in
 import type { DesiredState } from '../../model/model.js';
 import { addressOf, hostPort } from '../../model/topology.js';
 import type { Secret } from '../../secret.js';
+import { CA_BUNDLE_PATH, clusterTls } from '../tls/model.js';
 
 export const KEEPALIVED_CONFIG_PATH = '/etc/keepalived/keepalived.conf';
 
@@ -24,7 +25,7 @@ export interface KeepalivedContext {
     authPass: string;
   }[];
   /** Per-cluster checks for VIPs that follow the Patroni leader (no HAProxy in front). */
-  leaderChecks: { name: string; url: string }[];
+  leaderChecks: { name: string; url: string; curlTls: string }[];
 }
 
 /** Lines of keepalived.conf whose value is a secret: masked by position in plans. */
@@ -59,7 +60,12 @@ export function keepalivedContext(model: DesiredState, host: string, secrets: In
     if (!c.haproxy) {
       trackScript = `check_${p.of.replace(/-/g, '_')}_leader`;
       // Patroni's REST API listens on the member's own address.
-      leaderChecks.push({ name: trackScript, url: `http://${hostPort(addressOf(inventory, host), c.patroni.rest_api_port)}/${c.standby ? 'standby-leader' : 'primary'}` });
+      const secure = clusterTls(inventory, p.of);
+      leaderChecks.push({
+        name: trackScript,
+        url: `${secure ? 'https' : 'http'}://${hostPort(addressOf(inventory, host), c.patroni.rest_api_port)}/${c.standby ? 'standby-leader' : 'primary'}`,
+        curlTls: secure ? ` --cacert ${CA_BUNDLE_PATH}` : '',
+      });
     }
     return {
       name: `hapg_${p.of}`,

@@ -8,6 +8,8 @@ import { yamlPairs, yamlString, yamlValue } from '../../render/values.js';
 import type { Secret } from '../../secret.js';
 import { PATRONI_NAMESPACE, PATRONI_ROLES, type StandbyClusterConfig } from './model.js';
 import { replicaFromRepository } from '../pgbackrest/model.js';
+import { etcdUserOf } from '../etcd/auth.js';
+import { CA_BUNDLE_PATH, certificatesOn, clusterTls, etcdTls } from '../tls/model.js';
 
 type Pair = { name: string; value: string };
 
@@ -61,6 +63,12 @@ export interface PatroniContext {
   callbacks: Pair[];
   watchdog: { mode: string; device: string };
   tags: Pair[];
+  /** The member's certificate for PostgreSQL and the REST API (a TLS cluster). */
+  tls: { certFile: string; keyFile: string; caFile: string } | undefined;
+  /** TLS and login towards a TLS etcd cluster. */
+  etcdTls: { certFile: string; keyFile: string; caFile: string; username: string; password: string } | undefined;
+  /** libpq's TLS settings of replication and rewind connections: the server verified by name. */
+  replicationSsl: Pair[];
 }
 
 /** Lines of patroni.yml whose value is a password, wherever they sit: masked by position in plans. */
@@ -83,6 +91,14 @@ export function patroniContext(
   const p = cluster.patroni;
   const dcs = cm.dynamicConfig;
   const fromRepository = replicaFromRepository(clusterName, cluster);
+  const cert = certificatesOn(inventory, host).find((c) => c.service === 'postgres');
+  const tls = clusterTls(inventory, clusterName) && cert ? { certFile: cert.certPath, keyFile: cert.keyPath, caFile: CA_BUNDLE_PATH } : undefined;
+  let etcdLogin: PatroniContext['etcdTls'];
+  if (etcdTls(inventory, cluster.etcd) && cert) {
+    const password = requireSecret(secrets, clusterSecretKey(clusterName, 'etcd'));
+    used.push(password);
+    etcdLogin = { certFile: cert.certPath, keyFile: cert.keyPath, caFile: CA_BUNDLE_PATH, username: yamlString(etcdUserOf(clusterName)), password: yamlString(password.reveal()) };
+  }
   const context: PatroniContext = {
     scope: cm.scope,
     namespace: PATRONI_NAMESPACE,
@@ -120,7 +136,10 @@ export function patroniContext(
       dataDir: cluster.postgres.data_dir,
       binDir: cm.binDir,
       pgpass: `/var/lib/postgresql/.pgpass_${clusterName}`,
-      localParameters: yamlPairs({ unix_socket_directories: '/var/run/postgresql' }),
+      localParameters: yamlPairs({
+        unix_socket_directories: '/var/run/postgresql',
+        ...(tls ? { ssl: 'on', ssl_cert_file: tls.certFile, ssl_key_file: tls.keyFile, ssl_min_protocol_version: 'TLSv1.2' } : {}),
+      }),
       hba: cm.hba.map(yamlString),
       replicaMethods: fromRepository?.methods ?? ['basebackup'],
       pgbackrestCommand: fromRepository && yamlString(fromRepository.command),
@@ -136,6 +155,10 @@ export function patroniContext(
       .map(([name, value]) => ({ name, value: yamlString(value) })),
     watchdog: { mode: yamlString(p.watchdog.mode), device: yamlString(p.watchdog.device) },
     tags: tagPairs(inventory.hosts[host]?.tags),
+    tls,
+    etcdTls: etcdLogin,
+    // Replication and rewind connect to a member's own address, which its certificate names.
+    replicationSsl: tls ? yamlPairs({ sslmode: 'verify-full', sslrootcert: tls.caFile }) : [],
   };
   return { context, secrets: used };
 }

@@ -1,0 +1,138 @@
+// TLS everywhere and authenticated etcd (clusters.<name>.tls: true): a fresh three-member
+// cluster with HAProxy and a VIP on pg26-pg28, then each hop is probed from the hosts: etcd
+// refuses plain HTTP, clients without a certificate and reads without a login; Patroni's REST
+// API answers HTTPS only; pg_hba refuses connections without TLS; every service's chain and
+// address verify against the CA hapg made (openssl s_client -verify_return_error).
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import YAML from 'yaml';
+import { addressOfHost, hapg, jsonResult, onHost, vipAddress, writeInventory } from './hapg.js';
+
+const lab = inject('lab');
+const HOSTS = ['pg26', 'pg27', 'pg28'];
+const VIP = { address: vipAddress(lab, 126), interface: 'eth0', router_id: 76 };
+const CA = '/etc/hapg/tls/ca.crt';
+let inventory: string;
+let deployed: Awaited<ReturnType<typeof hapg>>;
+let planned: string;
+
+const addr = (host: string) => addressOfHost(lab, host);
+
+beforeAll(async () => {
+  const base = YAML.parse(await readFile(lab.inventoryPath, 'utf8')) as { clusters: { main: { postgres: { hba: unknown } } } };
+  inventory = await writeInventory(lab, {
+    hosts: HOSTS,
+    etcd: { dc1: { hosts: HOSTS } },
+    clusters: { sec: { hosts: HOSTS, tls: true, postgres: { hba: base.clusters.main.postgres.hba }, haproxy: { hosts: HOSTS }, vip: VIP } },
+  });
+  planned = (await hapg(['plan', '-i', inventory])).stdout;
+  deployed = await hapg(['deploy', '-i', inventory, '--json']);
+}, 900_000);
+
+describe('TLS and etcd authentication (tls: true)', () => {
+  it('plans certificate steps without key material, then deploys and verifies a write through the VIP', () => {
+    expect(planned).toMatch(/create a CA \(ECDSA P-256\)/);
+    expect(planned).toContain(`issue /etc/hapg/tls/postgres.crt (none yet): DNS:pg26, IP:${addr('pg26')}, DNS:localhost, IP:127.0.0.1, IP:${VIP.address}`);
+    expect(planned).toContain('etcd dc1: enable authentication');
+    expect(planned).not.toMatch(/PRIVATE KEY/);
+    expect(deployed.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
+    expect(deployed.stdout).not.toMatch(/PRIVATE KEY/);
+    expect(deployed.exitCode).toBe(0);
+    expect(jsonResult<{ clusters: { vipHolder: string }[] }>(deployed.stdout).clusters[0]!.vipHolder).toMatch(/^pg2[678]$/);
+  });
+
+  it('keeps the CA key on the operator machine only, mode 0600', async () => {
+    const dir = path.join(path.dirname(inventory), '.hapg');
+    expect((await stat(path.join(dir, 'inventory.ca.key'))).mode & 0o777).toBe(0o600);
+    expect((await stat(path.join(dir, 'inventory.client.key'))).mode & 0o777).toBe(0o600);
+    const onHosts = await onHost(lab, 'pg26', `grep -l 'PRIVATE KEY' /etc/hapg/tls/* | sort; stat -c '%n %U %a' /etc/hapg/tls/*.key`);
+    expect(onHosts.stdout.trim().split('\n')).toEqual([
+      '/etc/hapg/tls/etcd.key',
+      '/etc/hapg/tls/postgres.key',
+      '/etc/hapg/tls/etcd.key etcd 600',
+      '/etc/hapg/tls/postgres.key postgres 600',
+    ]);
+  });
+
+  it('etcd: plain HTTP, a client without certificate and a read without login are refused', async () => {
+    const a = addr('pg26');
+    const plain = await onHost(lab, 'pg27', `curl -s -m 5 http://${a}:2379/v3/kv/range -d '{"key":"Lw=="}' ; echo " exit=$?"`);
+    expect(plain.stdout).not.toMatch(/"header"/);
+    const noCert = await onHost(lab, 'pg27', `curl -s -m 5 --cacert ${CA} https://${a}:2379/v3/kv/range -d '{"key":"Lw=="}'; echo " exit=$?"`);
+    expect(noCert.stdout).toMatch(/exit=(35|56)/);
+    const noLogin = await onHost(lab, 'pg27', `curl -s -m 5 --cacert ${CA} --cert /etc/hapg/tls/etcd.crt --key /etc/hapg/tls/etcd.key https://${a}:2379/v3/kv/range -d '{"key":"Lw=="}'; echo " exit=$?"`);
+    expect(noLogin.stdout).toMatch(/user name is empty/);
+  });
+
+  it("etcd: Patroni's user reaches only its own cluster's keys", async () => {
+    const secrets = YAML.parse(await readFile(path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml'), 'utf8')) as Record<string, unknown>;
+    const password = findSecret(secrets, ['clusters', 'sec', 'etcd']);
+    expect(password).toMatch(/.{16,}/);
+    const curl = `curl -s -m 5 --cacert ${CA} --cert /etc/hapg/tls/etcd.crt --key /etc/hapg/tls/etcd.key`;
+    const script = [
+      `t=$(${curl} https://127.0.0.1:2379/v3/auth/authenticate -d "{\\"name\\":\\"patroni-sec\\",\\"password\\":\\"$(cat)\\"}" | sed -n 's/.*"token":"\\([^"]*\\)".*/\\1/p')`,
+      `echo "own=$(${curl} -H "Authorization: $t" https://127.0.0.1:2379/v3/kv/range -d '{"key":"L3NlcnZpY2Uvc2VjL2xlYWRlcg=="}')"`,
+      `echo "other=$(${curl} -H "Authorization: $t" https://127.0.0.1:2379/v3/kv/range -d '{"key":"L2hhcGcvbG9jaw=="}')"`,
+    ].join('\n');
+    const r = await onHost(lab, 'pg26', script, { stdin: password });
+    expect(r.stdout).toMatch(/^own=\{"header".*"kvs"/m);
+    expect(r.stdout).toMatch(/^other=.*permission denied/m);
+  });
+
+  it("Patroni's REST API answers HTTPS only, and patronictl works on a member", async () => {
+    const a = addr('pg26');
+    const plain = await onHost(lab, 'pg27', `curl -s -m 5 -o /dev/null -w '%{http_code}' http://${a}:8008/patroni; echo " exit=$?"`);
+    expect(plain.stdout).not.toMatch(/^200/);
+    const secure = await onHost(lab, 'pg27', `curl -s -m 5 --cacert ${CA} https://${a}:8008/patroni`);
+    expect(JSON.parse(secure.stdout).state).toMatch(/running|streaming/);
+    const ctl = await onHost(lab, 'pg26', 'patronictl -c /etc/patroni/patroni.yml list -f json');
+    expect((JSON.parse(ctl.stdout) as { Member: string }[]).map((m) => m.Member).sort()).toEqual(HOSTS);
+  });
+
+  it('PostgreSQL: pg_hba refuses a connection without TLS; with verify-full it reaches authentication', async () => {
+    const a = addr('pg26');
+    const conn = (mode: string) => `PGPASSWORD=not-the-password psql -X -At "host=${a} port=5432 user=hapg_check dbname=postgres connect_timeout=5 sslmode=${mode} sslrootcert=${CA}" -c 'select 1' 2>&1; echo " exit=$?"`;
+    const disabled = await onHost(lab, 'pg27', conn('disable'));
+    expect(disabled.stdout).toMatch(/pg_hba\.conf (rejects connection|entry)/);
+    expect(disabled.stdout).toMatch(/no encryption/);
+    const verified = await onHost(lab, 'pg27', conn('verify-full'));
+    expect(verified.stdout).toMatch(/password authentication failed for user "hapg_check"/);
+  });
+
+  it.each([
+    ['etcd', 2379, '-cert /etc/hapg/tls/etcd.crt -key /etc/hapg/tls/etcd.key'],
+    ['etcd peer', 2380, '-cert /etc/hapg/tls/etcd.crt -key /etc/hapg/tls/etcd.key'],
+    ['REST API', 8008, ''],
+    ['PostgreSQL', 5432, '-starttls postgres'],
+  ])('%s on pg28: the chain and the address verify (s_client -verify_return_error)', async (_name, port, extra) => {
+    const a = addr('pg28');
+    const r = await onHost(lab, 'pg27', `openssl s_client -connect ${a}:${port} -CAfile ${CA} -verify_return_error -verify_ip ${a} ${extra} </dev/null 2>&1; echo "exit=$?"`);
+    expect(r.stdout).toMatch(/Verify return code: 0 \(ok\)/);
+    expect(r.stdout).toMatch(/exit=0/);
+  });
+
+  it('the VIP address is in the PostgreSQL certificate (clients through HAProxy verify-full)', async () => {
+    const r = await onHost(lab, 'pg27', `openssl s_client -connect ${VIP.address}:5000 -starttls postgres -CAfile ${CA} -verify_return_error -verify_ip ${VIP.address} </dev/null 2>&1; echo "exit=$?"`);
+    expect(r.stdout).toMatch(/Verify return code: 0 \(ok\)/);
+  });
+
+  it('a second deploy changes nothing and status is healthy', async () => {
+    const again = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(again.exitCode).toBe(0);
+    expect(jsonResult<{ changes: number }>(again.stdout).changes).toBe(0);
+    const status = await hapg(['status', '-i', inventory, '--json']);
+    expect(jsonResult<{ healthy: boolean }>(status.stdout).healthy).toBe(true);
+    expect(status.exitCode).toBe(0);
+  });
+});
+
+function findSecret(tree: unknown, keys: string[]): string {
+  let node = tree as Record<string, unknown> | undefined;
+  for (const k of keys) node = node?.[k] as Record<string, unknown> | undefined;
+  if (typeof node === 'string') return node;
+  // Flat files: `clusters.sec.etcd: …`.
+  const flat = (tree as Record<string, unknown>)[keys.join('.')];
+  if (typeof flat !== 'string') throw new Error(`no secret ${keys.join('.')} in the secrets file`);
+  return flat;
+}

@@ -157,10 +157,11 @@ keep running.`,
     .description('power a host off (same address and disk when started again)')
     .argument('<host>', 'lab host, e.g. pg3')
     .addOption(labOption())
-    .action(async (host: string, opts: LabOption) => {
+    .option('--hard', 'no clean shutdown: kill every process of the host at once, as a power cut does')
+    .action(async (host: string, opts: LabOption & { hard?: boolean }) => {
       const reporter = createReporter({});
       const paths = pathsOf(opts);
-      await labStop(host, reporter.sink, paths);
+      await labStop(host, reporter.sink, paths, { hard: opts.hard ?? false });
       await reporter.result(`${prefixOf(paths)}lab stop: ${host} is off`, { lab: paths.names.lab, host, running: false });
     });
 

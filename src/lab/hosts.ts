@@ -145,8 +145,9 @@ export async function findHostProcesses(names: LabNames): Promise<{ host: string
  * Powers a host off: nspawn turns SIGTERM into an orderly shutdown of the host's systemd;
  * waits for it, then kills whatever is left in the host's cgroups and removes them.
  */
-export async function powerOffHost(names: LabNames, host: string, pid: number | undefined, opts: { graceMs: number }): Promise<void> {
-  if (pid !== undefined) {
+export async function powerOffHost(names: LabNames, host: string, pid: number | undefined, opts: { graceMs: number; hard?: boolean }): Promise<void> {
+  // Hard: no shutdown at all, as when a machine loses power (every process of the host killed at once).
+  if (pid !== undefined && !opts.hard) {
     const left = await terminate([pid], { signal: 'SIGTERM', graceMs: opts.graceMs });
     if (left.length > 0) throw new HapgError('LAB', `${host}: nspawn (pid ${pid}) did not exit after SIGKILL`, { host });
   }
@@ -157,5 +158,9 @@ export async function powerOffHost(names: LabNames, host: string, pid: number | 
       if (left.length > 0) throw new HapgError('LAB', `${host}: processes ${left.join(', ')} survived SIGKILL`, { host });
     }
     await removeCgroupTree(dir);
+  }
+  if (pid !== undefined && opts.hard) {
+    const left = await terminate([pid], { signal: 'SIGKILL', graceMs: 5000 });
+    if (left.length > 0) throw new HapgError('LAB', `${host}: nspawn (pid ${pid}) did not exit after SIGKILL`, { host });
   }
 }

@@ -413,7 +413,7 @@ async function healPartitions(paths: LabPaths, state: LabState, host: LabHostSta
 }
 
 /** `hapg lab stop HOST`: orderly poweroff; address, disk and identity stay for `lab start`. */
-export async function labStop(name: string, sink: EventSink, paths = labPaths()): Promise<void> {
+export async function labStop(name: string, sink: EventSink, paths = labPaths(), opts: { hard?: boolean } = {}): Promise<void> {
   await withHost(paths, name, sink, async (_state, host) => {
     if (!(await isHostProcess(paths, host.name, host.pid))) {
       host.stopped = true;
@@ -421,10 +421,10 @@ export async function labStop(name: string, sink: EventSink, paths = labPaths())
       sink({ kind: 'noop', host: host.name, title: 'stop', reason: 'not running' });
       return;
     }
-    await powerOffHost(paths.names, host.name, host.pid, { graceMs: POWEROFF_GRACE_MS });
+    await powerOffHost(paths.names, host.name, host.pid, { graceMs: POWEROFF_GRACE_MS, hard: opts.hard ?? false });
     host.stopped = true;
     host.pid = undefined;
-    sink({ kind: 'change', host: host.name, title: 'powered off' });
+    sink({ kind: 'change', host: host.name, title: opts.hard ? 'powered off hard (every process killed, no shutdown)' : 'powered off' });
   });
 }
 

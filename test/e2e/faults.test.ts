@@ -124,14 +124,14 @@ describe('faults', () => {
     // The lock of a run that died on this machine is taken over at once, never waited for.
     expect(seen.some((m) => /died on this machine: taking the lock over/.test(m))).toBe(true);
 
-    // pg23 powered off while it starts as a replica: deploy fails naming it; the others stay healthy.
+    // pg23 loses power while it starts as a replica: deploy fails naming it; the others stay healthy.
     await withWholeLab(lab, async () => {
       const child = hapgInBackground(['deploy', '-i', inventory, '--json']);
       let stopped: Promise<unknown> | undefined;
       let out = '';
       child.stdout!.on('data', (chunk: Buffer) => {
         out += chunk.toString();
-        if (!stopped && out.includes('"kind":"step","host":"pg23","title":"start patroni"')) stopped = lab_(['stop', 'pg23']);
+        if (!stopped && out.includes('"kind":"step","host":"pg23","title":"start patroni"')) stopped = lab_(['stop', '--hard', 'pg23']);
       });
       const failed = await child;
       await stopped;
@@ -190,7 +190,7 @@ describe('faults', () => {
     report('(2) rolling restart killed and resumed', { acknowledged: result.acked.length, lost: 0, 'longest write gap ms': result.longestGapMs });
   });
 
-  it('(3) the leader host powered off under write load (synchronous_mode): failover, no acknowledged write lost; deploy brings it back', async () => {
+  it('(3) the leader host losing power under write load (synchronous_mode): failover, no acknowledged write lost; deploy brings it back', async () => {
     const before = (await healthyStatus()).status;
     const oldLeader = leaderOf(before)!;
     const load = await startWriteLoad(app, { table: 'faults_failover' });
@@ -200,7 +200,7 @@ describe('faults', () => {
     let newLeader: string | undefined;
     await withWholeLab(lab, async () => {
       const killedAt = Date.now();
-      expect((await lab_(['stop', oldLeader])).exitCode).toBe(0);
+      expect((await lab_(['stop', '--hard', oldLeader])).exitCode).toBe(0);
       // A new leader accepts writes through the VIP.
       const ackedAtKill = load.ackedCount();
       await eventually('writes acknowledged after the failover', async () => (load.ackedCount() > ackedAtKill + 20 ? true : new Error(`${load.ackedCount() - ackedAtKill} since the kill`)), 120_000);

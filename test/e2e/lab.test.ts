@@ -176,6 +176,21 @@ describe('hapg lab', () => {
     expect((await ssh(B, 'systemctl is-system-running --wait')).stdout.trim()).toMatch(/running|degraded/);
   });
 
+  it('cuts a host\'s power with --hard: no shutdown runs, and it boots again', async () => {
+    // A unit whose stop writes a file: a clean shutdown runs it, a power cut does not.
+    const unit = '[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\nExecStop=/bin/sh -c "date > /root/clean-shutdown"\n[Install]\nWantedBy=multi-user.target\n';
+    expect((await ssh(B, `rm -f /root/clean-shutdown && printf '${unit}' > /etc/systemd/system/hapg-lab-probe.service && systemctl daemon-reload && systemctl enable --now hapg-lab-probe`)).exitCode).toBe(0);
+    await runLabCommand(['stop', '--hard', B]);
+    try {
+      expect((await labStatus()).hosts.find((h) => h.name === B)).toMatchObject({ running: false, sshReachable: false });
+    } finally {
+      await runLabCommand(['start', B]);
+    }
+    await expectSshWorks(B);
+    expect((await ssh(B, 'test -e /root/clean-shutdown && echo ran || echo skipped')).stdout.trim()).toBe('skipped');
+    await ssh(B, 'systemctl disable --now hapg-lab-probe; rm -f /etc/systemd/system/hapg-lab-probe.service /root/clean-shutdown; systemctl daemon-reload');
+  });
+
   it('isolates a host from everyone and heals it', async () => {
     await runLabCommand(['isolate', B]);
     try {

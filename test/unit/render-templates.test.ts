@@ -6,6 +6,7 @@ import { buildModel } from '../../src/model/model.js';
 import { etcdContext } from '../../src/tasks/etcd/context.js';
 import { haproxyContext } from '../../src/tasks/haproxy/context.js';
 import { keepalivedContext } from '../../src/tasks/keepalived/context.js';
+import { namesToResolve, resolvedOnHost } from '../../src/tasks/keepalived/plan.js';
 import { patroniContext } from '../../src/tasks/patroni/context.js';
 import { renderTemplate } from '../../src/render/templates.js';
 import { Secret } from '../../src/secret.js';
@@ -167,6 +168,20 @@ describe('keepalived.conf', () => {
     expect(conf).toMatch(/vrrp_script check_main_leader \{\n\s+script "\/usr\/bin\/curl -sf -o \/dev\/null --max-time 2 http:\/\/192\.0\.2\.11:8008\/primary"/);
     expect(conf).toMatch(/track_script \{\n\s+check_main_leader\n/);
     expect(balanced(conf)).toBe(true);
+  });
+  it('hosts given by DNS name: unicast_src_ip and peers are the addresses the host resolves them to', async () => {
+    const text = (await import('node:fs'))
+      .readFileSync('inventories/three-hosts.yml', 'utf8')
+      .replace('pg1: { address: 192.0.2.11', 'pg1: { address: db1.example.internal')
+      .replace('pg2: { address: 192.0.2.12', 'pg2: { address: db2.example.internal');
+    const named = buildModel(parseInventory(text, 'dns-names.yml').inventory);
+    expect(namesToResolve(named, 'pg2')).toEqual(['db1.example.internal', 'db2.example.internal']);
+    // What `getent ahosts` printed on pg2, parsed by the fact.
+    const resolved = resolvedOnHost(['db1.example.internal', 'db2.example.internal']).parse({ host: 'pg2', command: '', exitCode: 0, stdout: 'db1.example.internal 192.0.2.11\ndb2.example.internal 192.0.2.12\n', stderr: '', durationMs: 1 });
+    const conf = renderTemplate('keepalived/keepalived.conf', keepalivedContext(named, 'pg2', secrets, resolved).context);
+    expect(conf).toMatch(/unicast_src_ip 192\.0\.2\.12\n/);
+    expect(conf).toMatch(/unicast_peer \{\n\s+192\.0\.2\.11\n\s+192\.0\.2\.13\n\s+\}/);
+    expect(conf).not.toMatch(/example\.internal/);
   });
 });
 

@@ -1,8 +1,8 @@
 // bench/failover: the leader's host powered off under write load, N rounds. One cluster of three
 // hosts (etcd, Patroni, HAProxy and the VIP on the same hosts) in a lab of its own; a client
-// writes numbered rows through the VIP's read-write port; each round powers off the leader's
-// host (`hapg lab stop`), measures the time until the client's writes are acknowledged again
-// through the VIP, counts acknowledged rows missing on the new leader (must be 0), then boots
+// writes numbered rows through the VIP's read-write port; each round cuts the leader host's
+// power (`hapg lab stop --hard`: no shutdown), measures the time until the client's writes are
+// acknowledged again through the VIP, counts acknowledged rows missing on the new leader (must be 0), then boots
 // the host and lets `hapg deploy` bring it back as a replica. Prints min/median/max and the
 // bound Patroni gives (ttl + loop_wait: the old leader's key must expire, then a replica's
 // loop notices).
@@ -91,9 +91,10 @@ try {
     if (!leader) throw new Error(`round ${round}: no leader before the kill`);
     const load = await startWriteLoad(app, { table, intervalMs: 20 });
     await sleep(3000);
-    const ackedBefore = load.ackedCount();
     const killed = performance.now();
-    await timedHapg(['lab', 'stop', '--lab', lab, leader]);
+    await timedHapg(['lab', 'stop', '--hard', '--lab', lab, leader]);
+    // Counted once the host is gone: writes acknowledged while `lab stop` ran went to the old leader.
+    const ackedBefore = load.ackedCount();
     // Writes acknowledged again through the VIP: the first few after the kill.
     await until('writes acknowledged after the failover', async () => (load.ackedCount() > ackedBefore + 5 ? true : undefined), 180_000);
     const seconds = (performance.now() - killed) / 1000;

@@ -222,6 +222,29 @@ describe('deploy on three bare hosts, every role', () => {
     expect(after.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
     expect(after.exitCode).toBe(0);
     expect(await lockValue()).toBe('');
+
+    // --break-lock takes the lock from a holder that is alive (frozen here), naming it.
+    const frozen = hapgInBackground(['deploy', '-i', inventory, '--json']);
+    let frozenOut = '';
+    await new Promise<void>((resolve, reject) => {
+      frozen.stdout!.on('data', (chunk: Buffer) => {
+        frozenOut += chunk.toString();
+        if (frozenOut.includes('run lock taken in etcd cluster dc1')) {
+          frozen.kill('SIGSTOP');
+          resolve();
+        }
+      });
+      void frozen.then(() => reject(new Error(`the deploy ended without taking the lock: ${frozenOut.slice(-300)}`)));
+    });
+    try {
+      const broken = await hapg(['deploy', '-i', other, '--break-lock']);
+      expect(broken.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
+      expect(broken.exitCode).toBe(0);
+      expect(broken.stderr).toMatch(new RegExp(`--break-lock: taking etcd cluster dc1's run lock from \\S+@\\S+ \\(pid ${frozen.pid}\\)`));
+    } finally {
+      frozen.kill('SIGKILL');
+      await frozen;
+    }
   });
 
   it('refuses to deploy or plan from a checkout without the secrets file, printing no live password', async () => {

@@ -193,20 +193,24 @@ describe('deploy on three bare hosts, every role', () => {
     await writeFile(other, await readFile(inventory, 'utf8'));
     await mkdir(path.join(path.dirname(other), '.hapg'), { mode: 0o700 });
     await copyFile(secretsFileOf(inventory), secretsFileOf(other));
-    const first = hapgInBackground(['deploy', '-i', inventory, '--json']);
-    // Frozen as soon as it says it holds the lock (a no-op deploy ends within seconds): its
-    // lease is no longer renewed, but lives on for its TTL.
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      first.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('run lock taken in etcd cluster dc1')) {
-          first.kill('SIGSTOP');
-          resolve();
-        }
+    // A deploy frozen as soon as it says it holds the lock (a no-op deploy ends within seconds):
+    // its lease is no longer renewed, but lives on for its TTL.
+    const frozenHolder = async () => {
+      const run = hapgInBackground(['deploy', '-i', inventory, '--json']);
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        run.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('run lock taken in etcd cluster dc1')) {
+            run.kill('SIGSTOP');
+            resolve();
+          }
+        });
+        void run.then(() => reject(new Error(`the deploy ended without taking the lock: ${out.slice(-300)}`)));
       });
-      void first.then(() => reject(new Error(`the first deploy ended without taking the lock: ${out.slice(-300)}`)));
-    });
+      return { run };
+    };
+    const { run: first } = await frozenHolder();
     expect(await lockValue()).toContain('"command":"deploy"');
     try {
       const second = await hapg(['deploy', '-i', other]);
@@ -224,18 +228,7 @@ describe('deploy on three bare hosts, every role', () => {
     expect(await lockValue()).toBe('');
 
     // --break-lock takes the lock from a holder that is alive (frozen here), naming it.
-    const frozen = hapgInBackground(['deploy', '-i', inventory, '--json']);
-    let frozenOut = '';
-    await new Promise<void>((resolve, reject) => {
-      frozen.stdout!.on('data', (chunk: Buffer) => {
-        frozenOut += chunk.toString();
-        if (frozenOut.includes('run lock taken in etcd cluster dc1')) {
-          frozen.kill('SIGSTOP');
-          resolve();
-        }
-      });
-      void frozen.then(() => reject(new Error(`the deploy ended without taking the lock: ${frozenOut.slice(-300)}`)));
-    });
+    const { run: frozen } = await frozenHolder();
     try {
       const broken = await hapg(['deploy', '-i', other, '--break-lock']);
       expect(broken.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);

@@ -112,6 +112,16 @@ describe('standby status', () => {
     expect(standbyProblems({ ...link, slot: { ...link.slot!, active: false, retainedBytes: 4096 } })).toEqual(['slot standby_dr on pg1 is inactive (it retains 4096 bytes of WAL)']);
     expect(standbyProblems({ ...link, sourceLeader: undefined, slot: undefined })).toEqual(['source cluster main has no running leader']);
   });
+
+  it('names a link that still says streaming but has been silent longer than the receiver pings allow', () => {
+    const receiver = { ...link.receiver!, pingAfterSeconds: 30 };
+    expect(standbyProblems({ ...link, receiver: { ...receiver, silentSeconds: 34.9 } })).toEqual([]);
+    expect(standbyProblems({ ...link, receiver: { ...receiver, silentSeconds: 41.2 } })).toEqual([
+      'standby leader dr1 has heard nothing from main for 41.2 s (a live link carries a message every 30 s): the link looks cut',
+    ]);
+    // wal_receiver_timeout = 0: no pings, so silence on an idle source proves nothing.
+    expect(standbyProblems({ ...link, receiver: { ...link.receiver!, silentSeconds: 600, pingAfterSeconds: undefined } })).toEqual([]);
+  });
 });
 
 describe('helpers', () => {

@@ -5,14 +5,42 @@ export interface WalReceiver {
   status: string;
   senderHost: string;
   slot: string;
+  /** Seconds since the last message from the sender (undefined when PostgreSQL does not say). */
+  silentSeconds?: number | undefined;
+  /**
+   * Seconds of silence after which the receiver asks the sender for a reply (half of
+   * wal_receiver_timeout): a healthy link carries a message at least that often. Undefined
+   * when wal_receiver_timeout is 0 (no pings, so silence proves nothing).
+   */
+  pingAfterSeconds?: number | undefined;
 }
+
+const seconds = (text: string | undefined): number | undefined => (text ? Number(text) : undefined);
 
 /** The WAL receiver of a server in recovery (undefined: not connected, or PostgreSQL not answering). */
 export function walReceiver(port: number): CommandFact<WalReceiver | undefined> {
-  return new LocalPostgres(port).query('wal-receiver', "select status, coalesce(sender_host, ''), coalesce(slot_name, '') from pg_stat_wal_receiver", (rows) => {
+  const sql = [
+    "select status, coalesce(sender_host, ''), coalesce(slot_name, ''),",
+    "coalesce(round(extract(epoch from now() - last_msg_receipt_time)::numeric, 1)::text, ''),",
+    "(select case when setting::int > 0 then (setting::int / 2000.0)::text else '' end from pg_settings where name = 'wal_receiver_timeout')",
+    'from pg_stat_wal_receiver',
+  ].join(' ');
+  return new LocalPostgres(port).query('wal-receiver', sql, (rows) => {
     const [row] = rows;
-    return row ? { status: row[0] ?? '', senderHost: row[1] ?? '', slot: row[2] ?? '' } : undefined;
+    return row ? { status: row[0] ?? '', senderHost: row[1] ?? '', slot: row[2] ?? '', silentSeconds: seconds(row[3]), pingAfterSeconds: seconds(row[4]) } : undefined;
   });
+}
+
+/** Slack on top of the receiver's ping interval before a silent link counts as cut (round trip, a busy host). */
+export const SILENT_LINK_SLACK_S = 5;
+
+/**
+ * Whether a streaming receiver has been silent longer than a live link allows: the TCP
+ * connection of a cut link stays "streaming" until wal_receiver_timeout ends it.
+ */
+export function silentLink(receiver: WalReceiver): boolean {
+  const { silentSeconds, pingAfterSeconds } = receiver;
+  return silentSeconds !== undefined && pingAfterSeconds !== undefined && silentSeconds > pingAfterSeconds + SILENT_LINK_SLACK_S;
 }
 
 /** The host a server in recovery is configured to stream from (primary_conninfo's host; undefined when none). */

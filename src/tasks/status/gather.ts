@@ -8,7 +8,7 @@ import { vipHolders } from '../keepalived/vip.js';
 import { memberStates } from '../patroni/facts.js';
 import { permanentSlots } from '../patroni/model.js';
 import type { ClusterMember } from '../patroni/rest.js';
-import { inactivePhysicalSlots, slotState, walReceiver, type SlotState, type WalReceiver } from '../standby/facts.js';
+import { inactivePhysicalSlots, silentLink, slotState, walReceiver, type SlotState, type WalReceiver } from '../standby/facts.js';
 import { runningLeader } from '../patroni/member-health.js';
 import { clusterProblems } from './verdict.js';
 
@@ -155,6 +155,9 @@ export function standbyProblems(link: StandbyLink): string[] {
   const problems: string[] = [];
   if (!link.sourceLeader) problems.push(`source cluster ${link.source} has no running leader`);
   if (link.standbyLeader && link.receiver?.status !== 'streaming') problems.push(`standby leader ${link.standbyLeader} is not streaming from ${link.source} (WAL receiver ${link.receiver?.status ?? 'not running'})`);
+  else if (link.standbyLeader && link.receiver && silentLink(link.receiver)) {
+    problems.push(`standby leader ${link.standbyLeader} has heard nothing from ${link.source} for ${link.receiver.silentSeconds} s (a live link carries a message every ${link.receiver.pingAfterSeconds} s): the link looks cut`);
+  }
   if (link.sourceLeader && !link.slot) problems.push(`slot missing on ${link.source}'s leader ${link.sourceLeader}`);
   else if (link.slot && !link.slot.active) problems.push(`slot ${link.slot.name} on ${link.sourceLeader} is inactive (it retains ${link.slot.retainedBytes} bytes of WAL)`);
   return problems;

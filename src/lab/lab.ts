@@ -16,6 +16,7 @@ import {
   assertSubnetIsFree,
   createHostNetwork,
   cutPeers,
+  hostAddresses,
   deleteLink,
   deleteNetns,
   ensureBridge,
@@ -406,8 +407,12 @@ async function healPartitions(paths: LabPaths, state: LabState, host: LabHostSta
   const mine = await cutPeers(paths.names, host.name);
   if (mine.length === 0) return;
   await setPeersCut(paths.names, host.name, mine, false);
+  // A peer was cut from this host's own address and from the VIPs it held: addresses that are
+  // no host's own are dropped from the peer's cut list with it.
+  const own = new Set(state.hosts.map((h) => h.address));
   for (const peer of state.hosts.filter((h) => mine.includes(h.address))) {
-    await setPeersCut(paths.names, peer.name, [host.address], false);
+    const theirs = await cutPeers(paths.names, peer.name);
+    await setPeersCut(paths.names, peer.name, theirs.filter((addr) => addr === host.address || !own.has(addr)), false);
   }
   sink({ kind: 'change', host: host.name, title: `partition healed (${state.hosts.filter((h) => mine.includes(h.address)).map((h) => h.name).join(', ')})` });
 }
@@ -468,9 +473,13 @@ export async function labPartition(groupA: readonly string[], groupB: readonly s
     const b = groupB.map((n) => findHost(state, n, paths.names.lab));
     const both = a.filter((h) => b.includes(h));
     if (both.length) throw new HapgError('USAGE', `${both.map((h) => h.name).join(', ')} cannot be on both sides of a partition`);
+    // Every address the other side holds, not only the hosts' own: traffic to a VIP held over
+    // there must be lost too, or a replica streaming through the VIP would cross the cut.
+    const held = async (group: readonly LabHostState[]) => [...new Set((await Promise.all(group.map(async (h) => [h.address, ...(await hostAddresses(paths.names, h.name))]))).flat())];
+    const addresses = new Map([[a, await held(a)], [b, await held(b)]]);
     for (const [side, other] of [[a, b], [b, a]] as const) {
       for (const host of side) {
-        await setPeersCut(paths.names, host.name, other.map((h) => h.address), true);
+        await setPeersCut(paths.names, host.name, addresses.get(other)!, true);
         sink({ kind: 'change', host: host.name, title: `cut off from ${other.map((h) => h.name).join(', ')}` });
       }
     }

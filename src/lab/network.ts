@@ -210,6 +210,12 @@ export async function setPeersCut(names: LabNames, host: string, peerAddresses: 
   }
 }
 
+/** The IPv4 addresses a host holds on eth0 now: its own, and any VIP keepalived gave it. */
+export async function hostAddresses(names: LabNames, host: string): Promise<string[]> {
+  const links = await ipJson<{ addr_info?: { family: string; local: string }[] }>(['-n', netnsName(names, host), 'addr', 'show', 'dev', 'eth0']).catch(() => []);
+  return links.flatMap((l) => l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => a.local);
+}
+
 /** Addresses a host is cut off from by a partition (see setPeersCut). */
 export async function cutPeers(names: LabNames, host: string): Promise<string[]> {
   const { exitCode, stdout } = await runLocal('ip', ['-n', netnsName(names, host), '-j', 'neigh', 'show', 'dev', 'eth0'], { allowFailure: true });

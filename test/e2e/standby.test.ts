@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { execa } from 'execa';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, tableDigest, type PgTarget, type WriteLoad, type WriteLoadReport } from '../support/write-load.js';
+import { withWholeLab } from './lab-lock.js';
 import { RoleWatcher } from './role-watcher.js';
 import { dataDirOf, vipAddress, healthyStateOf, leaderRoleName, eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
 
@@ -311,6 +312,58 @@ describe('standby cluster in a second datacenter', () => {
     expect(watched.leaders).toEqual([]);
     await expectSameData(member(vipTarget, await mainLeader()), DC2.map((h) => member(vipTarget, h)), report);
     for (const h of DC2) expect(await sysid(h)).toBe(await sysid('pg9'));
+  });
+
+  it('a cut between the datacenters: dr serves reads and never promotes, status names the cut link, promote refuses; healed, dr catches up', async () => {
+    const vipTarget = await mainVip(inventories.both);
+    load = await startWriteLoad(vipTarget, { table: TABLE, largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const watcher = new RoleWatcher(lab, DC2, true);
+    const lab_ = (args: string[]) => execa('node', [path.resolve('bin/hapg.js'), 'lab', ...args]);
+    let cutAt = 0;
+    let namedAfterMs = 0;
+    let named = '';
+    // `lab up` (lab.test) heals partitions: the whole lab is this test's while the cut lasts.
+    await withWholeLab(lab, async () => {
+      cutAt = Date.now();
+      await lab_(['partition', DC1.join(','), DC2.join(',')]);
+      try {
+        // The walreceiver's TCP connection survives a silent cut until wal_receiver_timeout; status
+        // names the link from the silence itself.
+        const cut = await eventually('status to name the cut link to main', async () => {
+          const r = await hapg(['status', '-i', inventories.both, '--json']);
+          const s = jsonResult<{ healthy: boolean; clusters: { name: string; problems: string[] }[] }>(r.stdout);
+          const dr = s.clusters.find((c) => c.name === 'dr')!;
+          return dr.problems.some((p) => /^standby leader pg12 (has heard nothing from main for [\d.]+ s|is not streaming from main)/.test(p)) ? s : new Error(dr.problems.join('; ') || 'dr healthy');
+        }, 90_000);
+        namedAfterMs = Date.now() - cutAt;
+        named = cut.clusters.find((c) => c.name === 'dr')!.problems.find((p) => p.startsWith('standby leader pg12'))!;
+        expect(cut.healthy).toBe(false);
+        expect(cut.clusters.find((c) => c.name === 'main')!.problems).toEqual([]);
+        // main keeps taking writes; dr keeps answering reads from what it has.
+        const acked = load!.ackedCount();
+        await eventually('main to take writes during the cut', async () => (load!.ackedCount() > acked + 20 ? true : new Error(`${load!.ackedCount() - acked} since`)));
+        expect((await tableDigest(member(vipTarget, 'pg12'), TABLE)).rows).toBeGreaterThan(0);
+        expect((await tableDigest(member(vipTarget, 'pg13'), TABLE)).rows).toBeGreaterThan(0);
+        // hapg reaches both sides: main's leader runs, so promoting dr would make two primaries.
+        const refused = await hapg(['standby', 'promote', '-i', inventories.both, '--cluster', 'dr']);
+        expect(refused.exitCode).toBe(1);
+        expect(refused.stderr).toMatch(/source cluster main is reachable and its leader pg\d+ runs: promoting dr now would leave two primaries/);
+      } finally {
+        for (const h of DC2) await lab_(['heal', h]);
+      }
+    });
+    const report = await load.stop();
+    load = undefined;
+    const watched = await watcher.stop();
+    expect(watched.leaders).toEqual([]);
+    expect(watched.roles).toEqual(expect.arrayContaining(['pg12:standby_leader', 'pg13:replica']));
+    const caughtUpFrom = Date.now();
+    await expectSameData(member(vipTarget, await mainLeader()), DC2.map((h) => member(vipTarget, h)), report);
+    process.stderr.write(
+      `standby e2e partition: cut named by status after ${namedAfterMs} ms ("${named}"), partition ${caughtUpFrom - cutAt} ms, dr caught up ${Date.now() - caughtUpFrom} ms after the heal, ${report.acked.length} acknowledged, 0 lost\n`,
+    );
+    await status();
   });
 
   it('promotes dr once main is down, takes writes, then rebuilds main as a standby of dr', async () => {

@@ -28,7 +28,8 @@ export class HapgError extends Error {
   readonly host: string | undefined;
 
   constructor(code: ErrorCode, message: string, opts: { cause?: unknown; hint?: string; host?: string } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    // One line, whatever it quotes (a multi-line script that failed, a remote's stderr).
+    super(message.replace(/\s*\n\s*/g, ' '), opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'HapgError';
     this.code = code;
     this.hint = opts.hint;

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
-import { CommandError, HapgError } from '../errors.js';
+import { CommandError, HapgError, truncate } from '../errors.js';
 import { maskSecrets } from '../secret.js';
 import { describeConnectError, seconds } from './connect-error.js';
 import { httpRequest, newHttpMemory } from './http.js';
@@ -117,7 +117,7 @@ export class SshRemote implements Remote {
 
   #exec(command: string, shown: string, opts: ExecOptions): Promise<ExecResult> {
     const host = this.host;
-    if (this.#closed) return Promise.reject(new HapgError('SSH_CONNECT', `${host}: connection is closed, cannot run \`${shown}\``, { host }));
+    if (this.#closed) return Promise.reject(new HapgError('SSH_CONNECT', `${host}: connection is closed, cannot run \`${truncate(shown, 160)}\``, { host }));
     const secrets = opts.secrets ?? [];
     return new Promise<ExecResult>((resolve, reject) => {
       const started = performance.now();
@@ -145,7 +145,7 @@ export class SshRemote implements Remote {
           durationMs: Math.round(performance.now() - started),
         };
         if (exitCode === undefined) {
-          return reject(new HapgError('SSH_CONNECT', `${host}: \`${shown}\` ended without an exit status (connection lost?)`, { host }));
+          return reject(new HapgError('SSH_CONNECT', `${host}: \`${truncate(shown, 160)}\` ended without an exit status (connection lost?)`, { host }));
         }
         if (opts.timeoutMs !== undefined && exitCode === TIMEOUT_EXIT) {
           return reject(new HapgError('COMMAND_FAILED', `${host}: \`${shown}\` timed out after ${seconds(opts.timeoutMs)}`, { host }));
@@ -155,7 +155,7 @@ export class SshRemote implements Remote {
       };
       const abort = (why: string) => {
         channel?.close();
-        settle(new HapgError('SSH_CONNECT', `${host}: \`${shown}\` did not finish: ${why}`, { host }));
+        settle(new HapgError('SSH_CONNECT', `${host}: \`${truncate(shown, 160)}\` did not finish: ${why}`, { host }));
       };
       this.#inFlight.add(abort);
 

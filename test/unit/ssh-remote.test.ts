@@ -244,6 +244,15 @@ describe('exec', () => {
     remote.close();
     await expect(remote.exec(['true'])).rejects.toMatchObject({ code: 'SSH_CONNECT', message: expect.stringContaining('pg1: connection is closed') });
   });
+
+  it('names a multi-line script that failed on one line', async () => {
+    await withRemotes([target('pg1')], {}, async (remotes) => {
+      const err = (await remotes.get('pg1')!.exec(['sh', '-c', 'for f in a b; do\n  echo "$f"\ndone\necho "broken\nfor sure" >&2; exit 4']).catch((e: unknown) => e)) as CommandError;
+      expect(err.code).toBe('COMMAND_FAILED');
+      expect(err.message).not.toContain('\n');
+      expect(err.message).toMatch(/^pg1: `sh -c 'for f in a b; do echo "\$f" done echo .*` failed \(exit 4\): for sure$/);
+    });
+  });
 });
 
 describe('putFile over SSH', () => {

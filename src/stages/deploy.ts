@@ -5,7 +5,7 @@ import { currentLeader } from '../tasks/patroni/waits.js';
 import { deployGraph } from './graph.js';
 import { runGraph, type GraphRun, type PlannedStage, type StageTiming } from './run.js';
 import { sequenceOf, type SequenceStep } from './sequence.js';
-import type { GraphOptions, Stage } from './stage.js';
+import type { GraphNode, GraphOptions } from './stage.js';
 
 export interface ClusterReport {
   name: string;
@@ -39,7 +39,7 @@ export async function planDeploy(session: Session, secrets: InventorySecrets, op
 }
 
 /** Runs the deploy graph (or `stages`, a graph built around it) and reports what it did. */
-export async function deploy(session: Session, secrets: InventorySecrets, options: GraphOptions, stages: readonly Stage[] = deployGraph(session.model)): Promise<DeployReport> {
+export async function deploy(session: Session, secrets: InventorySecrets, options: GraphOptions, stages: readonly GraphNode[] = deployGraph(session.model)): Promise<DeployReport> {
   const run = await runGraph(stages, { session, model: session.model, secrets, options }, 'deploy');
   return { changes: run.changes, clusters: await clusterReports(session, run), sequence: sequenceOf(run.stages), timings: run.timings };
 }

@@ -1,6 +1,6 @@
 import { applySteps, runStep, type StepOutcome } from '../run/executor.js';
 import { isNoop, stepsOf } from '../run/steps.js';
-import type { Block, GraphMode, Stage, StageContext, StagePlan } from './stage.js';
+import { isLanes, type Block, type GraphMode, type GraphNode, type Stage, type StageContext, type StagePlan } from './stage.js';
 
 /** A stage and what it planned (plan mode) or what it ran (deploy mode, re-planned blocks as run). */
 export interface PlannedStage {
@@ -31,38 +31,71 @@ export interface GraphRun {
  * Walks the graph. Plan mode asks every stage for its plan against the hosts as they are and
  * changes nothing. Deploy mode plans each stage right before it runs (the hosts as earlier
  * stages left them), then runs its blocks: steps through the executor, then the waits that
- * gate the next block. Both modes go through the same stages in the same order.
+ * gate the next block. Both modes go through the same stages in the same order; only lanes
+ * differ: deploy runs them side by side, and reports their stages in graph order.
  */
-export async function runGraph(stages: readonly Stage[], base: Omit<StageContext, 'mode' | 'earlier'>, mode: GraphMode): Promise<GraphRun> {
-  const earlier = new Map<string, StagePlan>();
-  const run: GraphRun = { stages: [], timings: [], outcomes: [], changes: 0 };
-  const { session, options } = base;
-  let changing = false;
-  for (const stage of stages) {
-    const ctx: StageContext = { ...base, mode, earlier };
-    if (mode === 'deploy') session.sink({ kind: 'phase', title: stage.title });
-    const planStarted = Date.now();
-    const plan = await stage.plan(ctx);
-    const planMs = Date.now() - planStarted;
-    if (mode === 'plan') {
-      earlier.set(stage.id, plan);
-      run.stages.push({ stage, plan });
+export async function runGraph(nodes: readonly GraphNode[], base: Omit<StageContext, 'mode' | 'earlier'>, mode: GraphMode): Promise<GraphRun> {
+  const walk: Walk = { base, mode, earlier: new Map(), run: { stages: [], timings: [], outcomes: [], changes: 0 } };
+  for (const node of nodes) {
+    if (!isLanes(node)) {
+      walk.run.stages.push(await walkStage(node, walk));
       continue;
     }
-    for (const note of [...plan.notes, ...(plan.checks ?? [])]) session.sink({ kind: 'info', message: note });
-    if (!changing && plan.blocks.some((b) => b.replan || stepsOf(b.items).some((s) => !s.check))) {
-      changing = true;
-      await options.beforeFirstChange?.();
+    if (mode === 'plan') {
+      for (const stage of node.lanes.flat()) walk.run.stages.push(await walkStage(stage, walk));
+      continue;
     }
-    const runStarted = Date.now();
-    const changesBefore = run.changes;
-    const executed = await runStage(stage, plan, ctx, run);
-    run.timings.push({ id: stage.id, title: stage.title, planMs, runMs: Date.now() - runStarted, changes: run.changes - changesBefore });
-    earlier.set(stage.id, executed);
-    run.stages.push({ stage, plan: executed });
-    await options.afterStage?.(stage.id);
+    base.session.sink({ kind: 'phase', title: node.title });
+    const settled = await Promise.allSettled(
+      node.lanes.map(async (lane) => {
+        const walked: PlannedStage[] = [];
+        for (const stage of lane) walked.push(await walkStage(stage, walk, { inLane: true }));
+        return walked;
+      }),
+    );
+    const failure = settled.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) throw failure.reason;
+    for (const o of settled) if (o.status === 'fulfilled') walk.run.stages.push(...o.value);
   }
-  return run;
+  return walk.run;
+}
+
+/** What one walk of the graph shares between its stages (and lanes). */
+interface Walk {
+  base: Omit<StageContext, 'mode' | 'earlier'>;
+  mode: GraphMode;
+  earlier: Map<string, StagePlan>;
+  run: GraphRun;
+  /** The beforeFirstChange hook, once started: every lane waits for it before its first change. */
+  firstChange?: Promise<void>;
+}
+
+async function walkStage(stage: Stage, walk: Walk, opts: { inLane?: boolean } = {}): Promise<PlannedStage> {
+  const { base, mode, earlier, run } = walk;
+  const { session, options } = base;
+  const ctx: StageContext = { ...base, mode, earlier };
+  if (mode === 'deploy') session.sink(opts.inLane ? { kind: 'info', message: `${stage.title}…` } : { kind: 'phase', title: stage.title });
+  const planStarted = Date.now();
+  const plan = await stage.plan(ctx);
+  const planMs = Date.now() - planStarted;
+  if (mode === 'plan') {
+    earlier.set(stage.id, plan);
+    return { stage, plan };
+  }
+  for (const note of [...plan.notes, ...(plan.checks ?? [])]) session.sink({ kind: 'info', message: note });
+  if (plan.blocks.some((b) => b.replan || stepsOf(b.items).some((s) => !s.check))) {
+    walk.firstChange ??= options.beforeFirstChange?.() ?? Promise.resolve();
+    await walk.firstChange;
+  }
+  const runStarted = Date.now();
+  const changesBefore = run.changes;
+  const executed = await runStage(stage, plan, ctx, run);
+  // Side by side, another lane's changes land in the same count: a lane's stage counts its own.
+  const changes = opts.inLane ? executed.blocks.reduce((n, b) => n + stepsOf(b.items).filter((st) => run.outcomes.some((o) => o.step === st && o.changed)).length, 0) : run.changes - changesBefore;
+  run.timings.push({ id: stage.id, title: stage.title, planMs, runMs: Date.now() - runStarted, changes });
+  earlier.set(stage.id, executed);
+  await options.afterStage?.(stage.id);
+  return { stage, plan: executed };
 }
 
 async function runStage(stage: Stage, plan: StagePlan, ctx: StageContext, run: GraphRun): Promise<StagePlan> {

@@ -94,5 +94,20 @@ export interface Stage {
   explainFailure?(err: unknown, done: readonly StepOutcome[], remaining: readonly Block[]): Error;
 }
 
+/**
+ * Stages of clusters that share no host and do not depend on each other: deploy runs the
+ * lanes side by side, each lane's stages in order; plan walks them one lane after another.
+ */
+export interface Lanes {
+  /** The phase title progress shows while the lanes run. */
+  title: string;
+  lanes: Stage[][];
+}
+
+/** One node of a graph: a stage, or lanes of stages that may run side by side. */
+export type GraphNode = Stage | Lanes;
+
+export const isLanes = (node: GraphNode): node is Lanes => 'lanes' in node;
+
 /** A plan of nothing but words (gates, predictions). */
 export const notesOnly = (...notes: string[]): StagePlan => ({ blocks: [], notes });

@@ -1,7 +1,8 @@
 // Dedicated etcd hosts (the recommended layout): 3 etcd-only hosts and PostgreSQL on others,
 // with a VIP and no HAProxy: keepalived on the members moves the VIP to the Patroni leader,
 // and clients connect to VIP:5432. The cluster starts with one member; adding a host to the
-// inventory adds it as a replica without touching the running member.
+// inventory adds it as a replica without touching the running member. A second cluster on a
+// host of its own (pg30, same etcd) deploys side by side with the first.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -11,6 +12,8 @@ import { pgMajor, vipAddress, eventually, hapg, jsonEvents, jsonResult, onHost, 
 const lab = inject('lab');
 const ETCD = ['pg4', 'pg5', 'pg6'];
 const PG = ['pg7', 'pg8'];
+/** A one-member cluster that shares only the etcd cluster with edge. */
+const SOLO = 'pg30';
 const VIP = { address: vipAddress(lab, 105), interface: 'eth0', router_id: 56 };
 /** Under a directory the operator made (root's, mode 0711): hapg creates what is missing below it and leaves it as it is. */
 const DATA_DIR = '/srv/hapg/edge/data';
@@ -19,7 +22,11 @@ let hba: unknown;
 async function inventoryWith(pgHosts: string[], file?: string): Promise<string> {
   return writeInventory(
     lab,
-    { hosts: [...ETCD, ...PG], etcd: { dc1: { hosts: ETCD } }, clusters: { edge: { hosts: pgHosts, postgres: { hba, data_dir: DATA_DIR }, vip: VIP } } },
+    {
+      hosts: [...ETCD, ...PG, SOLO],
+      etcd: { dc1: { hosts: ETCD } },
+      clusters: { edge: { hosts: pgHosts, postgres: { hba, data_dir: DATA_DIR }, vip: VIP }, solo: { hosts: [SOLO], postgres: { hba } } },
+    },
     file,
   );
 }
@@ -39,7 +46,19 @@ describe('dedicated etcd hosts', () => {
     expect(r.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
     expect(r.exitCode).toBe(0);
     expect(sequenceOfRun(r.stdout)).toEqual(planned);
-    expect(planned).toEqual(['start etcd pg4,pg5,pg6', 'start patroni pg7', 'start keepalived pg7']);
+    expect(planned).toEqual(['start etcd pg4,pg5,pg6', 'start patroni pg7', `start patroni ${SOLO}`, 'start keepalived pg7']);
+    // edge and solo share no host: one phase runs both, side by side, each lane in its order.
+    const events = jsonEvents(r.stdout) as { kind: string; host?: string; title?: string; ms: number }[];
+    const lanes = events.findIndex((e) => e.kind === 'phase' && e.title === 'Clusters edge, solo side by side');
+    expect(lanes).toBeGreaterThan(0);
+    const inLanes = events.slice(lanes + 1, events.findIndex((e, i) => i > lanes && e.kind === 'phase'));
+    const span = (host: string) => {
+      const ms = inLanes.filter((e) => e.host === host).map((e) => e.ms);
+      return { first: Math.min(...ms), last: Math.max(...ms) };
+    };
+    const [edge, solo] = [span('pg7'), span(SOLO)];
+    expect(solo.first, 'solo started before edge finished').toBeLessThan(edge.last);
+    expect(edge.first, 'edge started before solo finished').toBeLessThan(solo.last);
     expect(jsonResult<{ clusters: { vipHolder: string }[] }>(r.stdout).clusters[0]!.vipHolder).toBe('pg7');
     const dirs = await onHost(lab, 'pg7', `stat -c '%n %U %a' /srv /srv/hapg /srv/hapg/edge ${DATA_DIR}`);
     expect(dirs.stdout.trim().split('\n')).toEqual(['/srv root 755', '/srv/hapg root 711', '/srv/hapg/edge postgres 750', `${DATA_DIR} postgres 700`]);
@@ -67,7 +86,7 @@ describe('dedicated etcd hosts', () => {
     const status = await hapg(['status', '-i', inventory, '--json']);
     const report = jsonResult<{ healthy: boolean; clusters: { members: { name: string; role: string }[] }[] }>(status.stdout);
     expect(report.healthy).toBe(true);
-    expect(report.clusters[0]!.members.map((m) => `${m.name}:${m.role}`)).toEqual(['pg7:leader', 'pg8:replica']);
+    expect(report.clusters.map((c) => c.members.map((m) => `${m.name}:${m.role}`))).toEqual([['pg7:leader', 'pg8:replica'], [`${SOLO}:leader`]]);
     expect(status.exitCode).toBe(0);
   });
 

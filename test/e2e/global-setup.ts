@@ -42,8 +42,8 @@ async function labContextFrom(inventoryPath: string, bridgeAddress: string, rele
  * layout, pg9-pg13 for the two-datacenter standby tests, pg14-pg16 for rolling changes under
  * load, pg17-pg18 for the SSH executor, pg19-pg20 for the lab's own stop/isolate tests, pg21-pg25
  * for the fault suite, pg26-pg30 for TLS and etcd authentication (tls.test.ts; VIP .126,
- * router_id 76), pg31-pg34 for backups, pg35-pg40 for membership changes. Each test file owns
- * its hosts, so files run side by side.
+ * router_id 76), pg31-pg34 for backups, pg35-pg40 for membership changes; pg30 is the second
+ * cluster of the dedicated etcd layout. Each test file owns its hosts, so files run side by side.
  */
 export const LAB_HOSTS = 40;
 

@@ -1,5 +1,5 @@
 // Day-2 membership changes on pg35-pg40, one deployment shared by the file: a Patroni cluster
-// on pg35-pg37 (etcd on the same hosts, HAProxy and a VIP on pg40) whose etcd cluster
+// on pg35-pg37 (etcd on the same hosts, HAProxy and a VIP on pg40 and pg38) whose etcd cluster
 // grows to five members (pg38, pg39 join as learners) and shrinks back to three (pg37 and pg38
 // leave) while a client writes through the VIP and the test polls every etcd member's /health
 // and Patroni's leader key. Quorum is never lost, the leader key never goes away, no
@@ -7,7 +7,8 @@
 // cluster's leader leaves the cluster (3 → 2): switchover first, its slot gone, HAProxy on pg40
 // left with two backends, the other members not restarted. Then pg39's power is cut for good
 // and pg38 replaces its etcd member; the replica's PostgreSQL data and Patroni configuration
-// are wiped and deploy re-clones it under its name, on its old slot.
+// are wiped and deploy re-clones it under its name, on its old slot; the VIP's holder leaves the
+// HAProxy hosts and the VIP stays up on the other.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -173,8 +174,8 @@ beforeAll(async () => {
       main: {
         hosts: PG,
         postgres: { hba: base.clusters.main.postgres.hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } },
-        // HAProxy and the VIP on pg40 only: PostgreSQL hosts can leave without taking them along.
-        haproxy: { hosts: ['pg40'] },
+        // HAProxy and the VIP on pg40 and pg38: PostgreSQL hosts can leave without taking them along.
+        haproxy: { hosts: ['pg40', 'pg38'] },
         vip: VIP,
       },
     },
@@ -400,6 +401,43 @@ describe('replacements', () => {
     expect(await missingRows({ ...app, host: addressOfHost(lab, leader), port: 5432 }, 'reclone', report.acked)).toEqual([]);
     expect(await missingRows({ ...app, host: addressOfHost(lab, replica), port: 5432 }, 'reclone', report.acked)).toEqual([]);
     expect(await postmasters([leader])).toEqual(leaderPid);
+  });
+
+  it("the VIP's holder leaves the HAProxy hosts: its keepalived and HAProxy stop for good, the VIP stays up on the other host, no row lost", async () => {
+    const holds = async (h: string) => (await onHost(lab, h, 'ip -o addr show')).stdout.includes(` ${VIP.address}/`);
+    const holder = (await holds('pg40')) ? 'pg40' : 'pg38';
+    const other = holder === 'pg40' ? 'pg38' : 'pg40';
+    expect(await holds(other)).toBe(false);
+    const doc = YAML.parse(await readFile(inventory, 'utf8'));
+    doc.clusters.main.haproxy.hosts = [other];
+    await writeFile(inventory, YAML.stringify(doc));
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(errorLines(plan.stderr)).toEqual([]);
+    expect(plan.stdout).toContain(`${holder} no longer carries a VIP: stop and disable its keepalived`);
+    expect(plan.stdout).toContain(`${holder} is no longer a HAProxy host of any cluster: stop and disable its HAProxy`);
+
+    const load = await startWriteLoad(app, { table: 'proxyleave', intervalMs: 10 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const started = Date.now();
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    const seconds = (Date.now() - started) / 1000;
+    await new Promise((r2) => setTimeout(r2, 1000));
+    const report = await load.stop();
+    process.stderr.write(`membership e2e proxyleave: deploy ${seconds.toFixed(1)} s (exit ${r.exitCode}), ${report.acked.length} rows acknowledged, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms\n`);
+    expect(errorLines(r.stderr)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    const steps = jsonEvents(r.stdout).filter((e) => e.kind === 'change').map((e) => `${e.host}: ${e.title}`);
+    expect(steps.indexOf(`${holder}: stop keepalived`)).toBeGreaterThanOrEqual(0);
+    expect(steps.indexOf(`${holder}: stop keepalived`)).toBeLessThan(steps.indexOf(`${holder}: stop haproxy`));
+    for (const unit of ['keepalived', 'haproxy']) {
+      expect((await onHost(lab, holder, `systemctl is-active ${unit}; systemctl is-enabled ${unit}`)).stdout.trim().split('\n')).toEqual(['inactive', 'disabled']);
+    }
+    expect(await holds(other)).toBe(true);
+    expect(await holds(holder)).toBe(false);
+    expect((await onHost(lab, other, 'cat /etc/keepalived/keepalived.conf')).stdout).not.toContain(addressOfHost(lab, holder));
+    const { leader } = await roles();
+    expect(report.acked.length).toBeGreaterThan(100);
+    expect(await missingRows({ ...app, host: addressOfHost(lab, leader), port: 5432 }, 'proxyleave', report.acked)).toEqual([]);
   });
 
   it('a re-deploy after the replacements changes nothing', async () => {

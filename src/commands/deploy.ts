@@ -44,7 +44,7 @@ async function runDeploy(opts: DeployCommandOptions): Promise<number> {
         rolling: rollingOptionsOf(opts, (opts.restartTimeout ?? 120) * 1000),
         freshSecrets: prepared.created,
         rotateSecrets: opts.rotateSecrets ?? false,
-        allowEven: opts.allowEven ?? false,
+        allowEven: opts.allowEven ?? false, prune: opts.prune ?? [],
         beforeFirstChange: async () => {
           await prepared.persist();
           await tls.persist();

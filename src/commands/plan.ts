@@ -21,7 +21,7 @@ export function registerPlanCommand(program: Command): void {
       await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
         const prepared = await prepareSecrets(session.loaded, { createMissing: false, placeholders: true });
         await openAccess(session, prepared.secrets, { createMissing: false, placeholder: true });
-        const plan = await planDeploy(session, prepared.secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts), freshSecrets: prepared.created, rotateSecrets: opts.rotateSecrets ?? false, allowEven: opts.allowEven ?? false });
+        const plan = await planDeploy(session, prepared.secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts), freshSecrets: prepared.created, rotateSecrets: opts.rotateSecrets ?? false, allowEven: opts.allowEven ?? false, prune: opts.prune ?? [] });
         const text = await renderPlan(plan, (host, path) => session.facts.get(host, fileContent(path)));
         await reporter.result(text, planJson(plan));
       });

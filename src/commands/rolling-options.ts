@@ -20,12 +20,24 @@ export const wholeNumber =
 /** Flags of `deploy` and `plan` for membership changes (plan shows what deploy would do with the same flags). */
 export interface MembershipCommandOptions {
   allowEven?: boolean;
+  prune?: string[];
 }
 
-/** Adds --allow-even. */
+/** A replication slot's name as PostgreSQL allows it (lower-case letters, digits, underscores; at most 63). */
+const slotName = (value: string, previous: string[] | undefined): string[] => {
+  if (!/^[a-z0-9_]{1,63}$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a replication slot name (lower-case letters, digits and _, at most 63)`);
+  return [...(previous ?? []), value];
+};
+
+/** Adds --allow-even and --prune. */
 export function withMembershipOptions(cmd: Command): Command {
   return cmd
-    .option('--allow-even', 'let a membership change leave an etcd cluster with 2 members (they tolerate no failure)');
+    .option('--allow-even', 'let a membership change leave an etcd cluster with 2 members (they tolerate no failure)')
+    .option(
+      '--prune <slot>',
+      "drop this permanent slot from a cluster's Patroni configuration (and so from its leader) when the inventory no longer declares it, e.g. the slot of a standby cluster removed from the inventory; without it such a slot is kept and warned about (repeatable)",
+      slotName,
+    );
 }
 
 /** Adds --no-switchover and --serial (plan shows the sequence deploy would run with the same flags). */

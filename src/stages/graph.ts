@@ -6,7 +6,8 @@ import type { GraphNode, Lanes, Stage } from './stage.js';
 
 /**
  * The deploy graph: the one order `deploy` executes and `plan` prints. Preflight, then each
- * phase in turn, components in registry order within a phase:
+ * phase in turn, components in registry order within a phase (retire in reverse: what was set
+ * up last goes first, so a leaving proxy host gives up its VIP before its HAProxy stops):
  *   gates → hosts → dcs → before-clusters → primary clusters (sources first) → edge →
  *   standby clusters (after their source and the proxies they may reach it through) →
  *   retire (members and proxies that left the inventory, once clients point elsewhere) → verify.
@@ -36,7 +37,7 @@ export function deployGraph(model: DesiredState, opts: { preflight?: boolean } =
     ...clusters(sideBySide(primaries), primaries),
     ...phase((s) => s.edge?.(model)),
     ...clusters(sideBySide(standbys), standbys),
-    ...phase((s) => s.retire?.(model)),
+    ...[...COMPONENTS].reverse().flatMap((c) => c.stages.retire?.(model) ?? []),
     ...lanes(`Verifying clusters ${model.clusterOrder.join(', ')} side by side`, model.clusterOrder, (name) => phase((s) => s.verify?.(model, name))),
   ];
 }

@@ -23,6 +23,8 @@ export interface GraphOptions {
   rotateSecrets?: boolean;
   /** Membership changes may leave an etcd cluster with 2 members (--allow-even). */
   allowEven?: boolean;
+  /** Permanent slots the inventory no longer declares that may be dropped (--prune SLOT). */
+  prune?: readonly string[];
   /** Called once in deploy mode, before the first step that changes a host (writes the secrets file). */
   beforeFirstChange?: () => Promise<void>;
   /** Called in deploy mode after each stage ran (takes the run lock in an etcd cluster the run brought up). */

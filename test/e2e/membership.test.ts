@@ -1,17 +1,21 @@
 // Day-2 membership changes on pg35-pg40, one deployment shared by the file: a Patroni cluster
-// on pg35-pg37 (etcd on the same hosts, HAProxy and a VIP) whose etcd cluster grows to five
-// members (pg38, pg39 join as learners) and shrinks back to three (pg37 and pg38 leave) while
-// a client writes through the VIP and the test polls every etcd member's /health and
-// Patroni's leader key. Quorum is never lost, the leader key never goes away, no acknowledged
-// row is lost, no PostgreSQL restarts, and a re-deploy changes nothing. Then the cluster's
-// leader leaves the cluster (3 → 2): switchover first, its slot gone, HAProxy on pg40 left
-// with two backends, the other members not restarted.
+// on pg35-pg37 (etcd on the same hosts, HAProxy and a VIP on pg40 and pg38) whose etcd cluster
+// grows to five members (pg38, pg39 join as learners) and shrinks back to three (pg37 and pg38
+// leave) while a client writes through the VIP and the test polls every etcd member's /health
+// and Patroni's leader key. Quorum is never lost, the leader key never goes away, no
+// acknowledged row is lost, no PostgreSQL restarts, and a re-deploy changes nothing. Then the
+// cluster's leader leaves the cluster (3 → 2): switchover first, its slot gone, HAProxy on pg40
+// left with two backends, the other members not restarted. Then pg39's power is cut for good
+// and pg38 replaces its etcd member; the replica's PostgreSQL data and Patroni configuration
+// are wiped and deploy re-clones it under its name, on its old slot; the VIP's holder leaves the
+// HAProxy hosts and the VIP stays up on the other.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, type PgTarget, type WriteLoadReport } from '../support/write-load.js';
-import { addressOfHost, dataDirOf, eventually, hapg, jsonEvents, jsonResult, onHost, vipAddress, writeInventory } from './hapg.js';
+import { addressOfHost, dataDirOf, eventually, hapg, healthyStateOf, jsonEvents, jsonResult, onHost, vipAddress, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const PG = ['pg35', 'pg36', 'pg37'];
@@ -24,6 +28,8 @@ let inventory: string;
 let app: PgTarget;
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
+const BIN = path.resolve(import.meta.dirname, '../../bin/hapg.js');
+const labCommand = (args: string[]) => execa('node', [BIN, 'lab', ...args], { reject: false, env: { NO_COLOR: '1' } });
 
 async function etcdPost<T>(host: string, urlPath: string, body: unknown): Promise<T> {
   const res = await fetch(`http://${addressOfHost(lab, host)}:2379${urlPath}`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(1500) });
@@ -123,9 +129,9 @@ interface Run {
 }
 
 /** deploy while the client writes and the monitor polls etcd. */
-async function deployUnderLoad(table: string, flags: string[] = []): Promise<Run> {
+async function deployUnderLoad(table: string, flags: string[] = [], etcdHosts: readonly string[] = GROWN): Promise<Run> {
   const load = await startWriteLoad(app, { table, intervalMs: 10 });
-  const monitor = startEtcdMonitor(GROWN);
+  const monitor = startEtcdMonitor(etcdHosts);
   await new Promise((r) => setTimeout(r, 1000));
   const started = Date.now();
   const r = await hapg(['deploy', '-i', inventory, '--json', ...flags]);
@@ -168,8 +174,8 @@ beforeAll(async () => {
       main: {
         hosts: PG,
         postgres: { hba: base.clusters.main.postgres.hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } },
-        // HAProxy and the VIP on pg40 only: PostgreSQL hosts can leave without taking them along.
-        haproxy: { hosts: ['pg40'] },
+        // HAProxy and the VIP on pg40 and pg38: PostgreSQL hosts can leave without taking them along.
+        haproxy: { hosts: ['pg40', 'pg38'] },
         vip: VIP,
       },
     },
@@ -316,6 +322,125 @@ describe('PostgreSQL host removal under write load', () => {
   });
 
   it('a re-deploy after the removal changes nothing', async () => {
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(errorLines(r.stderr)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(jsonEvents(r.stdout).filter((e) => e.kind === 'change').map((e) => `${e.host}: ${e.title}`)).toEqual([]);
+  });
+});
+
+/** The cluster's members now: the leader and the rest. */
+async function roles(): Promise<{ leader: string; replicas: string[] }> {
+  const members = (await status()).clusters[0]!.members;
+  return { leader: members.find((m) => m.role === 'leader')!.name, replicas: members.filter((m) => m.role !== 'leader').map((m) => m.name) };
+}
+
+const psql = (host: string, sql: string) => onHost(lab, host, `cd / && runuser -u postgres -- psql -XAtc "${sql}"`);
+
+describe('replacements', () => {
+  it("an etcd member's host lost for good (power cut), replaced by another host: plan says so; the dead member leaves, the new one joins as a learner, under load", async () => {
+    const { leader, replicas } = await roles();
+    expect((await labCommand(['stop', '--hard', 'pg39'])).exitCode).toBe(0);
+    const doc = YAML.parse(await readFile(inventory, 'utf8'));
+    delete doc.hosts.pg39;
+    doc.etcd.dc1.hosts = ['pg35', 'pg36', 'pg38'];
+    await writeFile(inventory, YAML.stringify(doc));
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(errorLines(plan.stderr)).toEqual([]);
+    expect(plan.stdout).toContain('replace pg39 (unreachable)');
+    expect(plan.stdout).toContain('add pg38 to etcd cluster dc1 as a learner');
+    expect(plan.stdout.indexOf('remove member pg39 from etcd cluster dc1')).toBeLessThan(plan.stdout.indexOf('add pg38 to etcd cluster dc1 as a learner'));
+    const leaderBefore = (await leaderKey('pg35'))!;
+    const pids = await postmasters([leader, ...replicas]);
+
+    const run = await deployUnderLoad('replace', [], ['pg35', 'pg36', 'pg38']);
+    expect(errorLines(run.stderr)).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    await expectSafe(run, 'replace', leaderBefore);
+    expect(run.load.failedAttempts).toBe(0);
+    const members = await memberList('pg35');
+    expect(members.map((m) => m.name).sort()).toEqual(['pg35', 'pg36', 'pg38']);
+    expect(members.filter((m) => m.isLearner)).toEqual([]);
+    for (const h of [leader, ...replicas]) {
+      const patroniYml = (await onHost(lab, h, 'cat /etc/patroni/patroni.yml')).stdout;
+      expect(patroniYml).toContain(`${addressOfHost(lab, 'pg38')}:2379`);
+      expect(patroniYml).not.toContain(`${addressOfHost(lab, 'pg39')}:2379`);
+    }
+    expect(await postmasters([leader, ...replicas])).toEqual(pids);
+  });
+
+  it("a replica whose PostgreSQL data and Patroni configuration are gone is cloned again under its name, on its old slot; the leader does not restart", async () => {
+    const { leader, replicas } = await roles();
+    const replica = replicas[0]!;
+    const slotsBefore = (await psql(leader, 'select slot_name from pg_replication_slots order by 1')).stdout.trim();
+    expect(slotsBefore.split('\n')).toContain(replica);
+    const leaderPid = await postmasters([leader]);
+    await onHost(lab, replica, `systemctl stop patroni && rm -rf ${dataDirOf(lab, 'main')} /etc/patroni`);
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(errorLines(plan.stderr)).toEqual([]);
+    expect(plan.stdout).toContain(`start patroni`);
+
+    const load = await startWriteLoad(app, { table: 'reclone', intervalMs: 10 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const started = Date.now();
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    const seconds = (Date.now() - started) / 1000;
+    await new Promise((r2) => setTimeout(r2, 1000));
+    const report = await load.stop();
+    process.stderr.write(`membership e2e reclone: deploy ${seconds.toFixed(1)} s (exit ${r.exitCode}), ${report.acked.length} rows acknowledged, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms\n`);
+    expect(errorLines(r.stderr)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    await eventually(`${replica} streaming again`, async () => {
+      const m = (await status()).clusters[0]!.members.find((x) => x.name === replica);
+      const repl = (await psql(leader, `select state from pg_stat_replication where application_name = '${replica}'`)).stdout.trim();
+      return m?.state === healthyStateOf(lab, 'replica') && repl === 'streaming' ? true : new Error(`${replica}: ${m?.state ?? 'not listed'}, replication ${repl || 'none'}`);
+    });
+    expect((await psql(leader, 'select slot_name from pg_replication_slots order by 1')).stdout.trim()).toBe(slotsBefore);
+    expect((await psql(leader, `select active from pg_replication_slots where slot_name = '${replica}'`)).stdout.trim()).toBe('t');
+    expect(report.acked.length).toBeGreaterThan(100);
+    expect(await missingRows({ ...app, host: addressOfHost(lab, leader), port: 5432 }, 'reclone', report.acked)).toEqual([]);
+    expect(await missingRows({ ...app, host: addressOfHost(lab, replica), port: 5432 }, 'reclone', report.acked)).toEqual([]);
+    expect(await postmasters([leader])).toEqual(leaderPid);
+  });
+
+  it("the VIP's holder leaves the HAProxy hosts: its keepalived and HAProxy stop for good, the VIP stays up on the other host, no row lost", async () => {
+    const holds = async (h: string) => (await onHost(lab, h, 'ip -o addr show')).stdout.includes(` ${VIP.address}/`);
+    const holder = (await holds('pg40')) ? 'pg40' : 'pg38';
+    const other = holder === 'pg40' ? 'pg38' : 'pg40';
+    expect(await holds(other)).toBe(false);
+    const doc = YAML.parse(await readFile(inventory, 'utf8'));
+    doc.clusters.main.haproxy.hosts = [other];
+    await writeFile(inventory, YAML.stringify(doc));
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(errorLines(plan.stderr)).toEqual([]);
+    expect(plan.stdout).toContain(`${holder} no longer carries a VIP: stop and disable its keepalived`);
+    expect(plan.stdout).toContain(`${holder} is no longer a HAProxy host of any cluster: stop and disable its HAProxy`);
+
+    const load = await startWriteLoad(app, { table: 'proxyleave', intervalMs: 10 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const started = Date.now();
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    const seconds = (Date.now() - started) / 1000;
+    await new Promise((r2) => setTimeout(r2, 1000));
+    const report = await load.stop();
+    process.stderr.write(`membership e2e proxyleave: deploy ${seconds.toFixed(1)} s (exit ${r.exitCode}), ${report.acked.length} rows acknowledged, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms\n`);
+    expect(errorLines(r.stderr)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    const steps = jsonEvents(r.stdout).filter((e) => e.kind === 'change').map((e) => `${e.host}: ${e.title}`);
+    expect(steps.indexOf(`${holder}: stop keepalived`)).toBeGreaterThanOrEqual(0);
+    expect(steps.indexOf(`${holder}: stop keepalived`)).toBeLessThan(steps.indexOf(`${holder}: stop haproxy`));
+    for (const unit of ['keepalived', 'haproxy']) {
+      expect((await onHost(lab, holder, `systemctl is-active ${unit}; systemctl is-enabled ${unit}`)).stdout.trim().split('\n')).toEqual(['inactive', 'disabled']);
+    }
+    expect(await holds(other)).toBe(true);
+    expect(await holds(holder)).toBe(false);
+    expect((await onHost(lab, other, 'cat /etc/keepalived/keepalived.conf')).stdout).not.toContain(addressOfHost(lab, holder));
+    const { leader } = await roles();
+    expect(report.acked.length).toBeGreaterThan(100);
+    expect(await missingRows({ ...app, host: addressOfHost(lab, leader), port: 5432 }, 'proxyleave', report.acked)).toEqual([]);
+  });
+
+  it('a re-deploy after the replacements changes nothing', async () => {
     const r = await hapg(['deploy', '-i', inventory, '--json']);
     expect(errorLines(r.stderr)).toEqual([]);
     expect(r.exitCode).toBe(0);

@@ -92,7 +92,8 @@ export async function etcdView(session: Session, model: DesiredState, name: stri
         : at
           ? await session.facts.fresh(asker0, client.healthAt(at.address, at.port)).catch(() => undefined)
           : undefined;
-      const detail = !m.name && m.clientUrls.length === 0 ? 'never started' : health ? health.detail : 'not answering';
+      // A member whose host hapg cannot reach either (powered off, taken out of hosts:) is unreachable.
+      const detail = !m.name && m.clientUrls.length === 0 ? 'never started' : health ? health.detail : host && session.remotes.has(host) ? 'not answering' : 'unreachable';
       return { ...m, healthy: health?.healthy === true, detail: health?.healthy ? 'healthy' : detail };
     }),
   );

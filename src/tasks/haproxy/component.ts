@@ -5,6 +5,7 @@ import type { Placement } from '../../model/placement.js';
 import type { Component } from '../component.js';
 import { HAPROXY_CONFIG_PATH } from './context.js';
 import { planHaproxyHost } from './plan.js';
+import { haproxyRetireStage } from './retire.js';
 import { waitForHaproxyRouting } from './routing.js';
 
 /** HAProxy on each cluster's haproxy hosts: a read-write, a read-only and a stats listener per cluster. */
@@ -55,5 +56,6 @@ export const haproxyComponent: Component = {
         },
       ];
     },
+    retire: (model) => [haproxyRetireStage(model)],
   },
 };

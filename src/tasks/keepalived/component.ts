@@ -5,6 +5,7 @@ import { serviceStates } from '../../facts/services.js';
 import type { Component } from '../component.js';
 import { KEEPALIVED_CONFIG_PATH } from './context.js';
 import { vipKernelStage } from './kernel.js';
+import { keepalivedRetireStage } from './retire.js';
 import { namesToResolve, planKeepalivedHost, resolvedOnHost } from './plan.js';
 import { HapgError } from '../../errors.js';
 
@@ -62,5 +63,6 @@ export const keepalivedComponent: Component = {
         },
       ];
     },
+    retire: (model) => [keepalivedRetireStage(model)],
   },
 };

@@ -1,14 +1,16 @@
 import { SHARED_MEMORY_PARAMETERS } from '../../inventory/checks/standby.js';
 import { patroniApi } from '../../model/endpoints.js';
 import type { DesiredState } from '../../model/model.js';
-import { stepsOf, type WaitStep } from '../../run/steps.js';
+import { stepsOf, wait, type WaitStep } from '../../run/steps.js';
 import { notesOnly, type Stage } from '../../stages/stage.js';
-import { dynamicConfigChanges, planDynamicConfig } from './dynamic-config.js';
+import { dynamicConfigChanges, leftoverSlots, planDynamicConfig } from './dynamic-config.js';
 import { cachedMemberStates } from './facts.js';
 import { runningLeader } from './member-health.js';
 import { parameterSettings } from './pg-settings.js';
 import { changedParameterNames, classifyParameters } from './restart-plan.js';
 import { configLoadTimes, waitForConfigReload } from './waits.js';
+import { inactivePhysicalSlots, slotState } from '../standby/facts.js';
+import { formatBytes } from '../preflight/checks.js';
 
 /**
  * `raise`: on a running standby cluster, a raise of max_connections & co. applied before its
@@ -45,14 +47,46 @@ export function dynamicConfigStage(model: DesiredState, name: string, variant: C
         const due = SHARED_MEMORY_PARAMETERS.filter((p) => wanted[p] !== undefined && liveParams[p] !== undefined && Number(wanted[p]) > Number(liveParams[p]));
         if (due.length === 0) return notesOnly();
       }
-      const items = planDynamicConfig(leader, api, cm.dynamicConfig, live);
+      // Leftover permanent slots (a standby cluster removed from the inventory): kept with a
+      // warning naming the WAL each retains, dropped only when --prune names them.
+      const prune = variant === 'normal' ? (ctx.options.prune ?? []) : [];
+      const leftovers = variant === 'normal' && live ? leftoverSlots(live, cm.dynamicConfig) : [];
+      const dropped = leftovers.filter((s) => prune.includes(s));
+      const kept = leftovers.filter((s) => !prune.includes(s));
+      if (kept.length > 0) {
+        const retained = await session.facts.fresh(leader, inactivePhysicalSlots(cm.spec.postgres.port)).catch(() => undefined);
+        for (const slot of kept) {
+          const held = retained?.find((r) => r.name === slot);
+          session.sink({
+            kind: 'warn',
+            host: leader,
+            message: `cluster ${name}: permanent slot ${slot} is no longer in the inventory (a standby cluster removed?) and is kept${held ? `, retaining ${formatBytes(held.retainedBytes)} of WAL` : ''}; \`--prune ${slot}\` drops it`,
+          });
+        }
+      }
+      const items = planDynamicConfig(leader, api, cm.dynamicConfig, live, prune);
+      const slotWaits = ctx.mode === 'deploy' && stepsOf(items).length > 0 ? dropped.map((slot) => waitForSlotDropped(leader, cm.spec.postgres.port, name, slot)) : [];
       const names = live ? changedParameterNames(dynamicConfigChanges(live, cm.dynamicConfig)) : [];
       const parameters = names.length ? classifyParameters(dynamicConfigChanges(live!, cm.dynamicConfig), await session.facts.fresh(leader, parameterSettings(cm.spec.postgres.port, names))) : [];
       const waits: WaitStep[] = [];
       if (ctx.mode === 'deploy' && parameters.length > 0 && stepsOf(items).length > 0) {
         waits.push(waitForConfigReload(model, name, leader, await configLoadTimes(session.facts, model, name)));
       }
-      return { blocks: [{ items, waits }], notes: [], parameters };
+      waits.push(...slotWaits);
+      return { blocks: [{ items, waits }], notes: dropped.map((slot) => `--prune ${slot}: drop permanent slot ${slot} from ${name}'s configuration; Patroni then drops it on the leader ${leader}`), parameters };
     },
   };
+}
+
+/** A pruned permanent slot is gone from the leader (Patroni drops it within a loop). */
+function waitForSlotDropped(leader: string, port: number, name: string, slot: string): WaitStep {
+  return wait(
+    leader,
+    `slot ${slot} dropped on ${name}'s leader ${leader}`,
+    async (facts) => {
+      const state = await facts.fresh(leader, slotState(port, slot));
+      return { done: state === undefined, status: state ? `still there${state.active ? ' (active)' : ''}` : 'gone' };
+    },
+    { timeoutMs: 60_000 },
+  );
 }

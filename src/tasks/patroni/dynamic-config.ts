@@ -22,7 +22,7 @@ const PATRONI_DEFAULTS: Partial<Record<string, unknown>> = { failsafe_mode: fals
  * The settings whose live value differs from the inventory's. Keys the inventory does not
  * name are left as they are (someone may have set them with patronictl edit-config).
  */
-export function dynamicConfigChanges(live: Record<string, unknown>, desired: DynamicConfig): ConfigChange[] {
+export function dynamicConfigChanges(live: Record<string, unknown>, desired: DynamicConfig, prune: readonly string[] = []): ConfigChange[] {
   const changes: ConfigChange[] = [];
   for (const key of ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'synchronous_mode', 'synchronous_mode_strict', 'failsafe_mode'] as const) {
     if (!same(live[key] ?? PATRONI_DEFAULTS[key], desired[key])) changes.push({ key, from: live[key], to: desired[key] });
@@ -41,6 +41,8 @@ export function dynamicConfigChanges(live: Record<string, unknown>, desired: Dyn
     const matches = current !== undefined && current !== null && Object.entries(slot).every(([k, v]) => same(current[k], v));
     if (!matches) changes.push({ key: `slots.${name}`, from: current ?? undefined, to: slot });
   }
+  // A permanent slot the inventory no longer declares is dropped only when --prune names it.
+  for (const name of leftoverSlots(live, desired).filter((n) => prune.includes(n))) changes.push({ key: `slots.${name}`, from: liveSlots[name], to: null });
   // A standby_cluster section is only ever adjusted here, never added or removed: adding one
   // to a running cluster is the conversion hapg refuses, removing one is `hapg standby promote`.
   const liveStandby = live['standby_cluster'] as Record<string, unknown> | null | undefined;
@@ -52,10 +54,22 @@ export function dynamicConfigChanges(live: Record<string, unknown>, desired: Dyn
   return changes;
 }
 
+/**
+ * Permanent slots in the live configuration that the inventory no longer declares: most often
+ * the slot of a standby cluster removed from the inventory, which keeps retaining WAL on the
+ * leader. hapg keeps them (warning) unless --prune names them.
+ */
+export function leftoverSlots(live: Record<string, unknown>, desired: DynamicConfig): string[] {
+  const liveSlots = (live['slots'] ?? {}) as Record<string, unknown>;
+  return Object.keys(liveSlots)
+    .filter((name) => liveSlots[name] !== null && !(name in desired.slots))
+    .sort();
+}
+
 /** One PATCH /config with every change, sent to the leader's REST API with its credentials. */
-export function planDynamicConfig(leader: string, api: PatroniApi, desired: DynamicConfig, live: Record<string, unknown> | undefined): PlanItem[] {
+export function planDynamicConfig(leader: string, api: PatroniApi, desired: DynamicConfig, live: Record<string, unknown> | undefined, prune: readonly string[] = []): PlanItem[] {
   if (!live) return [noop(leader, 'dynamic configuration not readable yet (it is seeded at bootstrap)')];
-  const changes = dynamicConfigChanges(live, desired);
+  const changes = dynamicConfigChanges(live, desired, prune);
   if (changes.length === 0) return [noop(leader, 'dynamic configuration as declared')];
   const body: Record<string, unknown> = {};
   for (const c of changes) {
@@ -64,7 +78,7 @@ export function planDynamicConfig(leader: string, api: PatroniApi, desired: Dyna
     for (const part of path.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
     node[path.at(-1)!] = c.to;
   }
-  const show = (v: unknown) => (v === undefined ? '(unset)' : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+  const show = (v: unknown) => (v === undefined ? '(unset)' : v === null ? '(dropped, --prune)' : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
   const describe = changes.map((c) => `${c.key.replace(/^postgresql\.parameters\./, '')} ${show(c.from)} → ${show(c.to)}`).join(', ');
   return [api.patchConfig(leader, body, `PATCH /config: ${describe}`)];
 }

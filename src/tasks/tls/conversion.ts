@@ -7,10 +7,12 @@
 // and HAProxy checks switched in one step.
 import { HapgError } from '../../errors.js';
 import type { HttpFact } from '../../facts/fact.js';
+import { etcdClient } from '../../model/endpoints.js';
 import type { DesiredState } from '../../model/model.js';
 import { addressOf } from '../../model/topology.js';
+import type { Session } from '../../run/session.js';
 import { notesOnly, type Stage } from '../../stages/stage.js';
-import { etcdView } from '../etcd/membership.js';
+import type { EtcdMember } from '../etcd/facts.js';
 import { isClusterInitialized } from '../patroni/cluster-state.js';
 import { clustersOnEtcd, clusterTls, etcdTls } from './model.js';
 
@@ -59,6 +61,16 @@ export function restApiPlainFact(port: number, address: string): HttpFact<boolea
   };
 }
 
+/** The member list as the first inventory member that answers gives it (cached for the run); undefined when none answers. */
+async function liveMembers(session: Session, model: DesiredState, etcd: string): Promise<EtcdMember[] | undefined> {
+  const client = etcdClient(model, etcd);
+  for (const host of client.hosts.filter((h) => session.remotes.has(h))) {
+    const listed = await session.facts.get(host, client.members()).catch(() => undefined);
+    if (listed) return listed;
+  }
+  return undefined;
+}
+
 /**
  * Before anything changes: no running cluster changes between plaintext and TLS. An etcd
  * cluster is judged by its members' peer URLs; a cluster that wants TLS on an etcd cluster
@@ -71,16 +83,18 @@ export function tlsConversionGate(model: DesiredState): Stage {
     async plan({ session }) {
       const { inventory } = model;
       for (const etcd of Object.keys(inventory.etcd)) {
-        const view = await etcdView(session, model, etcd);
-        if (!view.live) continue;
+        const listed = await liveMembers(session, model, etcd);
+        if (!listed) continue;
         const clusters = clustersOnEtcd(inventory, etcd).map((name) => ({ name, tls: clusterTls(inventory, name) }));
-        const refusal = etcdConversionRefusal(etcd, livePeerScheme(view.live.map((m) => m.peerUrls)), etcdTls(inventory, etcd), clusters);
+        const refusal = etcdConversionRefusal(etcd, livePeerScheme(listed.map((m) => m.peerUrls)), etcdTls(inventory, etcd), clusters);
         if (refusal) throw refusal;
       }
       for (const [name, cluster] of Object.entries(inventory.clusters)) {
         if (!clusterTls(inventory, name) || !(await isClusterInitialized(session.facts, model, name))) continue;
-        for (const host of cluster.hosts.filter((h) => session.remotes.has(h))) {
-          if (!(await session.facts.get(host, restApiPlainFact(cluster.patroni.rest_api_port, addressOf(inventory, host))))) continue;
+        const hosts = cluster.hosts.filter((h) => session.remotes.has(h));
+        const plain = await Promise.all(hosts.map((h) => session.facts.get(h, restApiPlainFact(cluster.patroni.rest_api_port, addressOf(inventory, h)))));
+        const host = hosts.find((_, i) => plain[i]);
+        if (host) {
           throw new HapgError(
             'UNSAFE_OPERATION',
             `cluster ${name} runs without TLS (${host}: Patroni's REST API answers plain HTTP), but the inventory asks for TLS (clusters.${name}.tls: true): converting a running plaintext cluster to TLS is not automated yet; nothing was changed`,

@@ -40,10 +40,12 @@ async function labContextFrom(inventoryPath: string, bridgeAddress: string, rele
 /**
  * Hosts of the shared lab: pg1-pg3 for the all-in-one deploy, pg4-pg8 for the dedicated etcd
  * layout, pg9-pg13 for the two-datacenter standby tests, pg14-pg16 for rolling changes under
- * load, pg17-pg18 for the SSH executor, pg19-pg20 for the lab's own stop/isolate tests, pg21-pg25
- * for the fault suite, pg26-pg30 for TLS and etcd authentication (tls.test.ts; VIP .126,
- * router_id 76), pg31-pg34 for backups, pg35-pg40 for membership changes; pg30 is the second
- * cluster of the dedicated etcd layout. Each test file owns its hosts, so files run side by side.
+ * load, pg17-pg18 for the SSH executor, pg19-pg20 for the lab's own stop/isolate tests, pg21-pg23
+ * for the fault suite, pg24, pg25 and pg29 for a plaintext cluster meeting tls: true
+ * (tls-convert.test.ts; VIP .124, router_id 74), pg26-pg28 for TLS and etcd authentication
+ * (tls.test.ts; VIP .126, router_id 76), pg30 for the second cluster of the dedicated etcd
+ * layout, pg31-pg34 for backups, pg35-pg40 for membership changes. Each test file owns its
+ * hosts, so files run side by side.
  */
 export const LAB_HOSTS = 40;
 

@@ -152,6 +152,20 @@ describe('etcd authentication plan', () => {
     expect(Buffer.from(grant.body.perm.range_end, 'base64').toString()).toBe('/service/main0');
   });
 
+  it('gives a user to a cluster that opted out of TLS but shares the TLS etcd', () => {
+    const mixed = buildModel(
+      parseInventory(inventoryText(true).replace('  lb1: { address: lb1.example.net }', '  lb1: { address: lb1.example.net }\n  pg4: { address: 192.0.2.14 }') + '  side:\n    hosts: [pg4]\n    tls: false\n', 'inv.yml').inventory,
+    );
+    const both = new Map([...secrets, ['clusters.side.etcd', new Secret('side-password-0123456789')]]);
+    const titles = planEtcdAuth(mixed, 'dc1', 'pg1', { enabled: true, users: ['root', 'patroni-main'], roles: ['root', 'patroni-main'] }, both).map((i) => (i.kind === 'noop' ? i.reason : i.title));
+    expect(titles).toEqual([
+      'etcd dc1: add role patroni-side',
+      'etcd dc1: role patroni-side reads and writes /service/side/* only',
+      'etcd dc1: add user patroni-side',
+      'etcd dc1: grant role patroni-side to user patroni-side',
+    ]);
+  });
+
   it('nothing to do once authentication is on and the users exist', () => {
     const items = planEtcdAuth(model, 'dc1', 'pg1', { enabled: true, users: ['root', 'patroni-main'], roles: ['root', 'patroni-main'] }, secrets);
     expect(items).toEqual([{ kind: 'noop', host: 'pg1', reason: 'etcd dc1: authentication on, users and roles as wanted' }]);

@@ -62,7 +62,9 @@ export function planEtcdAuth(model: DesiredState, name: string, host: string, st
   };
   addUser('root', requireSecret(secrets, etcdRootSecretKey(name)));
   if (!state.enabled) items.push(etcd.step(host, `etcd ${name}: grant role root to user root`, '/v3/auth/user/grant', { user: 'root', role: 'root' }));
-  for (const cluster of clustersOnEtcd(model.inventory, name).filter((c) => clusterTls(model.inventory, c))) {
+  // Every cluster on this etcd logs in, those that opted out of TLS for their own hops too:
+  // their Patroni reaches this etcd over TLS with a user like any other.
+  for (const cluster of clustersOnEtcd(model.inventory, name)) {
     const prefix = `${PATRONI_NAMESPACE}${model.cluster(cluster).scope}/`;
     const role = etcdRoleOf(cluster);
     if (!state.roles.includes(role)) {

@@ -10,6 +10,8 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, tableDigest, type PgTarget, type WriteLoadReport } from '../support/write-load.js';
 import { addressOfHost, eventually, hapg, hapgInBackground, healthyStateOf, jsonEvents, jsonResult, onHost, vipAddress, writeInventory } from './hapg.js';
+import { setHostIsolated } from '../../src/lab/network.js';
+import { labPaths } from '../../src/lab/paths.js';
 import { withWholeLab } from './lab-lock.js';
 
 const lab = inject('lab');
@@ -40,6 +42,14 @@ async function healthyStatus(timeoutMs = 120_000): Promise<{ status: StatusJson;
   return { status: s, ms: Date.now() - started };
 }
 
+/** The app user through the VIP, with the password the first deploy generated. */
+async function appTarget(): Promise<PgTarget> {
+  const secrets = YAML.parse(await readFile(path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml'), 'utf8')) as Record<string, string>;
+  return { host: VIP.address, port: 5000, user: 'app', password: secrets['clusters.main.users.app']!, database: 'app' };
+}
+
+/** Cuts (or restores) a host's frames at the lab bridge at once, as `lab isolate`/`heal` do (no process to start). */
+const cutNow = (host: string, cut: boolean) => setHostIsolated(labPaths().names, host, cut);
 const leaderOf = (s: StatusJson) => s.clusters[0]!.members.find((m) => m.role === 'leader')?.name;
 const hapgErrors = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('hapg:'));
 const lab_ = (args: string[]) => execa('node', [BIN, 'lab', ...args], { reject: false, env: { NO_COLOR: '1' } });
@@ -82,6 +92,48 @@ async function expectCleanCluster(): Promise<StatusJson> {
 
 function report(what: string, figures: Record<string, string | number>): void {
   process.stderr.write(`faults e2e ${what}: ${Object.entries(figures).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+}
+
+/**
+ * The leader's host loses power (no shutdown) under write load: a new leader takes writes
+ * through the VIP, status names the dead host, every acknowledged row is there; `lab start`
+ * and one deploy bring the old leader back as a replica.
+ */
+async function leaderPowerCut(table: string, label: string): Promise<void> {
+  const before = (await healthyStatus()).status;
+  const oldLeader = leaderOf(before)!;
+  const load = await startWriteLoad(app, { table });
+  await new Promise((r) => setTimeout(r, 2000));
+  let writesBackMs = 0;
+  let result: WriteLoadReport | undefined;
+  let newLeader: string | undefined;
+  await withWholeLab(lab, async () => {
+    const killedAt = Date.now();
+    expect((await lab_(['stop', '--hard', oldLeader])).exitCode).toBe(0);
+    // A new leader accepts writes through the VIP.
+    const ackedAtKill = load.ackedCount();
+    await eventually('writes acknowledged after the failover', async () => (load.ackedCount() > ackedAtKill + 20 ? true : new Error(`${load.ackedCount() - ackedAtKill} since the kill`)), 120_000);
+    writesBackMs = Date.now() - killedAt;
+    result = await load.stop();
+    const during = await status();
+    newLeader = leaderOf(during);
+    // status still answers with a host down, naming it.
+    expect(during.healthy).toBe(false);
+    expect(during.unreachable.map((u) => u.host)).toEqual([oldLeader]);
+    expect(newLeader).toBeDefined();
+    expect(newLeader).not.toBe(oldLeader);
+    const target = { ...app, host: addressOfHost(lab, newLeader!), port: 5432 };
+    expect(await missingRows(target, table, result.acked)).toEqual([]);
+    expect((await lab_(['start', oldLeader])).exitCode).toBe(0);
+  });
+  const healed = await hapg(['deploy', '-i', inventory]);
+  expect(hapgErrors(healed.stderr)).toEqual([]);
+  expect(healed.exitCode).toBe(0);
+  const { ms } = await healthyStatus();
+  const after = await expectCleanCluster();
+  expect(leaderOf(after)).toBe(newLeader);
+  await expectNoWriteLost(table, result!);
+  report(label, { acknowledged: result!.acked.length, lost: 0, 'longest write gap ms': result!.longestGapMs, 'writes back after ms': writesBackMs, 'healthy after deploy ms': ms });
 }
 
 beforeAll(async () => {
@@ -165,8 +217,7 @@ describe('faults', () => {
     expect(again.exitCode).toBe(0);
     expect(jsonEvents(again.stdout).filter((e) => e.kind === 'change')).toEqual([]);
 
-    const secrets = YAML.parse(await readFile(path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml'), 'utf8')) as Record<string, string>;
-    app = { host: VIP.address, port: 5000, user: 'app', password: secrets['clusters.main.users.app']!, database: 'app' };
+    app = await appTarget();
   }, 1_500_000);
 
   it('(2) a rolling restart killed between two members resumes where it stopped, under write load', async () => {
@@ -191,40 +242,7 @@ describe('faults', () => {
   });
 
   it('(3) the leader host losing power under write load (synchronous_mode): failover, no acknowledged write lost; deploy brings it back', async () => {
-    const before = (await healthyStatus()).status;
-    const oldLeader = leaderOf(before)!;
-    const load = await startWriteLoad(app, { table: 'faults_failover' });
-    await new Promise((r) => setTimeout(r, 2000));
-    let writesBackMs = 0;
-    let result: WriteLoadReport | undefined;
-    let newLeader: string | undefined;
-    await withWholeLab(lab, async () => {
-      const killedAt = Date.now();
-      expect((await lab_(['stop', '--hard', oldLeader])).exitCode).toBe(0);
-      // A new leader accepts writes through the VIP.
-      const ackedAtKill = load.ackedCount();
-      await eventually('writes acknowledged after the failover', async () => (load.ackedCount() > ackedAtKill + 20 ? true : new Error(`${load.ackedCount() - ackedAtKill} since the kill`)), 120_000);
-      writesBackMs = Date.now() - killedAt;
-      result = await load.stop();
-      const during = await status();
-      newLeader = leaderOf(during);
-      // status still answers with a host down, naming it.
-      expect(during.healthy).toBe(false);
-      expect(during.unreachable.map((u) => u.host)).toEqual([oldLeader]);
-      expect(newLeader).toBeDefined();
-      expect(newLeader).not.toBe(oldLeader);
-      const target = { ...app, host: addressOfHost(lab, newLeader!), port: 5432 };
-      expect(await missingRows(target, 'faults_failover', result.acked)).toEqual([]);
-      expect((await lab_(['start', oldLeader])).exitCode).toBe(0);
-    });
-    const healed = await hapg(['deploy', '-i', inventory]);
-    expect(hapgErrors(healed.stderr)).toEqual([]);
-    expect(healed.exitCode).toBe(0);
-    const { ms } = await healthyStatus();
-    const after = await expectCleanCluster();
-    expect(leaderOf(after)).toBe(newLeader);
-    await expectNoWriteLost('faults_failover', result!);
-    report('(3) leader host powered off', { acknowledged: result!.acked.length, lost: 0, 'longest write gap ms': result!.longestGapMs, 'writes back after ms': writesBackMs, 'healthy after deploy ms': ms });
+    await leaderPowerCut('faults_failover', '(3) leader host powered off');
   });
 
   it('(4) etcd loses quorum: the leader stops taking writes, status and deploy say why; quorum back heals by itself', async () => {
@@ -281,5 +299,97 @@ describe('faults', () => {
     await expectNoWriteLost('faults_failsafe', result);
     report('(5) etcd quorum lost with failsafe_mode', { acknowledged: result.acked.length, lost: 0, 'longest write gap ms': result.longestGapMs, 'healthy after quorum back ms': ms });
   });
-});
 
+
+  it('(6) the same power cut with synchronous_mode_strict: failover to the synchronous standby, no acknowledged write lost', async () => {
+    await editInventory((c) => (c.patroni.synchronous_mode_strict = true));
+    const applied = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(hapgErrors(applied.stderr)).toEqual([]);
+    expect(applied.exitCode).toBe(0);
+    // A dynamic setting: applied through Patroni's configuration, no restart.
+    expect(jsonEvents(applied.stdout).filter((e) => e.kind === 'change' && /restart/.test(e.title ?? ''))).toEqual([]);
+    const leader = leaderOf((await healthyStatus()).status)!;
+    const strict = await onHost(lab, leader, `cd / && runuser -u postgres -- psql -XAtc 'show synchronous_standby_names'`);
+    expect(strict.stdout.trim()).not.toBe('');
+    await leaderPowerCut('faults_strict', '(6) leader host powered off, synchronous_mode_strict');
+  });
+
+  it('(7) SSH cut mid-command: a short cut is ridden out; a long one fails the run in one line, and the re-run learns from facts what the cut command did', async () => {
+    app ??= await appTarget(); // (when this case runs on its own against a deployed lab)
+    await editInventory((c) => (c.postgres.parameters.max_connections = 130));
+    const leader = leaderOf((await healthyStatus()).status)!;
+    const replicas = HOSTS.filter((h) => h !== leader);
+    const restartStep = (h: string) => `"kind":"step","host":"${h}","title":"restart PostgreSQL (pending restart)"`;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const load = await startWriteLoad(app, { table: 'faults_sshcut' });
+    let shortCut: string | undefined;
+    let longCut: string | undefined;
+    let cutAt = 0;
+    let cutForMs = 0;
+    const failed = await withWholeLab(lab, async () => {
+      const child = hapgInBackground(['deploy', '-i', inventory, '--json']);
+      let shortHealed: Promise<unknown> = Promise.resolve();
+      let longStarted: Promise<unknown> = Promise.resolve();
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        const before = out;
+        out += chunk.toString();
+        for (const h of replicas.filter((r) => !before.includes(restartStep(r)) && out.includes(restartStep(r)))) {
+          if (!shortCut) {
+            // A few seconds without a single frame, while Patroni restarts the member.
+            shortCut = h;
+            shortHealed = cutNow(h, true).then(() => sleep(5000)).then(() => cutNow(h, false));
+          } else if (!longCut) {
+            // Longer than hapg's SSH keepalive allows: the connection is declared lost. Never
+            // two members cut at once (etcd would lose its quorum): after the short cut healed.
+            longCut = h;
+            longStarted = shortHealed.then(() => {
+              cutAt = Date.now();
+              return cutNow(h, true);
+            });
+          }
+        }
+      });
+      const run = await child;
+      await shortHealed;
+      await longStarted;
+      if (longCut) await cutNow(longCut, false);
+      cutForMs = Date.now() - cutAt;
+      return run;
+    });
+    expect(shortCut, 'the run restarted a first replica').toBeDefined();
+    expect(longCut, 'the run restarted a second replica').toBeDefined();
+    expect(failed.exitCode).not.toBe(0);
+    const errors = hapgErrors(String(failed.stderr));
+    expect(errors).toHaveLength(1);
+    // Wherever the cut caught the run (the restart itself, a wait, a later stage), it names the host.
+    expect(errors[0]).toMatch(new RegExp(`^hapg: .*${longCut}.*(connection lost|connection closed|did not finish|cannot be reached)`));
+    // The short cut was ridden out: that member's restart completed within the same run.
+    expect(jsonEvents(String(failed.stdout)).filter((e) => e.kind === 'change' && e.title === 'restart PostgreSQL (pending restart)').map((e) => e.host)).toContain(shortCut);
+
+    const rerunAt = Date.now();
+    const resumed = await hapg(['deploy', '-i', inventory, '--json']);
+    await sleep(1000);
+    const result = await load.stop();
+    expect(hapgErrors(resumed.stderr)).toEqual([]);
+    expect(resumed.exitCode).toBe(0);
+    const restartedAgain = jsonEvents(resumed.stdout).filter((e) => e.kind === 'change' && e.title === 'restart PostgreSQL (pending restart)').map((e) => e.host);
+    expect(restartedAgain).not.toContain(shortCut);
+    // Whether the cut restart went through is read from the member, never assumed: restarted
+    // during the cut, the re-run leaves it; not restarted, the re-run restarts it. Never twice.
+    const startedAt = Number((await onHost(lab, longCut!, `cd / && runuser -u postgres -- psql -XAtc "select extract(epoch from pg_postmaster_start_time())"`)).stdout.trim()) * 1000;
+    const restartedInCut = startedAt >= cutAt - 2000 && startedAt < rerunAt;
+    expect(restartedAgain.includes(longCut!)).toBe(!restartedInCut);
+    await expectCleanCluster();
+    for (const h of HOSTS) expect((await onHost(lab, h, `cd / && runuser -u postgres -- psql -XAtc 'show max_connections'`)).stdout.trim()).toBe('130');
+    await expectNoWriteLost('faults_sshcut', result);
+    report('(7) SSH cut mid-command', {
+      'short cut on': shortCut!,
+      'long cut on': `${longCut} for ${cutForMs} ms`,
+      'cut restart went through': restartedInCut ? 'yes (re-run left it)' : 'no (re-run did it)',
+      acknowledged: result.acked.length,
+      lost: 0,
+      'longest write gap ms': result.longestGapMs,
+    });
+  });
+});

@@ -13,7 +13,10 @@ import { currentLeader } from '../tasks/patroni/waits.js';
 import { backupArgv, repositoryRunner } from '../tasks/pgbackrest/context.js';
 import { newestBackup, stanzaInfo, type BackupEntry, type StanzaInfo } from '../tasks/pgbackrest/facts.js';
 import { BACKUP_TYPES, type BackupType } from '../tasks/pgbackrest/model.js';
+import { checkRepositorySpace, freeBytes, verifyRepositoryKey } from '../tasks/pgbackrest/guards.js';
+import { repositoryMode } from '../tasks/pgbackrest/model.js';
 import { describeTarget, parseRestoreTarget, restoreStages, type RestoreOutcome } from '../tasks/pgbackrest/restore.js';
+import { localPostgres } from '../model/endpoints.js';
 import { preflightStage } from '../tasks/preflight/stage.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, withLockOptions, type ChangingCommandOptions, type InventoryCommandOptions } from './options.js';
@@ -81,6 +84,15 @@ export function registerBackupCommands(program: Command): void {
         const before = await readStanza(session, opts.cluster);
         const leader = await currentLeader(session.facts, session.model, opts.cluster);
         const runner = repositoryRunner(session.model, opts.cluster, leader)!;
+        await verifyRepositoryKey(session.facts, session.model, opts.cluster, secrets, (h) => session.remotes.has(h));
+        const mode = repositoryMode(session.model.inventory.clusters[opts.cluster]!.backup!);
+        if (mode.kind !== 'options') {
+          const [free, database] = await Promise.all([
+            session.facts.fresh(runner.host, freeBytes(mode.path)),
+            leader ? session.facts.fresh(leader, localPostgres(session.model, opts.cluster).query('database-bytes', 'select sum(pg_database_size(oid)) from pg_database', (rows) => Number(rows[0]?.[0] ?? 0))) : undefined,
+          ]);
+          checkRepositorySpace(opts.cluster, runner.host, mode.path, free, before.info, type, database ?? 0);
+        }
         const stage = {
           id: `backup:${opts.cluster}`,
           title: `${type} backup of ${opts.cluster}`,

@@ -9,7 +9,8 @@ import { Secret } from '../../src/secret.js';
 import { patroniContext } from '../../src/tasks/patroni/context.js';
 import { authorizedEntry } from '../../src/tasks/pgbackrest/access.js';
 import { PGBACKREST_SECRET_LINES, pgbackrestConf, pgbackrestHosts } from '../../src/tasks/pgbackrest/context.js';
-import { parseStanzaInfo } from '../../src/tasks/pgbackrest/facts.js';
+import { parseStanzaInfo, stanzaInfo, type StanzaInfo } from '../../src/tasks/pgbackrest/facts.js';
+import { checkRepositorySpace, expectedBackupBytes, keyVerdict } from '../../src/tasks/pgbackrest/guards.js';
 import { backupProblems, maxBackupAge } from '../../src/tasks/pgbackrest/status.js';
 import { checkTarget, parseRestoreTarget, recoverySettings, restoreArgs, restoreBootstrapFile } from '../../src/tasks/pgbackrest/restore.js';
 
@@ -146,5 +147,45 @@ describe('backup status', () => {
   it('allows a day and a day of grace with daily backups, a week and a day with weekly fulls only', () => {
     expect(maxBackupAge({ full: 'Sun', diff: 'Mon..Sat' })).toBe(2 * 86_400);
     expect(maxBackupAge({ full: 'Sun' })).toBe(8 * 86_400);
+  });
+});
+
+describe('repository guards', () => {
+  const info = (backups: object[], code = 0) => parseStanzaInfo(JSON.stringify([{ name: 'main', status: { code, message: code === 0 ? 'ok' : 'missing stanza path' }, backup: backups, archive: [] }]));
+  const ok = (i: StanzaInfo) => ({ ok: true as const, info: i });
+
+  it('refuses an encryption key that does not open an existing repository, in one line that names the key and the host, never its value', () => {
+    const existing = ok(info([]));
+    const wrong = { ok: false as const, error: 'ERROR: [095]: unable to load info file: CryptoError: cipher header invalid' };
+    expect(() => keyVerdict('main', 'pg4', existing, wrong)).toThrow(
+      /^the encryption key of cluster main in the secrets \(backups\.main\.cipher\) does not open its repository on pg4 \(pgBackRest: .*cipher header invalid\): put back the key the repository was made with; nothing was changed$/,
+    );
+    expect(() => keyVerdict('main', 'pg4', existing, existing)).not.toThrow();
+    // No stanza yet, or no configuration yet: nothing to protect (the deploy creates it with the inventory's key).
+    expect(() => keyVerdict('main', 'pg4', ok(info([], 1)), wrong)).not.toThrow();
+    expect(() => keyVerdict('main', 'pg4', { ok: false, error: 'no configuration' }, wrong)).not.toThrow();
+  });
+
+  it('reads the repository with the key through stdin, never on the command line', () => {
+    const fact = stanzaInfo('main', 'pgbackrest', { cipher, repoPath: '/var/lib/pgbackrest/repo' });
+    expect(fact.argv.join(' ')).not.toContain(cipher.reveal());
+    expect(fact.stdin).toBe(`${cipher.reveal()}\n`);
+    expect(fact.argv).toContain('--repo1-path=/var/lib/pgbackrest/repo');
+  });
+
+  it('refuses a backup that would not fit in the repository: a full by the newest full, a diff or incr by the largest of its type', () => {
+    const backups = info([
+      { label: 'F1', type: 'full', timestamp: { start: 1, stop: 2 }, info: { size: 500e6, repository: { size: 100e6, delta: 100e6 } } },
+      { label: 'F2', type: 'full', timestamp: { start: 3, stop: 4 }, info: { size: 600e6, repository: { size: 120e6, delta: 120e6 } } },
+      { label: 'I1', type: 'incr', timestamp: { start: 5, stop: 6 }, info: { size: 600e6, repository: { size: 120e6, delta: 5e6 } } },
+    ]);
+    expect(expectedBackupBytes(backups, 'full', 600e6)).toBe(132e6);
+    expect(expectedBackupBytes(backups, 'incr', 600e6)).toBe(5.5e6);
+    expect(expectedBackupBytes(info([]), 'full', 600e6)).toBe(660e6);
+    expect(() => checkRepositorySpace('main', 'pg4', '/var/lib/pgbackrest/repo', 50e6, backups, 'full', 600e6)).toThrow(
+      /^the repository of main on pg4 \(\/var\/lib\/pgbackrest\/repo\) has 47\.7 MB free, a full backup needs about 125\.9 MB: free space there or lower the retention; nothing was changed$/,
+    );
+    expect(() => checkRepositorySpace('main', 'pg4', '/r', 50e6, backups, 'incr', 600e6)).not.toThrow();
+    expect(() => checkRepositorySpace('main', 'pg4', '/r', undefined, backups, 'full', 600e6)).not.toThrow();
   });
 });

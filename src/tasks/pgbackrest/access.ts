@@ -12,7 +12,9 @@ import { exec, file, noop, type FileStep, type PlanItem } from '../../run/steps.
 import type { Block, Stage, StageContext } from '../../stages/stage.js';
 import { PGBACKREST_SECRET_LINES, pgbackrestConf, pgbackrestHosts, type HostRole } from './context.js';
 import { accessState, type AccessState } from './facts.js';
+import { verifyRepositoryKey } from './guards.js';
 import {
+  backedUpClusters,
   CONFIG_PATH,
   IS_PRIMARY_SCRIPT,
   LOG_PATH,
@@ -170,6 +172,8 @@ export function accessStage(model: DesiredState): Stage[] {
       id: 'pgbackrest:access',
       title: 'pgBackRest users, keys and configuration',
       async plan(ctx) {
+        // An encryption key the existing repository does not open is refused before any configuration is written.
+        for (const [cluster] of backedUpClusters(model.inventory)) await verifyRepositoryKey(ctx.session.facts, model, cluster, ctx.secrets, (h) => ctx.session.remotes.has(h));
         const states = await gatherStates(ctx, model, roles, false);
         const identity = [...roles].filter(([h]) => ctx.session.remotes.has(h)).flatMap(([host, role]) => planIdentity(model, host, role, states.get(host)!));
         const files: Block = {

@@ -190,6 +190,38 @@ describe('backups with a repository host', () => {
     expect((await onHost(lab, replica, 'journalctl -u patroni --since "-15min" --no-pager | grep -c "replica has been created using pgbackrest"')).stdout.trim()).not.toBe('0');
   });
 
+  it('a re-initialised replica restores from the repository and streams only the tail; timed against pg_basebackup of the same data', async () => {
+    const s = await healthyStatus();
+    const leader = leaderOf(s);
+    const replica = s.clusters[0]!.members.find((m) => m.role === 'replica')!.name;
+    const label = (await list()).clusters[0]!.backups.filter((b) => !b.error).at(-1)!.label;
+    const since = (await onHost(lab, replica, 'date "+%Y-%m-%d %H:%M:%S"')).stdout.trim();
+    const started = Date.now();
+    const reinit = await onHost(lab, replica, `patronictl -c /etc/patroni/patroni.yml reinit --force --wait "$(sed -n 's/^scope: *//p' /etc/patroni/patroni.yml | tr -d "'\\"")" ${replica}`);
+    expect(reinit.exitCode, reinit.stdout + reinit.stderr).toBe(0);
+    await eventually(`${replica} streaming again`, async () => {
+      const m = (await status()).clusters[0]!.members.find((x) => x.name === replica);
+      return m?.state === healthyStateOf(lab, 'replica') ? true : new Error(m?.state ?? 'absent');
+    }, 120_000);
+    const reinitSeconds = (Date.now() - started) / 1000;
+    // Patroni says which method built it; pgBackRest's restore log names the backup set it restored.
+    const journal = await onHost(lab, replica, `journalctl -u patroni --since "${since}" --no-pager`);
+    expect(journal.stdout).toMatch(/replica has been created using pgbackrest/);
+    expect(journal.stdout).not.toMatch(/replica has been created using basebackup/);
+    const restoreLog = await onHost(lab, replica, 'grep -E "restore backup set|restore size" /var/log/pgbackrest/main-restore.log | tail -2');
+    expect(restoreLog.stdout).toMatch(new RegExp(`restore backup set ${label}, recovery will start`));
+    // The reference: pg_basebackup of the same cluster from the leader to the same host.
+    const secrets = YAML.parse(await readFile(secretsPath(), 'utf8')) as Record<string, string>;
+    const bb = await onHost(lab, replica, [
+      'set -e; d=/var/tmp/hapg-basebackup; rm -rf $d; t0=$(date +%s.%N)',
+      `runuser -u postgres -- env PGPASSWORD="$(cat)" pg_basebackup -h ${addressOfHost(lab, leader)} -p 5432 -U replicator -D $d -X stream -c fast`,
+      't1=$(date +%s.%N); du -sb $d | cut -f1; echo "$t1 - $t0" | bc -l 2>/dev/null || python3 -c "print($t1 - $t0)"; rm -rf $d',
+    ].join('\n'), { stdin: secrets['clusters.main.replication']! });
+    expect(bb.exitCode, bb.stderr).toBe(0);
+    const [bytes, bbSeconds] = bb.stdout.trim().split('\n').map(Number);
+    process.stderr.write(`backup e2e: reinit of ${replica} from the repository (${restoreLog.stdout.trim().split('\n').at(-1)?.replace(/^\S+ \S+ \S+ +/, '')}) took ${reinitSeconds.toFixed(1)} s to streaming; pg_basebackup of the same ${((bytes ?? 0) / 1048576).toFixed(0)} MB from ${leader} took ${(bbSeconds ?? 0).toFixed(1)} s\n`);
+  });
+
   it('bad input: each refusal is one line and changes nothing', async () => {
     const before = await fingerprint();
     const cases: [string[], RegExp][] = [

@@ -38,6 +38,7 @@ interface RestoreOptions extends InventoryCommandOptions, ChangingCommandOptions
   lsn?: string;
   name?: string;
   yesReplaceData?: boolean;
+  into?: string;
 }
 
 /** A cluster of the inventory that has backups, or a one-line refusal. */
@@ -147,7 +148,14 @@ export function registerBackupCommands(program: Command): void {
     .option('--lsn <lsn>', 'recover up to this WAL location')
     .option('--name <point>', 'recover up to this restore point (pg_create_restore_point)')
     .option('--yes-replace-data', "confirm that every member's data directory is moved aside and the cluster's state in etcd is deleted")
+    .option('--into <cluster>', 'restore into another cluster of the inventory (not supported yet: refused)')
     .action(async (opts: RestoreOptions) => {
+      if (opts.into !== undefined) {
+        throw new HapgError(
+          'USAGE',
+          `--into: restoring ${opts.cluster}'s backups into another cluster is not supported yet: its members would need the source's repository and key without archiving into the source's stanza; restore a copy with pgbackrest restore by hand; nothing was changed`,
+        );
+      }
       const target = parseRestoreTarget(opts);
       if (!opts.yesReplaceData) {
         throw new HapgError('USAGE', `restore stops cluster ${opts.cluster}, moves the data of all its members aside and replaces it from the repository: add --yes-replace-data to confirm`);

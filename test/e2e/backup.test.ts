@@ -242,6 +242,8 @@ describe('backups with a repository host', () => {
     expect(run.stderr.trim()).toBe('hapg: --type "weekly": must be full, diff or incr');
     const other = await hapg(['restore', '-i', inventory, '--cluster', 'nosuch', '--to', 'latest', '--yes-replace-data']);
     expect(refusal(other, 'restore --cluster nosuch')).toMatch(/^hapg: --cluster nosuch: no such cluster in \S+ \(clusters: main\)$/);
+    const into = await hapg(['restore', '-i', inventory, '--cluster', 'main', '--into', 'main', '--to', 'latest', '--yes-replace-data']);
+    expect(refusal(into, 'restore --into')).toMatch(/^hapg: --into: /);
     expect(await fingerprint()).toEqual(before);
   });
 

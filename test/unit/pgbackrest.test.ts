@@ -7,7 +7,7 @@ import { buildModel } from '../../src/model/model.js';
 import { renderTemplate } from '../../src/render/templates.js';
 import { Secret } from '../../src/secret.js';
 import { patroniContext } from '../../src/tasks/patroni/context.js';
-import { authorizedEntry } from '../../src/tasks/pgbackrest/access.js';
+import { accessFiles, authorizedEntry } from '../../src/tasks/pgbackrest/access.js';
 import { PGBACKREST_SECRET_LINES, pgbackrestConf, pgbackrestHosts } from '../../src/tasks/pgbackrest/context.js';
 import { parseStanzaInfo, stanzaInfo, type StanzaInfo } from '../../src/tasks/pgbackrest/facts.js';
 import { checkRepositorySpace, expectedBackupBytes, keyVerdict } from '../../src/tasks/pgbackrest/guards.js';
@@ -187,5 +187,59 @@ describe('repository guards', () => {
     );
     expect(() => checkRepositorySpace('main', 'pg4', '/r', 50e6, backups, 'incr', 600e6)).not.toThrow();
     expect(() => checkRepositorySpace('main', 'pg4', '/r', undefined, backups, 'full', 600e6)).not.toThrow();
+  });
+});
+
+describe('a standby cluster that fetches WAL from its source repository (standby.restore_command: repository)', async () => {
+  const twoDc = await readFile('inventories/two-datacenters.yml', 'utf8');
+  const inv = (withBackupOnMain: boolean) =>
+    twoDc
+      .replace(/^hosts:\n/m, 'hosts:\n  bk1: { address: 192.0.2.14, datacenter: dc1 }\n')
+      .replace(/^  main:\n/m, withBackupOnMain ? '  main:\n    backup: { repository: { host: bk1 } }\n' : '  main:\n')
+      .replace(/^    standby:\n      cluster: main\n/m, '    standby:\n      cluster: main\n      restore_command: repository\n');
+  const { inventory } = parseInventory(inv(true), 'two-dc.yml');
+  const model = buildModel(inventory);
+  const drSecrets = new Map([...secrets, ...CLUSTER_SECRETS.map((s) => [clusterSecretKey('dr', s), new Secret(`pw-${s}`)] as const)]);
+
+  it("renders standby_cluster.restore_command as archive-get of the source's stanza", () => {
+    const doc = parseYaml(renderTemplate('patroni/patroni.yml', patroniContext(model, 'dr', 'dr1', drSecrets).context));
+    expect(doc.bootstrap.dcs.standby_cluster.restore_command).toBe('/usr/bin/pgbackrest --stanza=main archive-get %f "%p"');
+    // The standby is not backed up itself: no archiving of its own, no replicas from a repository of its own.
+    expect(doc.bootstrap.dcs.postgresql.parameters.archive_mode).toBeUndefined();
+  });
+
+  it("places pgBackRest on the standby's members as readers of main's stanza, reaching the repository host over SSH", () => {
+    const roles = pgbackrestHosts(model);
+    expect(roles.get('dr1')).toEqual({ kind: 'reader', cluster: 'dr', source: 'main' });
+    expect(model.packagesOn('dr1')).toContain('pgbackrest');
+    const conf = pgbackrestConf(model, 'dr1', roles.get('dr1')!, drSecrets);
+    expect(conf.context.stanzas).toEqual([
+      expect.objectContaining({
+        name: 'main',
+        options: expect.arrayContaining([
+          { name: 'repo1-host', value: '192.0.2.14' },
+          { name: 'repo1-host-user', value: 'pgbackrest' },
+          { name: 'pg1-path', value: inventory.clusters['dr']!.postgres.data_dir },
+        ]),
+      }),
+    ]);
+    // The repository's key stays on the repository host.
+    expect(conf.secrets).toEqual([]);
+    expect(renderTemplate('pgbackrest/pgbackrest.conf', conf.context)).not.toMatch(/cipher/);
+  });
+
+  it("lets the standby's members into the repository host (pgBackRest only, from their address); nothing logs in to them", () => {
+    const key = (h: string) => ({ userExists: true, publicKey: `ssh-ed25519 AAAA${h} pgbackrest`, hostKeys: [`ssh-ed25519 HOST${h}`], owners: new Map() });
+    const states = new Map([...pgbackrestHosts(model).keys()].map((h) => [h, key(h)]));
+    const repoFiles = accessFiles(model, 'bk1', pgbackrestHosts(model).get('bk1')!, states, drSecrets);
+    const authorized = repoFiles.find((f) => f.path.endsWith('/authorized_keys'))!.content;
+    expect(authorized).toContain(authorizedEntry('198.51.100.11', 'ssh-ed25519 AAAAdr1 pgbackrest'));
+    const drFiles = accessFiles(model, 'dr1', pgbackrestHosts(model).get('dr1')!, states, drSecrets);
+    expect(drFiles.map((f) => f.path)).toEqual(['/etc/pgbackrest/pgbackrest.conf', '/var/lib/postgresql/.ssh/known_hosts', '/var/lib/postgresql/.ssh/config']);
+    expect(drFiles.find((f) => f.path.endsWith('/known_hosts'))!.content).toContain('192.0.2.14 ssh-ed25519 HOSTbk1');
+  });
+
+  it('refuses "repository" when the source has no backup section', () => {
+    expect(() => parseInventory(inv(false), 'two-dc.yml')).toThrow(/clusters\.dr\.standby\.restore_command.*"repository" fetches WAL from the repository of main, which has no backup section/s);
   });
 });

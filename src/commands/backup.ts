@@ -13,7 +13,10 @@ import { currentLeader } from '../tasks/patroni/waits.js';
 import { backupArgv, repositoryRunner } from '../tasks/pgbackrest/context.js';
 import { newestBackup, stanzaInfo, type BackupEntry, type StanzaInfo } from '../tasks/pgbackrest/facts.js';
 import { BACKUP_TYPES, type BackupType } from '../tasks/pgbackrest/model.js';
+import { checkRepositorySpace, freeBytes, verifyRepositoryKey } from '../tasks/pgbackrest/guards.js';
+import { repositoryMode } from '../tasks/pgbackrest/model.js';
 import { describeTarget, parseRestoreTarget, restoreStages, type RestoreOutcome } from '../tasks/pgbackrest/restore.js';
+import { localPostgres } from '../model/endpoints.js';
 import { preflightStage } from '../tasks/preflight/stage.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, withLockOptions, type ChangingCommandOptions, type InventoryCommandOptions } from './options.js';
@@ -35,6 +38,7 @@ interface RestoreOptions extends InventoryCommandOptions, ChangingCommandOptions
   lsn?: string;
   name?: string;
   yesReplaceData?: boolean;
+  into?: string;
 }
 
 /** A cluster of the inventory that has backups, or a one-line refusal. */
@@ -81,6 +85,15 @@ export function registerBackupCommands(program: Command): void {
         const before = await readStanza(session, opts.cluster);
         const leader = await currentLeader(session.facts, session.model, opts.cluster);
         const runner = repositoryRunner(session.model, opts.cluster, leader)!;
+        await verifyRepositoryKey(session.facts, session.model, opts.cluster, secrets, (h) => session.remotes.has(h));
+        const mode = repositoryMode(session.model.inventory.clusters[opts.cluster]!.backup!);
+        if (mode.kind !== 'options') {
+          const [free, database] = await Promise.all([
+            session.facts.fresh(runner.host, freeBytes(mode.path)),
+            leader ? session.facts.fresh(leader, localPostgres(session.model, opts.cluster).query('database-bytes', 'select sum(pg_database_size(oid)) from pg_database', (rows) => Number(rows[0]?.[0] ?? 0))) : undefined,
+          ]);
+          checkRepositorySpace(opts.cluster, runner.host, mode.path, free, before.info, type, database ?? 0);
+        }
         const stage = {
           id: `backup:${opts.cluster}`,
           title: `${type} backup of ${opts.cluster}`,
@@ -135,7 +148,14 @@ export function registerBackupCommands(program: Command): void {
     .option('--lsn <lsn>', 'recover up to this WAL location')
     .option('--name <point>', 'recover up to this restore point (pg_create_restore_point)')
     .option('--yes-replace-data', "confirm that every member's data directory is moved aside and the cluster's state in etcd is deleted")
+    .option('--into <cluster>', 'restore into another cluster of the inventory (not supported yet: refused)')
     .action(async (opts: RestoreOptions) => {
+      if (opts.into !== undefined) {
+        throw new HapgError(
+          'USAGE',
+          `--into: restoring ${opts.cluster}'s backups into another cluster is not supported yet: its members would need the source's repository and key without archiving into the source's stanza; restore a copy with pgbackrest restore by hand; nothing was changed`,
+        );
+      }
       const target = parseRestoreTarget(opts);
       if (!opts.yesReplaceData) {
         throw new HapgError('USAGE', `restore stops cluster ${opts.cluster}, moves the data of all its members aside and replaces it from the repository: add --yes-replace-data to confirm`);

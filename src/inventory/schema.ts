@@ -308,7 +308,7 @@ const StandbySchema = z
       .optional(),
     restore_command: checkedString('must be a shell command', (command) => (command === '' ? 'must be a shell command' : restoreCommandProblem(command)))
       .optional()
-      .describe('Fetches archived WAL (%f, %p, %r); PostgreSQL runs it with /bin/sh as postgres'),
+      .describe('Fetches archived WAL (%f, %p, %r); PostgreSQL runs it with /bin/sh as postgres. "repository": from the source cluster\'s pgBackRest repository (the source needs backup)'),
     etcd_scope: Name.optional().describe('Patroni scope in etcd (default: the cluster name)'),
   })
   .describe('Makes this a Patroni standby cluster of another cluster');

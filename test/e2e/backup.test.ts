@@ -3,14 +3,16 @@
 // file: the deploy proves the stanza, archiving and the first full backup; then point-in-time
 // recovery under the write-load client undoes a DROP TABLE on a new timeline; then the
 // commands' refusals, each one line with nothing changed.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, type PgTarget } from '../support/write-load.js';
 import { addressOfHost, dataDirOf, eventually, hapg, healthyStateOf, jsonResult, onHost, pgMajor, vipAddress, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
+const BIN = path.resolve(import.meta.dirname, '../../bin/hapg.js');
 const MEMBERS = ['pg31', 'pg32', 'pg33'];
 const REPO_HOST = 'pg34';
 const VIP = { address: vipAddress(lab, 131), interface: 'eth0', router_id: 81 };
@@ -53,9 +55,21 @@ async function list(): Promise<ListJson> {
 }
 
 /** Each member's data directory listing and Patroni's main PID: what a refused command must leave alone. */
-async function fingerprint(): Promise<string[]> {
-  return Promise.all(MEMBERS.map(async (h) => `${h} ${(await onHost(lab, h, `systemctl show -p MainPID patroni; ls -d ${dataDirOf(lab, 'main')}*`)).stdout.replace(/\n/g, ' ')}`));
+async function fingerprint(withRepositoryHost = true): Promise<string[]> {
+  const members = await Promise.all(MEMBERS.map(async (h) => `${h} ${(await onHost(lab, h, `systemctl show -p MainPID patroni; ls -d ${dataDirOf(lab, 'main')}*; md5sum /etc/pgbackrest/pgbackrest.conf`)).stdout.replace(/\n/g, ' ')}`));
+  if (!withRepositoryHost) return members;
+  return [...members, `${REPO_HOST} ${(await onHost(lab, REPO_HOST, `md5sum /etc/pgbackrest/pgbackrest.conf; ls ${REPO_PATH}/backup/main`)).stdout.replace(/\n/g, ' ')}`];
 }
+
+/** The single `hapg:` line of a refused command (exit code not 0). */
+function refusal(r: { exitCode?: number; stderr: string }, what: string): string {
+  expect(r.exitCode, what).not.toBe(0);
+  const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('hapg:'));
+  expect(lines, `${what}: ${r.stderr.slice(-800)}`).toHaveLength(1);
+  return lines[0]!;
+}
+
+const secretsPath = () => path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml');
 
 beforeAll(async () => {
   const base = YAML.parse(await readFile(lab.inventoryPath, 'utf8'));
@@ -74,7 +88,7 @@ beforeAll(async () => {
   });
   const r = await hapg(['deploy', '-i', inventory]);
   if (r.exitCode !== 0) throw new Error(`initial deploy failed: ${r.stderr.split('\n').filter((l) => l.startsWith('hapg:')).join(' ') || r.stderr.slice(-500)}`);
-  const secrets = YAML.parse(await readFile(path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml'), 'utf8')) as Record<string, string>;
+  const secrets = YAML.parse(await readFile(secretsPath(), 'utf8')) as Record<string, string>;
   app = { host: VIP.address, port: 5000, user: 'app', password: secrets['clusters.main.users.app']!, database: 'app' };
 }, 900_000);
 
@@ -176,6 +190,38 @@ describe('backups with a repository host', () => {
     expect((await onHost(lab, replica, 'journalctl -u patroni --since "-15min" --no-pager | grep -c "replica has been created using pgbackrest"')).stdout.trim()).not.toBe('0');
   });
 
+  it('a re-initialised replica restores from the repository and streams only the tail; timed against pg_basebackup of the same data', async () => {
+    const s = await healthyStatus();
+    const leader = leaderOf(s);
+    const replica = s.clusters[0]!.members.find((m) => m.role === 'replica')!.name;
+    const label = (await list()).clusters[0]!.backups.filter((b) => !b.error).at(-1)!.label;
+    const since = (await onHost(lab, replica, 'date "+%Y-%m-%d %H:%M:%S"')).stdout.trim();
+    const started = Date.now();
+    const reinit = await onHost(lab, replica, `patronictl -c /etc/patroni/patroni.yml reinit --force --wait "$(sed -n 's/^scope: *//p' /etc/patroni/patroni.yml | tr -d "'\\"")" ${replica}`);
+    expect(reinit.exitCode, reinit.stdout + reinit.stderr).toBe(0);
+    await eventually(`${replica} streaming again`, async () => {
+      const m = (await status()).clusters[0]!.members.find((x) => x.name === replica);
+      return m?.state === healthyStateOf(lab, 'replica') ? true : new Error(m?.state ?? 'absent');
+    }, 120_000);
+    const reinitSeconds = (Date.now() - started) / 1000;
+    // Patroni says which method built it; pgBackRest's restore log names the backup set it restored.
+    const journal = await onHost(lab, replica, `journalctl -u patroni --since "${since}" --no-pager`);
+    expect(journal.stdout).toMatch(/replica has been created using pgbackrest/);
+    expect(journal.stdout).not.toMatch(/replica has been created using basebackup/);
+    const restoreLog = await onHost(lab, replica, 'grep -E "restore backup set|restore size" /var/log/pgbackrest/main-restore.log | tail -2');
+    expect(restoreLog.stdout).toMatch(new RegExp(`restore backup set ${label}, recovery will start`));
+    // The reference: pg_basebackup of the same cluster from the leader to the same host.
+    const secrets = YAML.parse(await readFile(secretsPath(), 'utf8')) as Record<string, string>;
+    const bb = await onHost(lab, replica, [
+      'set -e; d=/var/tmp/hapg-basebackup; rm -rf $d; t0=$(date +%s.%N)',
+      `runuser -u postgres -- env PGPASSWORD="$(cat)" pg_basebackup -h ${addressOfHost(lab, leader)} -p 5432 -U replicator -D $d -X stream -c fast`,
+      't1=$(date +%s.%N); du -sb $d | cut -f1; echo "$t1 - $t0" | bc -l 2>/dev/null || python3 -c "print($t1 - $t0)"; rm -rf $d',
+    ].join('\n'), { stdin: secrets['clusters.main.replication']! });
+    expect(bb.exitCode, bb.stderr).toBe(0);
+    const [bytes, bbSeconds] = bb.stdout.trim().split('\n').map(Number);
+    process.stderr.write(`backup e2e: reinit of ${replica} from the repository (${restoreLog.stdout.trim().split('\n').at(-1)?.replace(/^\S+ \S+ \S+ +/, '')}) took ${reinitSeconds.toFixed(1)} s to streaming; pg_basebackup of the same ${((bytes ?? 0) / 1048576).toFixed(0)} MB from ${leader} took ${(bbSeconds ?? 0).toFixed(1)} s\n`);
+  });
+
   it('bad input: each refusal is one line and changes nothing', async () => {
     const before = await fingerprint();
     const cases: [string[], RegExp][] = [
@@ -194,6 +240,77 @@ describe('backups with a repository host', () => {
     }
     const run = await hapg(['backup', 'run', '-i', inventory, '--cluster', 'main', '--type', 'weekly']);
     expect(run.stderr.trim()).toBe('hapg: --type "weekly": must be full, diff or incr');
+    const other = await hapg(['restore', '-i', inventory, '--cluster', 'nosuch', '--to', 'latest', '--yes-replace-data']);
+    expect(refusal(other, 'restore --cluster nosuch')).toMatch(/^hapg: --cluster nosuch: no such cluster in \S+ \(clusters: main\)$/);
+    const into = await hapg(['restore', '-i', inventory, '--cluster', 'main', '--into', 'main', '--to', 'latest', '--yes-replace-data']);
+    expect(refusal(into, 'restore --into')).toMatch(/^hapg: --into: /);
     expect(await fingerprint()).toEqual(before);
+  });
+
+  it('a wrong encryption key in the secrets: deploy, backup run and restore refuse in one line, before anything changes', async () => {
+    const original = await readFile(secretsPath(), 'utf8');
+    const doc = YAML.parse(original) as Record<string, string>;
+    expect(doc['backups.main.cipher']).toBeTruthy();
+    const before = await fingerprint();
+    await writeFile(secretsPath(), YAML.stringify({ ...doc, 'backups.main.cipher': 'not-the-key-the-repository-was-made-with' }), { mode: 0o600 });
+    try {
+      const message = /^hapg: the encryption key of cluster main in the secrets \(backups\.main\.cipher\) does not open its repository on pg34 \(pgBackRest: .+\): put back the key the repository was made with; nothing was changed$/;
+      for (const args of [['deploy'], ['backup', 'run', '--cluster', 'main', '--type', 'incr'], ['restore', '--cluster', 'main', '--to', 'latest', '--yes-replace-data']]) {
+        const r = await hapg([...args, '-i', inventory]);
+        const line = refusal(r, args.join(' '));
+        expect(line, args.join(' ')).toMatch(message);
+        expect(r.stdout + r.stderr).not.toContain('not-the-key-the-repository-was-made-with');
+      }
+    } finally {
+      await writeFile(secretsPath(), original, { mode: 0o600 });
+    }
+    expect(await fingerprint()).toEqual(before);
+  });
+
+  it('a repository disk without room for the backup: backup run refuses in one line, nothing written', async () => {
+    // The repository's filesystem made small: a tmpfs over the repository path holding a copy of
+    // it, filled up to 1 MB free; the real one stays reachable underneath and gets back the WAL
+    // archived meanwhile before the tmpfs goes.
+    const under = '/mnt/hapg-repo-under';
+    const setup = await onHost(lab, REPO_HOST, [
+      'set -e',
+      `mkdir -p ${under}`,
+      `mount --bind ${REPO_PATH} ${under}`,
+      `mount --make-private ${under}`,
+      `size=$(( $(du -sm ${REPO_PATH} | cut -f1) * 3 / 2 + 16 ))`,
+      `mount -t tmpfs -o size=\${size}m,mode=0750 tmpfs ${REPO_PATH}`,
+      `cp -a ${under}/. ${REPO_PATH}/`,
+      `chown pgbackrest:pgbackrest ${REPO_PATH}`,
+      `avail=$(df -B1 --output=avail ${REPO_PATH} | tail -1)`,
+      `fallocate -l $(( avail - 1048576 )) ${REPO_PATH}/hapg-test-filler`,
+    ].join('\n'));
+    expect(setup.exitCode, setup.stderr).toBe(0);
+    try {
+      const before = await fingerprint();
+      const r = await hapg(['backup', 'run', '-i', inventory, '--cluster', 'main', '--type', 'full']);
+      expect(refusal(r, 'backup run on a full disk')).toMatch(/^hapg: the repository of main on pg34 \(\/var\/lib\/pgbackrest\/repo\) has [\d.]+ MB free, a full backup needs about [\d.]+ MB: free space there or lower the retention; nothing was changed$/);
+      expect(await fingerprint()).toEqual(before);
+    } finally {
+      const back = await onHost(lab, REPO_HOST, [
+        `if findmnt -n -t tmpfs ${REPO_PATH} >/dev/null; then rm -f ${REPO_PATH}/hapg-test-filler; cp -a -u ${REPO_PATH}/archive/. ${under}/archive/; umount ${REPO_PATH}; fi`,
+        `if findmnt -n ${under} >/dev/null; then umount ${under}; fi`,
+        `rmdir ${under}`,
+      ].join(' && '));
+      expect(back.exitCode, back.stderr).toBe(0);
+    }
+  });
+
+  it('an unreachable repository host: backup run, backup list and restore refuse in one line naming it', async () => {
+    const before = await fingerprint(false);
+    const labCmd = (args: string[]) => execa('node', [BIN, 'lab', ...args], { reject: false, env: { NO_COLOR: '1' } });
+    expect((await labCmd(['stop', REPO_HOST])).exitCode).toBe(0);
+    try {
+      for (const args of [['backup', 'run', '--cluster', 'main'], ['backup', 'list'], ['restore', '--cluster', 'main', '--to', 'latest', '--yes-replace-data']]) {
+        expect(refusal(await hapg([...args, '-i', inventory]), args.join(' ')), args.join(' ')).toMatch(/pg34/);
+      }
+      expect(await fingerprint(false)).toEqual(before);
+    } finally {
+      expect((await labCmd(['start', REPO_HOST])).exitCode).toBe(0);
+    }
   });
 });

@@ -7,9 +7,10 @@ import { buildModel } from '../../src/model/model.js';
 import { renderTemplate } from '../../src/render/templates.js';
 import { Secret } from '../../src/secret.js';
 import { patroniContext } from '../../src/tasks/patroni/context.js';
-import { authorizedEntry } from '../../src/tasks/pgbackrest/access.js';
+import { accessFiles, authorizedEntry } from '../../src/tasks/pgbackrest/access.js';
 import { PGBACKREST_SECRET_LINES, pgbackrestConf, pgbackrestHosts } from '../../src/tasks/pgbackrest/context.js';
-import { parseStanzaInfo } from '../../src/tasks/pgbackrest/facts.js';
+import { parseStanzaInfo, stanzaInfo, type StanzaInfo } from '../../src/tasks/pgbackrest/facts.js';
+import { checkRepositorySpace, expectedBackupBytes, keyVerdict } from '../../src/tasks/pgbackrest/guards.js';
 import { backupProblems, maxBackupAge } from '../../src/tasks/pgbackrest/status.js';
 import { checkTarget, parseRestoreTarget, recoverySettings, restoreArgs, restoreBootstrapFile } from '../../src/tasks/pgbackrest/restore.js';
 
@@ -146,5 +147,99 @@ describe('backup status', () => {
   it('allows a day and a day of grace with daily backups, a week and a day with weekly fulls only', () => {
     expect(maxBackupAge({ full: 'Sun', diff: 'Mon..Sat' })).toBe(2 * 86_400);
     expect(maxBackupAge({ full: 'Sun' })).toBe(8 * 86_400);
+  });
+});
+
+describe('repository guards', () => {
+  const info = (backups: object[], code = 0) => parseStanzaInfo(JSON.stringify([{ name: 'main', status: { code, message: code === 0 ? 'ok' : 'missing stanza path' }, backup: backups, archive: [] }]));
+  const ok = (i: StanzaInfo) => ({ ok: true as const, info: i });
+
+  it('refuses an encryption key that does not open an existing repository, in one line that names the key and the host, never its value', () => {
+    const existing = ok(info([]));
+    const wrong = { ok: false as const, error: 'ERROR: [095]: unable to load info file: CryptoError: cipher header invalid' };
+    expect(() => keyVerdict('main', 'pg4', existing, wrong)).toThrow(
+      /^the encryption key of cluster main in the secrets \(backups\.main\.cipher\) does not open its repository on pg4 \(pgBackRest: .*cipher header invalid\): put back the key the repository was made with; nothing was changed$/,
+    );
+    expect(() => keyVerdict('main', 'pg4', existing, existing)).not.toThrow();
+    // No stanza yet, or no configuration yet: nothing to protect (the deploy creates it with the inventory's key).
+    expect(() => keyVerdict('main', 'pg4', ok(info([], 1)), wrong)).not.toThrow();
+    expect(() => keyVerdict('main', 'pg4', { ok: false, error: 'no configuration' }, wrong)).not.toThrow();
+  });
+
+  it('reads the repository with the key through stdin, never on the command line', () => {
+    const fact = stanzaInfo('main', 'pgbackrest', { cipher, repoPath: '/var/lib/pgbackrest/repo' });
+    expect(fact.argv.join(' ')).not.toContain(cipher.reveal());
+    expect(fact.stdin).toBe(`${cipher.reveal()}\n`);
+    expect(fact.argv).toContain('--repo1-path=/var/lib/pgbackrest/repo');
+  });
+
+  it('refuses a backup that would not fit in the repository: a full by the newest full, a diff or incr by the largest of its type', () => {
+    const backups = info([
+      { label: 'F1', type: 'full', timestamp: { start: 1, stop: 2 }, info: { size: 500e6, repository: { size: 100e6, delta: 100e6 } } },
+      { label: 'F2', type: 'full', timestamp: { start: 3, stop: 4 }, info: { size: 600e6, repository: { size: 120e6, delta: 120e6 } } },
+      { label: 'I1', type: 'incr', timestamp: { start: 5, stop: 6 }, info: { size: 600e6, repository: { size: 120e6, delta: 5e6 } } },
+    ]);
+    expect(expectedBackupBytes(backups, 'full', 600e6)).toBe(132e6);
+    expect(expectedBackupBytes(backups, 'incr', 600e6)).toBe(5.5e6);
+    expect(expectedBackupBytes(info([]), 'full', 600e6)).toBe(660e6);
+    expect(() => checkRepositorySpace('main', 'pg4', '/var/lib/pgbackrest/repo', 50e6, backups, 'full', 600e6)).toThrow(
+      /^the repository of main on pg4 \(\/var\/lib\/pgbackrest\/repo\) has 47\.7 MB free, a full backup needs about 125\.9 MB: free space there or lower the retention; nothing was changed$/,
+    );
+    expect(() => checkRepositorySpace('main', 'pg4', '/r', 50e6, backups, 'incr', 600e6)).not.toThrow();
+    expect(() => checkRepositorySpace('main', 'pg4', '/r', undefined, backups, 'full', 600e6)).not.toThrow();
+  });
+});
+
+describe('a standby cluster that fetches WAL from its source repository (standby.restore_command: repository)', async () => {
+  const twoDc = await readFile('inventories/two-datacenters.yml', 'utf8');
+  const inv = (withBackupOnMain: boolean) =>
+    twoDc
+      .replace(/^hosts:\n/m, 'hosts:\n  bk1: { address: 192.0.2.14, datacenter: dc1 }\n')
+      .replace(/^  main:\n/m, withBackupOnMain ? '  main:\n    backup: { repository: { host: bk1 } }\n' : '  main:\n')
+      .replace(/^    standby:\n      cluster: main\n/m, '    standby:\n      cluster: main\n      restore_command: repository\n');
+  const { inventory } = parseInventory(inv(true), 'two-dc.yml');
+  const model = buildModel(inventory);
+  const drSecrets = new Map([...secrets, ...CLUSTER_SECRETS.map((s) => [clusterSecretKey('dr', s), new Secret(`pw-${s}`)] as const)]);
+
+  it("renders standby_cluster.restore_command as archive-get of the source's stanza", () => {
+    const doc = parseYaml(renderTemplate('patroni/patroni.yml', patroniContext(model, 'dr', 'dr1', drSecrets).context));
+    expect(doc.bootstrap.dcs.standby_cluster.restore_command).toBe('/usr/bin/pgbackrest --stanza=main archive-get %f "%p"');
+    // The standby is not backed up itself: no archiving of its own, no replicas from a repository of its own.
+    expect(doc.bootstrap.dcs.postgresql.parameters.archive_mode).toBeUndefined();
+  });
+
+  it("places pgBackRest on the standby's members as readers of main's stanza, reaching the repository host over SSH", () => {
+    const roles = pgbackrestHosts(model);
+    expect(roles.get('dr1')).toEqual({ kind: 'reader', cluster: 'dr', source: 'main' });
+    expect(model.packagesOn('dr1')).toContain('pgbackrest');
+    const conf = pgbackrestConf(model, 'dr1', roles.get('dr1')!, drSecrets);
+    expect(conf.context.stanzas).toEqual([
+      expect.objectContaining({
+        name: 'main',
+        options: expect.arrayContaining([
+          { name: 'repo1-host', value: '192.0.2.14' },
+          { name: 'repo1-host-user', value: 'pgbackrest' },
+          { name: 'pg1-path', value: inventory.clusters['dr']!.postgres.data_dir },
+        ]),
+      }),
+    ]);
+    // The repository's key stays on the repository host.
+    expect(conf.secrets).toEqual([]);
+    expect(renderTemplate('pgbackrest/pgbackrest.conf', conf.context)).not.toMatch(/cipher/);
+  });
+
+  it("lets the standby's members into the repository host (pgBackRest only, from their address); nothing logs in to them", () => {
+    const key = (h: string) => ({ userExists: true, publicKey: `ssh-ed25519 AAAA${h} pgbackrest`, hostKeys: [`ssh-ed25519 HOST${h}`], owners: new Map() });
+    const states = new Map([...pgbackrestHosts(model).keys()].map((h) => [h, key(h)]));
+    const repoFiles = accessFiles(model, 'bk1', pgbackrestHosts(model).get('bk1')!, states, drSecrets);
+    const authorized = repoFiles.find((f) => f.path.endsWith('/authorized_keys'))!.content;
+    expect(authorized).toContain(authorizedEntry('198.51.100.11', 'ssh-ed25519 AAAAdr1 pgbackrest'));
+    const drFiles = accessFiles(model, 'dr1', pgbackrestHosts(model).get('dr1')!, states, drSecrets);
+    expect(drFiles.map((f) => f.path)).toEqual(['/etc/pgbackrest/pgbackrest.conf', '/var/lib/postgresql/.ssh/known_hosts', '/var/lib/postgresql/.ssh/config']);
+    expect(drFiles.find((f) => f.path.endsWith('/known_hosts'))!.content).toContain('192.0.2.14 ssh-ed25519 HOSTbk1');
+  });
+
+  it('refuses "repository" when the source has no backup section', () => {
+    expect(() => parseInventory(inv(false), 'two-dc.yml')).toThrow(/clusters\.dr\.standby\.restore_command.*"repository" fetches WAL from the repository of main, which has no backup section/s);
   });
 });

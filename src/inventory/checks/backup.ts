@@ -14,6 +14,10 @@ export function checkBackups(ctx: CheckContext): void {
   const { inventory } = ctx;
   const members = clusterOfHost(inventory);
   for (const [name, cluster] of Object.entries(inventory.clusters)) {
+    const standby = cluster.standby;
+    if (standby?.restore_command === 'repository' && has(inventory.clusters, standby.cluster) && !inventory.clusters[standby.cluster]!.backup) {
+      ctx.error(['clusters', name, 'standby', 'restore_command'], `"repository" fetches WAL from the repository of ${standby.cluster}, which has no backup section (set backup there, or give a command)`);
+    }
     const backup = cluster.backup;
     if (!backup) continue;
     const base = ['clusters', name, 'backup'];

@@ -5,7 +5,7 @@ import { patroniScope } from '../../inventory/defaults.js';
 import type { Cluster, Inventory } from '../../inventory/schema.js';
 import { addressOf, hostCidr, standbysOf } from '../../model/topology.js';
 import type { MemberRole } from './rest.js';
-import { archiveParameters } from '../pgbackrest/model.js';
+import { archiveParameters, FROM_REPOSITORY, restoreCommand } from '../pgbackrest/model.js';
 import { clusterTls } from '../tls/model.js';
 
 type Scalar = string | number | boolean;
@@ -147,7 +147,11 @@ export function standbyClusterConfig(inventory: Inventory, name: string): Standb
     primary_slot_name: standby.slot,
     create_replica_methods: ['basebackup'],
     ...(delay !== undefined ? { recovery_min_apply_delay: typeof delay === 'number' ? `${delay}ms` : delay } : {}),
-    ...(standby.restore_command !== undefined ? { restore_command: standby.restore_command } : {}),
+    ...(standby.restore_command === FROM_REPOSITORY
+      ? { restore_command: restoreCommand(standby.cluster) }
+      : standby.restore_command !== undefined
+        ? { restore_command: standby.restore_command }
+        : {}),
   };
 }
 

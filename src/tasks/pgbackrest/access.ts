@@ -12,7 +12,9 @@ import { exec, file, noop, type FileStep, type PlanItem } from '../../run/steps.
 import type { Block, Stage, StageContext } from '../../stages/stage.js';
 import { PGBACKREST_SECRET_LINES, pgbackrestConf, pgbackrestHosts, type HostRole } from './context.js';
 import { accessState, type AccessState } from './facts.js';
+import { verifyRepositoryKey } from './guards.js';
 import {
+  backedUpClusters,
   CONFIG_PATH,
   IS_PRIMARY_SCRIPT,
   LOG_PATH,
@@ -23,6 +25,7 @@ import {
   REPO_USER,
   REPO_USER_HOME,
   repositoryMode,
+  repositoryReaders,
 } from './model.js';
 
 /** The OS user pgBackRest runs as on a host, and its home. */
@@ -39,13 +42,17 @@ function repositoryDirs(model: DesiredState, role: HostRole): string[] {
 
 /** Whether SSH is part of this host's setup: repository hosts, and members of clusters kept on one. */
 function usesSsh(model: DesiredState, role: HostRole): boolean {
-  return role.kind === 'repository' || repositoryMode(model.inventory.clusters[role.cluster]!.backup!).kind === 'host';
+  if (role.kind === 'repository') return true;
+  return repositoryMode(model.inventory.clusters[role.kind === 'reader' ? role.source : role.cluster]!.backup!).kind === 'host';
 }
 
 /** The hosts a host talks to over SSH: a repository host's members, a member's repository host. */
 function peersOf(model: DesiredState, role: HostRole): string[] {
-  if (role.kind === 'repository') return role.clusters.flatMap((c) => model.inventory.clusters[c]!.hosts);
-  const mode = repositoryMode(model.inventory.clusters[role.cluster]!.backup!);
+  if (role.kind === 'repository') {
+    const readers = repositoryReaders(model.inventory).filter(([, source]) => role.clusters.includes(source));
+    return [...role.clusters, ...readers.map(([standby]) => standby)].flatMap((c) => model.inventory.clusters[c]!.hosts);
+  }
+  const mode = repositoryMode(model.inventory.clusters[role.kind === 'reader' ? role.source : role.cluster]!.backup!);
   return mode.kind === 'host' ? [mode.host] : [];
 }
 
@@ -124,7 +131,10 @@ export function accessFiles(model: DesiredState, host: string, role: HostRole, s
     .join('\n');
   const what = role.kind === 'repository' ? `the members whose pgBackRest pushes and fetches WAL here` : `the repository host, whose pgBackRest runs backups here`;
   files.push(
-    file(host, `${home}/.ssh/authorized_keys`, `${header(`pgBackRest access for ${what}; each key runs only pgBackRest, from its host's address`)}${keyLines.join('\n')}\n`, { mode: 0o600, owner: user }),
+    // A reader only fetches: nothing logs in to it, so it gets no authorized_keys.
+    ...(role.kind === 'reader'
+      ? []
+      : [file(host, `${home}/.ssh/authorized_keys`, `${header(`pgBackRest access for ${what}; each key runs only pgBackRest, from its host's address`)}${keyLines.join('\n')}\n`, { mode: 0o600, owner: user })]),
     file(host, `${home}/.ssh/known_hosts`, `${header('SSH host keys of the pgBackRest peers, read from the hosts themselves')}${knownLines.join('\n')}\n`, { mode: 0o644, owner: user }),
     file(host, `${home}/.ssh/config`, `${header('how pgBackRest reaches its peers: pinned host keys, this key only, no prompts')}${config}\n`, { mode: 0o600, owner: user }),
   );
@@ -170,6 +180,8 @@ export function accessStage(model: DesiredState): Stage[] {
       id: 'pgbackrest:access',
       title: 'pgBackRest users, keys and configuration',
       async plan(ctx) {
+        // An encryption key the existing repository does not open is refused before any configuration is written.
+        for (const [cluster] of backedUpClusters(model.inventory)) await verifyRepositoryKey(ctx.session.facts, model, cluster, ctx.secrets, (h) => ctx.session.remotes.has(h));
         const states = await gatherStates(ctx, model, roles, false);
         const identity = [...roles].filter(([h]) => ctx.session.remotes.has(h)).flatMap(([host, role]) => planIdentity(model, host, role, states.get(host)!));
         const files: Block = {

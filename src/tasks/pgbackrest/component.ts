@@ -2,7 +2,7 @@ import type { Inventory } from '../../inventory/schema.js';
 import type { Placement } from '../../model/placement.js';
 import type { Component } from '../component.js';
 import { accessStage } from './access.js';
-import { backedUpClusters, repositoryMode } from './model.js';
+import { backedUpClusters, repositoryMode, repositoryReaders } from './model.js';
 import { stanzaStage } from './stanza.js';
 
 /**
@@ -19,6 +19,11 @@ function placements(inventory: Inventory): Placement[] {
     }
     const mode = repositoryMode(cluster.backup);
     if (mode.kind === 'host') repositoryHosts.set(mode.host, [...(repositoryHosts.get(mode.host) ?? []), name]);
+  }
+  for (const [name, source] of repositoryReaders(inventory)) {
+    for (const host of inventory.clusters[name]!.hosts) {
+      out.push({ component: 'pgbackrest', of: name, host, role: `pgbackrest-reader:${source}`, ports: [], packages: ['pgbackrest'], services: [], dataPaths: [] });
+    }
   }
   for (const [host, clusters] of repositoryHosts) {
     out.push({ component: 'pgbackrest', of: clusters.join(','), host, role: `pgbackrest-repo:${clusters.join(',')}`, ports: [], packages: ['pgbackrest'], services: [], dataPaths: [] });

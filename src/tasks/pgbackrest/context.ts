@@ -8,6 +8,7 @@ import type { Secret } from '../../secret.js';
 import {
   backedUpClusters,
   IS_PRIMARY_SCRIPT,
+  repositoryReaders,
   LOG_PATH,
   PG_USER,
   PGBACKREST_BIN,
@@ -24,7 +25,11 @@ type Pair = { name: string; value: string };
 export const PGBACKREST_SECRET_LINES = /^(repo1-(?:cipher-pass|[a-z0-9-]*(?:key-secret|secret|token|key))=)(.*)$/;
 
 /** What a host is to pgBackRest: the repository host of some clusters, or a member of one. */
-export type HostRole = { kind: 'repository'; clusters: string[] } | { kind: 'member'; cluster: string };
+export type HostRole =
+  | { kind: 'repository'; clusters: string[] }
+  | { kind: 'member'; cluster: string }
+  /** A member of a standby cluster that fetches WAL from its source's repository (archive-get only). */
+  | { kind: 'reader'; cluster: string; source: string };
 
 /** Every host pgBackRest runs on, with its role. */
 export function pgbackrestHosts(model: DesiredState): Map<string, HostRole> {
@@ -37,6 +42,9 @@ export function pgbackrestHosts(model: DesiredState): Map<string, HostRole> {
       if (role?.kind === 'repository') role.clusters.push(name);
       else out.set(mode.host, { kind: 'repository', clusters: [name] });
     }
+  }
+  for (const [name, source] of repositoryReaders(model.inventory)) {
+    for (const host of model.inventory.clusters[name]!.hosts) if (!out.has(host)) out.set(host, { kind: 'reader', cluster: name, source });
   }
   return out;
 }
@@ -104,9 +112,10 @@ export function pgbackrestConf(model: DesiredState, host: string, role: HostRole
     });
     return { context: { host, role: `repository host of ${role.clusters.join(', ')}`, logPath: LOG_PATH, global: [], stanzas }, secrets: used };
   }
-  const name = role.cluster;
-  const cluster = inventory.clusters[name]!;
-  const backup = cluster.backup!;
+  // A reader reads its source's stanza with the source's repository settings; its own data directory is pg1.
+  const name = role.kind === 'reader' ? role.source : role.cluster;
+  const cluster = inventory.clusters[role.cluster]!;
+  const backup = inventory.clusters[name]!.backup!;
   const mode = repositoryMode(backup);
   const repository: Pair[] =
     mode.kind === 'host'
@@ -121,7 +130,7 @@ export function pgbackrestConf(model: DesiredState, host: string, role: HostRole
   return {
     context: {
       host,
-      role: `member of ${name}`,
+      role: role.kind === 'reader' ? `member of standby cluster ${role.cluster}, fetching WAL of ${name}` : `member of ${name}`,
       logPath: LOG_PATH,
       global: [
         { name: 'spool-path', value: SPOOL_PATH },

@@ -44,6 +44,19 @@ export function backedUpClusters(inventory: Pick<Inventory, 'clusters'>): [strin
   return Object.entries(inventory.clusters).filter((e): e is [string, Cluster & { backup: Backup }] => e[1].backup !== undefined);
 }
 
+/** standby.restore_command that fetches WAL from the source cluster's repository. */
+export const FROM_REPOSITORY = 'repository';
+
+/**
+ * Standby clusters that fetch WAL from their source's repository (`standby: { restore_command:
+ * repository }`), as [standby, source] pairs: their members read the source's stanza.
+ */
+export function repositoryReaders(inventory: Pick<Inventory, 'clusters'>): [string, string][] {
+  return Object.entries(inventory.clusters).flatMap(([name, c]) =>
+    c.standby?.restore_command === FROM_REPOSITORY && inventory.clusters[c.standby.cluster]?.backup ? [[name, c.standby.cluster] as [string, string]] : [],
+  );
+}
+
 /** The schedule with its defaults filled in: a differential backup on the other days unless incrementals are asked for. */
 export function scheduleOf(backup: Backup): Partial<Record<BackupType, string>> {
   const s = backup.schedule;

@@ -17,6 +17,7 @@ import { currentLeader, waitForLeader } from '../patroni/waits.js';
 import { configuredScope, wipeStamp } from '../standby/rebuild.js';
 import { backupArgv, repositoryRunner } from './context.js';
 import { newestBackup, stanzaInfo, type StanzaInfo } from './facts.js';
+import { verifyRepositoryKey } from './guards.js';
 import { PGBACKREST_BIN, restoreCommand, stanzaOf } from './model.js';
 
 /** Where recovery stops: the end of the archive, a time, an LSN, or a named restore point. */
@@ -131,6 +132,7 @@ export function restoreStages(model: DesiredState, inventoryPath: string, name: 
         const info = await session.facts.fresh(runner.host, stanzaInfo(name, runner.user));
         if (!info.ok) throw new HapgError('CLUSTER_UNHEALTHY', `the repository of ${name} on ${runner.host} cannot be read: ${info.error}; nothing was changed`, { host: runner.host });
         checkTarget(name, info.info, target, Date.now() / 1000);
+        await verifyRepositoryKey(session.facts, model, name, secrets, (h) => session.remotes.has(h));
         const health = await etcdClusterHealth(session.facts, etcd);
         const etcdHost = health.healthy[0];
         if (!etcdHost || health.healthy.length < quorumOf(etcd.hosts.length)) {

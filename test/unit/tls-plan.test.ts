@@ -10,6 +10,8 @@ import { haproxyContext } from '../../src/tasks/haproxy/context.js';
 import { hbaEntries } from '../../src/tasks/patroni/model.js';
 import { certificatesOn, etcdTls, postgresSans, tlsHosts, tlsNeeded } from '../../src/tasks/tls/model.js';
 import { reissueReason } from '../../src/tasks/tls/plan.js';
+import { answersPlainHttp, plainHttpFact, plaintextRefusal } from '../../src/tasks/tls/plaintext.js';
+import { tlsComponent } from '../../src/tasks/tls/component.js';
 import { Secret } from '../../src/secret.js';
 import YAML from 'yaml';
 import { renderTemplate } from '../../src/render/templates.js';
@@ -32,9 +34,18 @@ clusters:
 
 const load = (tls: boolean) => parseInventory(inventoryText(tls), 'inv.yml').inventory;
 
-describe('TLS is opt-in', () => {
-  it('off by default: no certificates, no CA, plain etcd and host rules', () => {
-    const inventory = parseInventory(inventoryText(false).replace('    tls: false\n', ''), 'inv.yml').inventory;
+describe('TLS is the default', () => {
+  it('on unless the cluster says tls: false, with no warning', () => {
+    const loaded = parseInventory(inventoryText(true).replace('    tls: true\n', ''), 'inv.yml');
+    expect(loaded.inventory.clusters['main']!.tls).toBe(true);
+    expect(tlsNeeded(loaded.inventory)).toBe(true);
+    expect(etcdTls(loaded.inventory, 'dc1')).toBe(true);
+    expect(loaded.warnings.filter((w) => /tls/.test(w.message))).toEqual([]);
+  });
+
+  it('tls: false: no certificates, no CA, plain etcd and host rules, and a one-line warning naming the cluster', () => {
+    const loaded = parseInventory(inventoryText(false), 'inv.yml');
+    const { inventory } = loaded;
     expect(inventory.clusters['main']!.tls).toBe(false);
     expect(tlsNeeded(inventory)).toBe(false);
     expect(etcdTls(inventory, 'dc1')).toBe(false);
@@ -42,8 +53,47 @@ describe('TLS is opt-in', () => {
     expect(etcdContext(inventory, 'dc1', 'pg1').listenClientUrls).toBe('http://192.0.2.11:2379,http://127.0.0.1:2379');
     expect(etcdContext(inventory, 'dc1', 'pg1').tls).toBeUndefined();
     expect(hbaEntries(inventory, 'main').filter((l) => l.startsWith('hostssl'))).toEqual([]);
+    expect(loaded.warnings.map((w) => w.message).filter((m) => /tls/.test(m))).toEqual([
+      "clusters.main.tls: is false: cluster main runs PostgreSQL and Patroni's REST API without TLS and etcd dc1 without TLS or authentication: remove tls: false to use TLS (the default) (inv.yml:11)",
+    ]);
   });
 
+  it('tls: false beside a TLS cluster on the same etcd: the warning does not claim etcd is open', () => {
+    const text = inventoryText(false).replace('  lb1: { address: lb1.example.net }\n', '  lb1: { address: lb1.example.net }\n  pg4: { address: 192.0.2.14 }\n') + '  other: { hosts: [pg4] }\n';
+    const loaded = parseInventory(text, 'inv.yml');
+    expect(etcdTls(loaded.inventory, 'dc1')).toBe(true);
+    expect(loaded.warnings.map((w) => w.message).filter((m) => /tls/.test(m))).toEqual([
+      "clusters.main.tls: is false: cluster main runs PostgreSQL and Patroni's REST API without TLS: remove tls: false to use TLS (the default) (inv.yml:12)",
+    ]);
+  });
+});
+
+describe('a live cluster without TLS meets an inventory that wants TLS', () => {
+  it('a service answering plain HTTP is plaintext; a TLS server refusing it (etcd: 400) or closing the connection (Patroni) is not', () => {
+    expect(answersPlainHttp({ status: 200, headers: {}, body: 'OK' })).toBe(true);
+    expect(answersPlainHttp({ status: 503, headers: {}, body: '{"state":"running"}' })).toBe(true);
+    expect(answersPlainHttp({ status: 400, headers: {}, body: 'Client sent an HTTP request to an HTTPS server.\n' })).toBe(false);
+    expect(answersPlainHttp(undefined)).toBe(false);
+    expect(plainHttpFact('192.0.2.11', 8008, '/liveness').http).toEqual({ method: 'GET', address: '192.0.2.11', port: 8008, path: '/liveness', timeoutMs: 5000 });
+  });
+
+  it('is refused in one line naming the cluster, what answered, and both ways out; nothing answering is no refusal', () => {
+    expect(plaintextRefusal('main', [])).toBeUndefined();
+    const err = plaintextRefusal('main', [{ host: 'pg1', service: "Patroni's REST API (port 8008)" }, { host: 'pg1', service: 'etcd dc1 (port 2379)' }])!;
+    expect(err.code).toBe('UNSAFE_OPERATION');
+    expect(err.message).not.toContain('\n');
+    expect(err.message).toBe(
+      "cluster main runs without TLS (plain HTTP answered on pg1: Patroni's REST API (port 8008); pg1: etcd dc1 (port 2379)): set clusters.main.tls: false to keep it so, or convert it to TLS (this version of hapg cannot convert a running cluster yet); nothing was changed",
+    );
+  });
+
+  it('the gate comes first among the TLS gates, before any change', () => {
+    const model = buildModel(load(true));
+    expect(tlsComponent.stages.gates!(model).map((g) => g.id)).toEqual(['gate:tls-plaintext', 'gate:tls']);
+  });
+});
+
+describe('TLS on a cluster', () => {
   it('tls: true: etcd https with verified peers, hostssl rules, HAProxy verifies the REST API', () => {
     const inventory = load(true);
     const ctx = etcdContext(inventory, 'dc1', 'pg2');

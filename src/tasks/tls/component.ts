@@ -1,5 +1,6 @@
 import type { Component } from '../component.js';
 import { tlsHosts } from './model.js';
+import { plaintextClusterGate } from './plaintext.js';
 import { tlsStage, tlsTrustGate } from './stage.js';
 
 /**
@@ -13,7 +14,7 @@ export const tlsComponent: Component = {
   // Keys and certificate requests are made on the hosts with openssl.
   placements: (inventory) => tlsHosts(inventory).map((host) => ({ component: 'tls', of: 'tls', host, role: 'tls', ports: [], packages: ['openssl'], services: [], dataPaths: [] })),
   stages: {
-    gates: (model) => [tlsTrustGate(model)],
+    gates: (model) => [plaintextClusterGate(model), tlsTrustGate(model)],
     hosts: (model) => [tlsStage(model)],
   },
 };

@@ -77,14 +77,33 @@ describe('a live cluster without TLS meets an inventory that wants TLS', () => {
     expect(plainHttpFact('192.0.2.11', 8008, '/liveness').http).toEqual({ method: 'GET', address: '192.0.2.11', port: 8008, path: '/liveness', timeoutMs: 5000 });
   });
 
-  it('is refused in one line naming the cluster, what answered, and both ways out; nothing answering is no refusal', () => {
-    expect(plaintextRefusal('main', [])).toBeUndefined();
-    const err = plaintextRefusal('main', [{ host: 'pg1', service: "Patroni's REST API (port 8008)" }, { host: 'pg1', service: 'etcd dc1 (port 2379)' }])!;
+  it('is refused in one line naming the cluster (or etcd cluster), what answered, and both ways out; nothing answering is no refusal', () => {
+    expect(plaintextRefusal({ cluster: 'main' }, [])).toBeUndefined();
+    const err = plaintextRefusal({ cluster: 'main' }, [{ host: 'pg1', service: "Patroni's REST API (port 8008)" }, { host: 'pg2', service: "Patroni's REST API (port 8008)" }])!;
     expect(err.code).toBe('UNSAFE_OPERATION');
     expect(err.message).not.toContain('\n');
     expect(err.message).toBe(
-      "cluster main runs without TLS (plain HTTP answered on pg1: Patroni's REST API (port 8008); pg1: etcd dc1 (port 2379)): set clusters.main.tls: false to keep it so, or convert it to TLS (this version of hapg cannot convert a running cluster yet); nothing was changed",
+      "cluster main runs without TLS (plain HTTP answered on pg1: Patroni's REST API (port 8008); pg2: Patroni's REST API (port 8008)): set clusters.main.tls: false to keep it so, or convert it to TLS (this version of hapg cannot convert a running cluster yet); nothing was changed",
     );
+    expect(plaintextRefusal({ etcd: 'dc1', clusters: ['main', 'dr'] }, [{ host: 'pg1', service: 'etcd (port 2379)' }])!.message).toMatch(
+      /^etcd cluster dc1 runs without TLS \(plain HTTP answered on pg1: etcd \(port 2379\)\): set tls: false on clusters\.main, clusters\.dr to keep it so, or convert it/,
+    );
+  });
+
+  it('an etcd cluster no Patroni cluster uses yet serves TLS too (the default), so a cluster added later finds it secured', () => {
+    const text = `hosts:
+  pg1: { address: 192.0.2.11 }
+  pg4: { address: 192.0.2.14 }
+etcd:
+  dc1: { hosts: [pg1] }
+  dc2: { hosts: [pg4] }
+clusters:
+  main: { hosts: [pg1], etcd: dc1 }
+`;
+    const inventory = parseInventory(text, 'inv.yml').inventory;
+    expect(Object.keys(inventory.etcd)).toEqual(['dc1', 'dc2']);
+    expect(etcdTls(inventory, 'dc2')).toBe(true);
+    expect(certificatesOn(inventory, 'pg4').map((c) => c.service)).toEqual(['etcd']);
   });
 
   it('the gate comes first among the TLS gates, before any change', () => {

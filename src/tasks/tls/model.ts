@@ -37,9 +37,14 @@ export function clustersOnEtcd(inventory: Pick<Inventory, 'clusters'>, name: str
     .map(([n]) => n);
 }
 
-/** Whether an etcd cluster serves TLS with client certificates and authentication: when a cluster on it asks for TLS. */
+/**
+ * Whether an etcd cluster serves TLS with client certificates and authentication: when a
+ * cluster on it asks for TLS, or when none uses it yet (TLS is the default: a Patroni cluster
+ * added later must not find it in plaintext).
+ */
 export function etcdTls(inventory: Pick<Inventory, 'clusters'>, name: string): boolean {
-  return clustersOnEtcd(inventory, name).some((c) => clusterTls(inventory, c));
+  const clusters = clustersOnEtcd(inventory, name);
+  return clusters.length === 0 || clusters.some((c) => clusterTls(inventory, c));
 }
 
 /** Whether the inventory needs a CA at all. */

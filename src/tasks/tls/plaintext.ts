@@ -7,7 +7,7 @@ import type { DesiredState } from '../../model/model.js';
 import { addressOf } from '../../model/topology.js';
 import { notesOnly, type Stage } from '../../stages/stage.js';
 import type { HttpResponse } from '../../ssh/types.js';
-import { clusterTls, etcdTls } from './model.js';
+import { clustersOnEtcd, clusterTls, etcdTls } from './model.js';
 
 /** A TLS server's answer to a plain HTTP request (etcd says so in a 400); Patroni's HTTPS server closes the connection. */
 const TLS_REFUSES_PLAIN = /HTTP request to an HTTPS server/i;
@@ -32,22 +32,27 @@ export interface PlaintextEvidence {
   service: string;
 }
 
-/** The refusal for a TLS cluster found running in plaintext, or undefined when nothing answered in plaintext. */
-export function plaintextRefusal(cluster: string, evidence: PlaintextEvidence[]): HapgError | undefined {
+/** The refusal for a TLS cluster (or TLS etcd cluster) found running in plaintext, or undefined when nothing answered in plaintext. */
+export function plaintextRefusal(what: { cluster: string } | { etcd: string; clusters: string[] }, evidence: PlaintextEvidence[]): HapgError | undefined {
   const first = evidence[0];
   if (!first) return undefined;
   const seen = evidence.map((e) => `${e.host}: ${e.service}`).join('; ');
+  const [subject, optOut] =
+    'cluster' in what
+      ? [`cluster ${what.cluster}`, `set clusters.${what.cluster}.tls: false`]
+      : [`etcd cluster ${what.etcd}`, what.clusters.length > 0 ? `set tls: false on ${what.clusters.map((c) => `clusters.${c}`).join(', ')}` : 'remove it from the inventory'];
   return new HapgError(
     'UNSAFE_OPERATION',
-    `cluster ${cluster} runs without TLS (plain HTTP answered on ${seen}): set clusters.${cluster}.tls: false to keep it so, or convert it to TLS (this version of hapg cannot convert a running cluster yet); nothing was changed`,
+    `${subject} runs without TLS (plain HTTP answered on ${seen}): ${optOut} to keep it so, or convert it to TLS (this version of hapg cannot convert a running cluster yet); nothing was changed`,
     { host: first.host },
   );
 }
 
 /**
- * Before anything changes: no cluster the inventory wants with TLS runs in plaintext. Its
- * members' REST APIs and its etcd members are asked over plain HTTP, from their own hosts; a
- * TLS service cannot answer that. A cluster not deployed yet answers nothing and passes.
+ * Before anything changes: no cluster and no etcd cluster the inventory wants with TLS runs in
+ * plaintext. Each etcd member and each Patroni member's REST API is asked over plain HTTP,
+ * from its own host; a TLS service cannot answer that. What is not deployed yet answers
+ * nothing and passes.
  */
 export function plaintextClusterGate(model: DesiredState): Stage {
   return {
@@ -56,22 +61,22 @@ export function plaintextClusterGate(model: DesiredState): Stage {
     async plan({ session }) {
       const { inventory } = model;
       const reachable = (h: string) => session.remotes.has(h);
+      const answered = async (probes: (PlaintextEvidence & { fact: HttpFact<boolean> })[]) =>
+        (await Promise.all(probes.map(async (p) => ((await session.facts.get(p.host, p.fact)) ? [{ host: p.host, service: p.service }] : [])))).flat();
+      // etcd first: the clusters on a plaintext etcd cannot be converted before it.
+      for (const [name, etcd] of Object.entries(inventory.etcd).filter(([e]) => etcdTls(inventory, e))) {
+        const probes = etcd.hosts.filter(reachable).map((host) => ({ host, service: `etcd (port ${etcd.client_port})`, fact: plainHttpFact('127.0.0.1', etcd.client_port, '/health') }));
+        const refusal = plaintextRefusal({ etcd: name, clusters: clustersOnEtcd(inventory, name) }, await answered(probes));
+        if (refusal) throw refusal;
+      }
       for (const name of model.clusterOrder.filter((c) => clusterTls(inventory, c))) {
         const cluster = inventory.clusters[name]!;
-        const probes: (PlaintextEvidence & { fact: HttpFact<boolean> })[] = [
-          ...cluster.hosts.filter(reachable).map((host) => ({
-            host,
-            service: `Patroni's REST API (port ${cluster.patroni.rest_api_port})`,
-            fact: plainHttpFact(addressOf(inventory, host), cluster.patroni.rest_api_port, '/liveness'),
-          })),
-          ...(etcdTls(inventory, cluster.etcd) ? inventory.etcd[cluster.etcd]!.hosts : []).filter(reachable).map((host) => ({
-            host,
-            service: `etcd ${cluster.etcd} (port ${inventory.etcd[cluster.etcd]!.client_port})`,
-            fact: plainHttpFact('127.0.0.1', inventory.etcd[cluster.etcd]!.client_port, '/health'),
-          })),
-        ];
-        const answered = await Promise.all(probes.map(async (p) => ((await session.facts.get(p.host, p.fact)) ? [{ host: p.host, service: p.service }] : [])));
-        const refusal = plaintextRefusal(name, answered.flat());
+        const probes = cluster.hosts.filter(reachable).map((host) => ({
+          host,
+          service: `Patroni's REST API (port ${cluster.patroni.rest_api_port})`,
+          fact: plainHttpFact(addressOf(inventory, host), cluster.patroni.rest_api_port, '/liveness'),
+        }));
+        const refusal = plaintextRefusal({ cluster: name }, await answered(probes));
         if (refusal) throw refusal;
       }
       return notesOnly();

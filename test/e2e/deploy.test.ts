@@ -3,6 +3,7 @@
 // following, and a re-run that heals the stopped member.
 import { copyFile, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
@@ -247,11 +248,16 @@ describe('deploy on three bare hosts, every role', () => {
     const secrets = Object.values(YAML.parse(await readFile(secretsFileOf(inventory), 'utf8')) as Record<string, string>);
     const elsewhere = path.join(await mkdtemp(path.join(tmpdir(), 'hapg-e2e-checkout-')), 'inventory.yml');
     await writeFile(elsewhere, await readFile(inventory, 'utf8'));
+    // The checkout has the cluster's CA (TLS, the default), only the secrets file is missing.
+    await mkdir(path.join(path.dirname(elsewhere), '.hapg'), { mode: 0o700 });
+    for (const f of ['ca.crt', 'ca.key', 'client.crt', 'client.key']) await copyFile(path.join(path.dirname(inventory), '.hapg', `inventory.${f}`), path.join(path.dirname(elsewhere), '.hapg', `inventory.${f}`));
     const before = await processFingerprint();
     for (const command of ['plan', 'deploy']) {
       const r = await hapg([command, '-i', elsewhere]);
       expect(r.exitCode).toBe(1);
-      expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^hapg: cluster main is already initialised, but \S+ lacks its generated passwords \(.*\): deploying would set new ones on the live cluster .* --rotate-secrets/);
+      // With TLS (the default) etcd authenticates hapg: the fresh root password is refused first, naming the way out.
+      expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^hapg: etcd cluster dc1 refused the login of its root user \(HTTP 400: .*authentication failed.*\) \(the password in the secrets file is not etcd's: restore the secrets file that deployed etcd cluster dc1\)$/);
+      expect(existsSync(secretsFileOf(elsewhere))).toBe(false);
       for (const value of secrets) expect(r.stdout + r.stderr).not.toContain(value);
     }
     expect(await processFingerprint()).toEqual(before);

@@ -269,6 +269,10 @@ describe('standby cluster in a second datacenter', () => {
     const deleted = await onHost(lab, 'pg12', etcdctlTls('del --prefix /service/dr/'), { stdin: await etcdRootPassword(inventories.both, 'dc2') });
     expect(deleted.exitCode, deleted.stderr).toBe(0);
     await copySecrets('main-only', 'dr-normal');
+    // etcd dc2 already has dr's Patroni user (made by the two-cluster deploy): dr keeps its password.
+    const drNormalSecrets = YAML.parse(await readFile(secretsPath('dr-normal'), 'utf8')) as Record<string, string>;
+    drNormalSecrets['clusters.dr.etcd'] = (YAML.parse(await readFile(secretsPath('both'), 'utf8')) as Record<string, string>)['clusters.dr.etcd']!;
+    await writeFile(secretsPath('dr-normal'), YAML.stringify(drNormalSecrets), { mode: 0o600 });
     await run(['deploy', '-i', inventories.drNormal]);
     // main still keeps dr's slot (hapg removes no DCS key on its own): status points it out.
     const withoutStandby = await hapg(['status', '-i', inventories.drNormal, '--json']);

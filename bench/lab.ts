@@ -13,6 +13,14 @@ export async function timedHapg(args: string[]): Promise<{ stdout: string; secon
   return { stdout: r.stdout, seconds };
 }
 
+/** The `--json` result of `hapg …` whatever its exit code (status exits 1 on an unhealthy cluster, and still reports it). */
+export async function hapgResult<T>(args: string[]): Promise<T> {
+  const r = await execa('node', [BIN, ...args, '--json'], { reject: false, env: { NO_COLOR: '1' } });
+  const last = r.stdout.trim().split('\n').at(-1);
+  if (!last) throw new Error(`hapg ${args.join(' ')} printed no result (exit ${r.exitCode}): ${r.stderr.slice(-400)}`);
+  return JSON.parse(last) as T;
+}
+
 /** Seconds each phase of a `--json` run took, from its events' `ms` stamps. */
 export function phaseSeconds(stdout: string): Map<string, number> {
   const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; title?: string; ms?: number });

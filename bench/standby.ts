@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { startWriteLoad, tableDigest, type PgTarget } from '../test/support/write-load.js';
-import { fmt, timedHapg } from './lab.js';
+import { fmt, hapgResult, timedHapg } from './lab.js';
 
 const rounds = Number(process.argv[2] ?? 10);
 const dir = await mkdtemp(path.join(tmpdir(), 'hapg-bench-standby-'));
@@ -46,7 +46,9 @@ for (let i = 1; i <= rounds; i++) {
     const streaming = events.map((e) => e.message?.match(/streaming from main, slot active, ([\d.]+) s after its start/)).find(Boolean);
     const leaderSeen = events.some((e) => e.message?.includes('reported the leader role at'));
     // The copy itself: every row, every out-of-line value, on every standby member.
-    const leader = (await Promise.all(mainHosts.map(async (h) => ((await fetch(`http://${address(h)}:8008/patroni`).then((r) => r.json()).catch(() => ({}))) as { role?: string }).role === 'master' ? h : undefined))).find(Boolean);
+    // main's leader as hapg reports it (over TLS, whatever the Patroni version calls the role).
+    const status = await hapgResult<{ clusters: { name: string; members: { name: string; role: string }[] }[] }>(['status', '-i', inventory]);
+    const leader = status.clusters.find((c) => c.name === 'main')?.members.find((m) => m.role === 'leader')?.name;
     const want = await tableDigest(target(address(leader!), 5432), 'bench_standby');
     let same = true;
     for (const h of standbyHosts) {

@@ -61,6 +61,11 @@ export function renderStatus(report: StatusReport): string {
     for (const n of c.notes) out.push(`  note: ${n}`);
   }
   for (const e of report.etcd) for (const p of e.problems) out.push(`  problem: etcd ${e.name}: ${p}`);
+  if (report.certificates.length > 0) {
+    const soonest = report.certificates.filter((c) => c.daysLeft !== undefined).sort((a, b) => a.daysLeft! - b.daysLeft!)[0];
+    out.push('', `certificates: ${report.certificates.length}${soonest ? `, the first to expire: ${soonest.service} on ${soonest.host} in ${soonest.daysLeft} days (${soonest.notAfter!.slice(0, 10)})` : ''}`);
+  }
+  for (const p of report.certificateProblems) out.push(`  problem: ${p}`);
   for (const u of report.unreachable) out.push(`  problem: ${u.host} cannot be reached over SSH: ${u.reason}`);
   out.push('', report.healthy ? 'healthy' : 'DEGRADED');
   return out.join('\n');

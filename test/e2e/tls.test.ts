@@ -122,8 +122,13 @@ describe('TLS and etcd authentication (tls: true)', () => {
     expect(again.exitCode).toBe(0);
     expect(jsonResult<{ changes: number }>(again.stdout).changes).toBe(0);
     const status = await hapg(['status', '-i', inventory, '--json']);
-    expect(jsonResult<{ healthy: boolean }>(status.stdout).healthy).toBe(true);
+    const report = jsonResult<{ healthy: boolean; certificates: { host: string; service: string; daysLeft: number }[]; certificateProblems: string[] }>(status.stdout);
+    expect(report.healthy).toBe(true);
     expect(status.exitCode).toBe(0);
+    // Every certificate hapg keeps is listed with the days it has left, none inside the renewal window.
+    expect(report.certificates.map((c) => `${c.host} ${c.service}`).sort()).toEqual(expect.arrayContaining(HOSTS.flatMap((h) => [`${h} etcd`, `${h} postgres`]).sort()));
+    for (const c of report.certificates) expect(c.daysLeft).toBeGreaterThan(30);
+    expect(report.certificateProblems).toEqual([]);
   });
 });
 

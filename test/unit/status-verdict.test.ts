@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.js';
+import { certificateProblems } from '../../src/tasks/tls/expiry.js';
 import { renderStatus } from '../../src/commands/status.js';
 import { serverVersionText, type ClusterMember } from '../../src/tasks/patroni/rest.js';
 import { mixedReleaseNote } from '../../src/tasks/status/gather.js';
@@ -53,14 +54,33 @@ describe('what each member runs', () => {
 
   it('shows release, PostgreSQL and Patroni versions per member', () => {
     const members = healthy.map((m) => ({ ...m, release: 'Debian 13', postgresVersion: '17.6', patroniVersion: '4.0.7' }));
-    const text = renderStatus({ etcd: [], clusters: [{ name: 'main', members, haproxy: [], vipHolders: [], problems: [], notes: [] }], unreachable: [], healthy: true });
+    const text = renderStatus({ etcd: [], clusters: [{ name: 'main', members, haproxy: [], vipHolders: [], problems: [], notes: [] }], certificates: [], certificateProblems: [], unreachable: [], healthy: true });
     expect(text).toMatch(/^MEMBER\s+HOST\s+RELEASE\s+POSTGRES\s+PATRONI\s+ROLE/m);
     expect(text).toMatch(/^pg1\s+pg1\s+Debian 13\s+17\.6\s+4\.0\.7\s+leader/m);
   });
 
   it('names a host it cannot reach as a problem, and is degraded', () => {
-    const text = renderStatus({ etcd: [], clusters: [], unreachable: [{ host: 'pg3', reason: 'connection refused' }], healthy: false });
+    const text = renderStatus({ etcd: [], clusters: [], certificates: [], certificateProblems: [], unreachable: [{ host: 'pg3', reason: 'connection refused' }], healthy: false });
     expect(text).toMatch(/^  problem: pg3 cannot be reached over SSH: connection refused$/m);
     expect(text.trim().split('\n').at(-1)).toBe('DEGRADED');
+  });
+
+  it('lists when certificates expire; one inside the renewal window, expired or missing is a problem', () => {
+    const certs = [
+      { host: 'pg1', service: 'etcd', notAfter: '2027-11-30T00:00:00.000Z', daysLeft: 365 },
+      { host: 'pg2', service: 'postgres', notAfter: '2026-12-20T00:00:00.000Z', daysLeft: 20 },
+      { host: 'pg3', service: 'postgres', notAfter: '2026-11-01T00:00:00.000Z', daysLeft: -29 },
+      { host: 'pg3', service: 'etcd', notAfter: undefined, daysLeft: undefined },
+    ];
+    const problems = certificateProblems(certs, 30);
+    expect(problems).toEqual([
+      'postgres certificate on pg2 expires in 20 days, within the renewal window of 30 days (deploy renews it)',
+      'postgres certificate on pg3 expired on 2026-11-01 (deploy renews it)',
+      'etcd certificate on pg3 is missing or unreadable (deploy issues it)',
+    ]);
+    expect(certificateProblems(certs.slice(0, 1), 30)).toEqual([]);
+    const text = renderStatus({ etcd: [], clusters: [], certificates: certs, certificateProblems: problems, unreachable: [], healthy: false });
+    expect(text).toMatch(/^certificates: 4, the first to expire: postgres on pg3 in -29 days \(2026-11-01\)$/m);
+    expect(text).toMatch(/^  problem: postgres certificate on pg2 expires in 20 days/m);
   });
 });

@@ -8,6 +8,7 @@ import { vipHolders } from '../keepalived/vip.js';
 import { memberStates } from '../patroni/facts.js';
 import { permanentSlots } from '../patroni/model.js';
 import type { ClusterMember } from '../patroni/rest.js';
+import { certificateProblems, gatherCertificateExpiry, type CertificateExpiry } from '../tls/expiry.js';
 import { inactivePhysicalSlots, silentLink, slotState, walReceiver, type SlotState, type WalReceiver } from '../standby/facts.js';
 import { runningLeader } from '../patroni/member-health.js';
 import { clusterProblems } from './verdict.js';
@@ -53,6 +54,10 @@ export interface ClusterStatus {
 export interface StatusReport {
   etcd: EtcdStatus[];
   clusters: ClusterStatus[];
+  /** Every certificate hapg keeps on the hosts, with the days it has left. */
+  certificates: CertificateExpiry[];
+  /** Certificates missing, expired or inside the renewal window. */
+  certificateProblems: string[];
   /** Hosts that could not be reached over SSH, with why. */
   unreachable: { host: string; reason: string }[];
   healthy: boolean;
@@ -118,9 +123,11 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
       return { name, members: members ?? [], ...(standby ? { standby } : {}), haproxy, vipHolders: holders, ...(backup ? { backup } : {}), problems, notes };
     }),
   );
+  const certificates = await gatherCertificateExpiry(session);
+  const certProblems = certificateProblems(certificates, inventory.tls.renew_days);
   const unreachable = [...session.unreachable].map(([host, reason]) => ({ host, reason }));
-  const healthy = unreachable.length === 0 && etcd.every((e) => e.problems.length === 0) && clusters.every((c) => c.problems.length === 0);
-  return { etcd, clusters, unreachable, healthy };
+  const healthy = unreachable.length === 0 && certProblems.length === 0 && etcd.every((e) => e.problems.length === 0) && clusters.every((c) => c.problems.length === 0);
+  return { etcd, clusters, certificates, certificateProblems: certProblems, unreachable, healthy };
 }
 
 /** "Debian 13" for a host that answers. */

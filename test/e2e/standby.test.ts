@@ -255,14 +255,6 @@ describe('standby cluster in a second datacenter', () => {
     const withoutStandby = await hapg(['status', '-i', inventories.drNormal, '--json']);
     const mainNotes = jsonResult<{ clusters: { name: string; notes: string[] }[] }>(withoutStandby.stdout).clusters.find((c) => c.name === 'main')!.notes;
     expect(mainNotes).toEqual([expect.stringMatching(/^slot standby_dr on pg\d+ is inactive and not in the inventory; it holds back \d+ bytes of WAL/)]);
-    // Deploy keeps it and says so; named with --prune, it is dropped and main stops holding WAL back for dr.
-    const warned = await hapg(['plan', '-i', inventories.drNormal]);
-    expect(warned.stderr + warned.stdout).toMatch(/cluster main: permanent slot standby_dr is no longer in the inventory \(a standby cluster removed\?\) and is kept(, retaining [^;]+ of WAL)?; `--prune standby_dr` drops it/);
-    await run(['deploy', '-i', inventories.drNormal, '--prune', 'standby_dr']);
-    const slotCount = (await onHost(lab, await mainLeader(), `runuser -u postgres -- psql -X -A -t -c "select count(*) from pg_replication_slots where slot_name = 'standby_dr'"`)).stdout.trim();
-    expect(slotCount).toBe('0');
-    const prunedNotes = jsonResult<{ clusters: { name: string; notes: string[] }[] }>((await hapg(['status', '-i', inventories.drNormal, '--json'])).stdout).clusters.find((c) => c.name === 'main')!.notes;
-    expect(prunedNotes).toEqual([]);
     const normalId = await sysid('pg12');
     expect(normalId).not.toBe(await sysid('pg9'));
     const before = (await onHost(lab, 'pg12', `systemctl show -p MainPID --value patroni; head -1 ${dataDirOf(lab, 'dr')}/postmaster.pid`)).stdout;

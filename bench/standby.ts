@@ -46,7 +46,7 @@ for (let i = 1; i <= rounds; i++) {
     const streaming = events.map((e) => e.message?.match(/streaming from main, slot active, ([\d.]+) s after its start/)).find(Boolean);
     const leaderSeen = events.some((e) => e.message?.includes('reported the leader role at'));
     // The copy itself: every row, every out-of-line value, on every standby member.
-    // main's leader as hapg reports it (over TLS, whatever the Patroni version calls the role).
+    // main's leader as hapg reports it (TLS or not, whatever the Patroni version calls the role).
     const status = await hapgResult<{ clusters: { name: string; members: { name: string; role: string }[] }[] }>(['status', '-i', inventory]);
     const leader = status.clusters.find((c) => c.name === 'main')?.members.find((m) => m.role === 'leader')?.name;
     const want = await tableDigest(target(address(leader!), 5432), 'bench_standby');

@@ -128,19 +128,19 @@ interface Run {
   samples: Awaited<ReturnType<ReturnType<typeof startEtcdMonitor>['stop']>>;
 }
 
-/** deploy while the client writes and the monitor polls etcd. */
-async function deployUnderLoad(table: string, flags: string[] = [], etcdHosts: readonly string[] = GROWN): Promise<Run> {
+/** deploy while the client writes and (unless etcdHosts is null) the monitor polls etcd. */
+async function deployUnderLoad(table: string, flags: string[] = [], etcdHosts: readonly string[] | null = GROWN): Promise<Run> {
   const load = await startWriteLoad(app, { table, intervalMs: 10 });
-  const monitor = startEtcdMonitor(etcdHosts);
+  const monitor = etcdHosts ? startEtcdMonitor(etcdHosts) : undefined;
   await new Promise((r) => setTimeout(r, 1000));
   const started = Date.now();
   const r = await hapg(['deploy', '-i', inventory, '--json', ...flags]);
   const seconds = (Date.now() - started) / 1000;
   await new Promise((r2) => setTimeout(r2, 1000));
-  const samples = await monitor.stop();
+  const samples = monitor ? await monitor.stop() : [];
   const report = await load.stop();
   process.stderr.write(
-    `membership e2e ${table}: deploy ${seconds.toFixed(1)} s (exit ${r.exitCode}), ${report.acked.length} rows acknowledged, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms, ${samples.length} etcd samples\n`,
+    `membership e2e ${table}: deploy ${seconds.toFixed(1)} s (exit ${r.exitCode}), ${report.acked.length} rows acknowledged, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms${monitor ? `, ${samples.length} etcd samples` : ''}\n`,
   );
   return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, seconds, load: report, samples };
 }
@@ -283,14 +283,8 @@ describe('PostgreSQL host removal under write load', () => {
     expect(plan.stdout.indexOf(`switchover ${leader} → `)).toBeLessThan(plan.stdout.indexOf(`delete ${leader}'s member key`));
     const pids = await postmasters(staying);
 
-    const load = await startWriteLoad(app, { table: 'leave', intervalMs: 10 });
-    await new Promise((r) => setTimeout(r, 1000));
-    const started = Date.now();
-    const r = await hapg(['deploy', '-i', inventory, '--json']);
-    const seconds = (Date.now() - started) / 1000;
-    await new Promise((r2) => setTimeout(r2, 1000));
-    const report = await load.stop();
-    process.stderr.write(`membership e2e leave: deploy ${seconds.toFixed(1)} s (exit ${r.exitCode}), ${report.acked.length} rows acknowledged, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms\n`);
+    const r = await deployUnderLoad('leave', [], null);
+    const report = r.load;
     expect(errorLines(r.stderr)).toEqual([]);
     expect(r.exitCode).toBe(0);
     const switched = jsonEvents(r.stdout).filter((e) => e.kind === 'change' && e.title?.startsWith(`switchover ${leader} → `));
@@ -380,14 +374,8 @@ describe('replacements', () => {
     expect(errorLines(plan.stderr)).toEqual([]);
     expect(plan.stdout).toContain(`start patroni`);
 
-    const load = await startWriteLoad(app, { table: 'reclone', intervalMs: 10 });
-    await new Promise((r) => setTimeout(r, 1000));
-    const started = Date.now();
-    const r = await hapg(['deploy', '-i', inventory, '--json']);
-    const seconds = (Date.now() - started) / 1000;
-    await new Promise((r2) => setTimeout(r2, 1000));
-    const report = await load.stop();
-    process.stderr.write(`membership e2e reclone: deploy ${seconds.toFixed(1)} s (exit ${r.exitCode}), ${report.acked.length} rows acknowledged, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms\n`);
+    const r = await deployUnderLoad('reclone', [], null);
+    const report = r.load;
     expect(errorLines(r.stderr)).toEqual([]);
     expect(r.exitCode).toBe(0);
     await eventually(`${replica} streaming again`, async () => {
@@ -416,14 +404,8 @@ describe('replacements', () => {
     expect(plan.stdout).toContain(`${holder} no longer carries a VIP: stop and disable its keepalived`);
     expect(plan.stdout).toContain(`${holder} is no longer a HAProxy host of any cluster: stop and disable its HAProxy`);
 
-    const load = await startWriteLoad(app, { table: 'proxyleave', intervalMs: 10 });
-    await new Promise((r) => setTimeout(r, 1000));
-    const started = Date.now();
-    const r = await hapg(['deploy', '-i', inventory, '--json']);
-    const seconds = (Date.now() - started) / 1000;
-    await new Promise((r2) => setTimeout(r2, 1000));
-    const report = await load.stop();
-    process.stderr.write(`membership e2e proxyleave: deploy ${seconds.toFixed(1)} s (exit ${r.exitCode}), ${report.acked.length} rows acknowledged, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms\n`);
+    const r = await deployUnderLoad('proxyleave', [], null);
+    const report = r.load;
     expect(errorLines(r.stderr)).toEqual([]);
     expect(r.exitCode).toBe(0);
     const steps = jsonEvents(r.stdout).filter((e) => e.kind === 'change').map((e) => `${e.host}: ${e.title}`);

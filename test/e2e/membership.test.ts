@@ -15,6 +15,7 @@ import { execa } from 'execa';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, type PgTarget, type WriteLoadReport } from '../support/write-load.js';
+import { withWholeLab } from './lab-lock.js';
 import { addressOfHost, dataDirOf, eventually, hapg, healthyStateOf, jsonEvents, jsonResult, onHost, vipAddress, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
@@ -334,33 +335,42 @@ const psql = (host: string, sql: string) => onHost(lab, host, `cd / && runuser -
 describe('replacements', () => {
   it("an etcd member's host lost for good (power cut), replaced by another host: plan says so; the dead member leaves, the new one joins as a learner, under load", async () => {
     const { leader, replicas } = await roles();
-    expect((await labCommand(['stop', '--hard', 'pg39'])).exitCode).toBe(0);
-    const doc = YAML.parse(await readFile(inventory, 'utf8'));
-    delete doc.hosts.pg39;
-    doc.etcd.dc1.hosts = ['pg35', 'pg36', 'pg38'];
-    await writeFile(inventory, YAML.stringify(doc));
-    const plan = await hapg(['plan', '-i', inventory]);
-    expect(errorLines(plan.stderr)).toEqual([]);
-    expect(plan.stdout).toContain('replace pg39 (unreachable)');
-    expect(plan.stdout).toContain('add pg38 to etcd cluster dc1 as a learner');
-    expect(plan.stdout.indexOf('remove member pg39 from etcd cluster dc1')).toBeLessThan(plan.stdout.indexOf('add pg38 to etcd cluster dc1 as a learner'));
-    const leaderBefore = (await leaderKey('pg35'))!;
-    const pids = await postmasters([leader, ...replicas]);
+    // The whole lab is this test's while pg39 is off (lab.test expects every host running); it
+    // comes back at the end, its etcd stopped for good (the cluster no longer has that member).
+    await withWholeLab(lab, async () => {
+      expect((await labCommand(['stop', '--hard', 'pg39'])).exitCode).toBe(0);
+      try {
+        const doc = YAML.parse(await readFile(inventory, 'utf8'));
+        delete doc.hosts.pg39;
+        doc.etcd.dc1.hosts = ['pg35', 'pg36', 'pg38'];
+        await writeFile(inventory, YAML.stringify(doc));
+        const plan = await hapg(['plan', '-i', inventory]);
+        expect(errorLines(plan.stderr)).toEqual([]);
+        expect(plan.stdout).toContain('replace pg39 (unreachable)');
+        expect(plan.stdout).toContain('add pg38 to etcd cluster dc1 as a learner');
+        expect(plan.stdout.indexOf('remove member pg39 from etcd cluster dc1')).toBeLessThan(plan.stdout.indexOf('add pg38 to etcd cluster dc1 as a learner'));
+        const leaderBefore = (await leaderKey('pg35'))!;
+        const pids = await postmasters([leader, ...replicas]);
 
-    const run = await deployUnderLoad('replace', [], ['pg35', 'pg36', 'pg38']);
-    expect(errorLines(run.stderr)).toEqual([]);
-    expect(run.exitCode).toBe(0);
-    await expectSafe(run, 'replace', leaderBefore);
-    expect(run.load.failedAttempts).toBe(0);
-    const members = await memberList('pg35');
-    expect(members.map((m) => m.name).sort()).toEqual(['pg35', 'pg36', 'pg38']);
-    expect(members.filter((m) => m.isLearner)).toEqual([]);
-    for (const h of [leader, ...replicas]) {
-      const patroniYml = (await onHost(lab, h, 'cat /etc/patroni/patroni.yml')).stdout;
-      expect(patroniYml).toContain(`${addressOfHost(lab, 'pg38')}:2379`);
-      expect(patroniYml).not.toContain(`${addressOfHost(lab, 'pg39')}:2379`);
-    }
-    expect(await postmasters([leader, ...replicas])).toEqual(pids);
+        const run = await deployUnderLoad('replace', [], ['pg35', 'pg36', 'pg38']);
+        expect(errorLines(run.stderr)).toEqual([]);
+        expect(run.exitCode).toBe(0);
+        await expectSafe(run, 'replace', leaderBefore);
+        expect(run.load.failedAttempts).toBe(0);
+        const members = await memberList('pg35');
+        expect(members.map((m) => m.name).sort()).toEqual(['pg35', 'pg36', 'pg38']);
+        expect(members.filter((m) => m.isLearner)).toEqual([]);
+        for (const h of [leader, ...replicas]) {
+          const patroniYml = (await onHost(lab, h, 'cat /etc/patroni/patroni.yml')).stdout;
+          expect(patroniYml).toContain(`${addressOfHost(lab, 'pg38')}:2379`);
+          expect(patroniYml).not.toContain(`${addressOfHost(lab, 'pg39')}:2379`);
+        }
+        expect(await postmasters([leader, ...replicas])).toEqual(pids);
+      } finally {
+        expect((await labCommand(['start', 'pg39'])).exitCode).toBe(0);
+        await onHost(lab, 'pg39', 'systemctl disable --now etcd');
+      }
+    });
   });
 
   it("a replica whose PostgreSQL data and Patroni configuration are gone is cloned again under its name, on its old slot; the leader does not restart", async () => {

@@ -108,8 +108,9 @@ describe('hapg lab', () => {
     const result = await labUp({ hosts: lab.hosts.length, datacenters: 1, out: lab.inventoryPath, subnet: before?.subnet, release: lab.release }, silent);
     const elapsed = Date.now() - started;
     expect(result.reused).toBe(true);
-    // Checks every host over SSH, boots nothing: seconds (under 5 s on an idle machine; files run beside it).
-    expect(elapsed).toBeLessThan(20_000);
+    // Checks every host over SSH, boots nothing (the pids below): seconds, under 5 s on an idle
+    // machine; with three files beside it on 2 cores one run took 20.2 s.
+    expect(elapsed).toBeLessThan(30_000);
     const after = await readLabState(labPaths());
     expect(after?.hosts.map((h) => h.pid)).toEqual(before?.hosts.map((h) => h.pid));
     expect(await readFile(lab.inventoryPath, 'utf8')).toBe(inventoryBefore);

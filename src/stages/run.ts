@@ -88,20 +88,19 @@ async function walkStage(stage: Stage, walk: Walk, opts: { inLane?: boolean } = 
     await walk.firstChange;
   }
   const runStarted = Date.now();
-  const changesBefore = run.changes;
-  const executed = await runStage(stage, plan, ctx, run);
-  // Side by side, another lane's changes land in the same count: a lane's stage counts its own.
-  const changes = opts.inLane ? executed.blocks.reduce((n, b) => n + stepsOf(b.items).filter((st) => run.outcomes.some((o) => o.step === st && o.changed)).length, 0) : run.changes - changesBefore;
+  const { executed, changes } = await runStage(stage, plan, ctx, run);
   run.timings.push({ id: stage.id, title: stage.title, planMs, runMs: Date.now() - runStarted, changes });
   earlier.set(stage.id, executed);
   await options.afterStage?.(stage.id);
   return { stage, plan: executed };
 }
 
-async function runStage(stage: Stage, plan: StagePlan, ctx: StageContext, run: GraphRun): Promise<StagePlan> {
+/** Runs a stage's blocks; returns them as run (re-planned ones included) and how many steps changed a host. */
+async function runStage(stage: Stage, plan: StagePlan, ctx: StageContext, run: GraphRun): Promise<{ executed: StagePlan; changes: number }> {
   const { session } = ctx;
   const watcher = stage.watch?.(ctx, plan);
   const executed: Block[] = [];
+  let changes = 0;
   /** Outcomes of every step run; `completed`: of the blocks that finished, waits included. */
   const done: StepOutcome[] = [];
   const completed: StepOutcome[] = [];
@@ -114,6 +113,7 @@ async function runStage(stage: Stage, plan: StagePlan, ctx: StageContext, run: G
         const steps = stepsOf(block.items);
         if (steps.length > 0) {
           const result = await applySteps(steps, session);
+          changes += result.changed;
           run.changes += result.changed;
           done.push(...result.outcomes);
         }
@@ -130,5 +130,5 @@ async function runStage(stage: Stage, plan: StagePlan, ctx: StageContext, run: G
     const line = watcher ? await watcher.stop().catch((err: unknown) => (failed ? undefined : Promise.reject(err))) : undefined;
     if (line) session.sink({ kind: 'info', message: line });
   }
-  return { ...plan, blocks: executed };
+  return { executed: { ...plan, blocks: executed }, changes };
 }

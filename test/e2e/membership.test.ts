@@ -16,7 +16,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, type PgTarget, type WriteLoadReport } from '../support/write-load.js';
 import { withWholeLab } from './lab-lock.js';
-import { addressOfHost, dataDirOf, eventually, hapg, healthyStateOf, jsonEvents, jsonResult, onHost, vipAddress, writeInventory } from './hapg.js';
+import { addressOfHost, dataDirOf, etcdGateway, eventually, hapg, healthyStateOf, jsonEvents, jsonResult, onHost, vipAddress, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const PG = ['pg35', 'pg36', 'pg37'];
@@ -32,16 +32,18 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 const BIN = path.resolve(import.meta.dirname, '../../bin/hapg.js');
 const labCommand = (args: string[]) => execa('node', [BIN, 'lab', ...args], { reject: false, env: { NO_COLOR: '1' } });
 
+/** etcd's gateway as hapg reaches it (TLS, client certificate, root login): made once the inventory is written. */
+let gateway: Awaited<ReturnType<typeof etcdGateway>> | undefined;
+
 async function etcdPost<T>(host: string, urlPath: string, body: unknown): Promise<T> {
-  const res = await fetch(`http://${addressOfHost(lab, host)}:2379${urlPath}`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(1500) });
-  if (!res.ok) throw new Error(`${host} ${urlPath}: HTTP ${res.status}`);
-  return (await res.json()) as T;
+  gateway ??= await etcdGateway(inventory, 'dc1');
+  return gateway.post<T>(addressOfHost(lab, host), urlPath, body);
 }
 
 async function etcdHealthy(host: string): Promise<boolean> {
   try {
-    const res = await fetch(`http://${addressOfHost(lab, host)}:2379/health`, { signal: AbortSignal.timeout(1500) });
-    return ((await res.json()) as { health?: string }).health === 'true';
+    gateway ??= await etcdGateway(inventory, 'dc1');
+    return await gateway.healthy(addressOfHost(lab, host));
   } catch {
     return false;
   }

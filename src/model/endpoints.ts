@@ -27,6 +27,9 @@ export interface EndpointSecurity {
 
 const PLAIN: EndpointSecurity = { tls: undefined, login: undefined };
 
+/** A service that speaks TLS, reached by a command that did not load the run's TLS material (see openAccess). */
+const missingTls = (what: string) => new HapgError('INTERNAL', `${what} speaks TLS, and this command loaded no TLS material to reach it (a bug in hapg: please report it)`);
+
 /**
  * An etcd cluster's client API, called on a member's loopback through its SSH connection:
  * over TLS with hapg's client certificate, logged in as root once authentication is on.
@@ -134,9 +137,15 @@ export class EtcdClient {
     return this.#post('/v3/kv/deleterange', { key: b64(key) });
   }
 
+  /** This endpoint's TLS and login; a TLS cluster called by a command that loaded no TLS material is a bug of that command. */
+  #secured(): EndpointSecurity {
+    if (this.secure && !this.security.tls) throw missingTls(`etcd cluster ${this.name}`);
+    return this.security;
+  }
+
   /** A request to the member's loopback with this endpoint's TLS and login. */
   #request(method: HttpRequest['method'], path: string, body?: unknown): HttpRequest {
-    const { tls, login } = this.security;
+    const { tls, login } = this.#secured();
     return {
       method,
       port: this.port,
@@ -154,7 +163,7 @@ export class EtcdClient {
 
   /** A step that posts to the v3 API of the member on `host` (its answer must be 200). */
   step(host: string, title: string, path: string, body: unknown, answers?: HttpStep['answers']): HttpStep {
-    const { tls, login } = this.security;
+    const { tls, login } = this.#secured();
     return {
       kind: 'http',
       host,
@@ -302,6 +311,7 @@ export class PatroniApi {
   }
 
   #transport(): Pick<HttpRequest, 'tls' | 'schemeFallback'> {
+    if (this.secure && !this.tls) throw missingTls(`Patroni's REST API of cluster ${this.cluster}`);
     return this.secure && this.tls ? { tls: this.tls, schemeFallback: true } : {};
   }
 

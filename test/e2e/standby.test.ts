@@ -342,7 +342,7 @@ describe('standby cluster in a second datacenter', () => {
     const vipTarget = await mainVip(inventories.both);
     load = await startWriteLoad(vipTarget, { table: TABLE, largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
     await new Promise((r) => setTimeout(r, 1000));
-    const watcher = new RoleWatcher(lab, DC2, true);
+    const watcher = new RoleWatcher(lab, DC2, true, ca);
     const lab_ = (args: string[]) => execa('node', [path.resolve('bin/hapg.js'), 'lab', ...args]);
     let cutAt = 0;
     let namedAfterMs = 0;

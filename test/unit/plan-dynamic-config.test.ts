@@ -4,13 +4,14 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { Secret } from '../../src/secret.js';
 import { PatroniApi } from '../../src/model/endpoints.js';
 import { buildModel } from '../../src/model/model.js';
+import { withTestAccess } from '../support/tls-access.js';
 import { dynamicConfigStage } from '../../src/tasks/patroni/config-stage.js';
 import { dynamicConfigChanges, leftoverSlots, planDynamicConfig } from '../../src/tasks/patroni/dynamic-config.js';
 import { DEFAULT_ROLLING } from '../../src/tasks/patroni/restart-options.js';
 import { fakeSession } from '../support/fake-hosts.js';
 
 const loaded = await loadInventory('inventories/three-hosts.yml');
-const model = buildModel(loaded.inventory);
+const model = withTestAccess(buildModel(loaded.inventory));
 const api = new PatroniApi('main', 8008, { user: 'patroni', password: new Secret('rest-secret') }, () => '192.0.2.11');
 const desired = model.cluster('main').dynamicConfig;
 

@@ -2,6 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseInventory } from '../../src/inventory/load.js';
 import { buildModel } from '../../src/model/model.js';
+import { withTestAccess } from '../support/tls-access.js';
+import { etcdClient, patroniApi } from '../../src/model/endpoints.js';
 import { certificateExtensions } from '../../src/pki/sign.js';
 import { parseSans, sanText, type CertificateInfo } from '../../src/pki/x509.js';
 import { planEtcdAuth } from '../../src/tasks/etcd/auth.js';
@@ -176,9 +178,21 @@ describe('when a certificate is issued anew', () => {
   });
 });
 
+describe('endpoints of TLS clusters', () => {
+  it('a command that loaded no TLS material cannot call them: one line naming the service, never a plain-HTTP request', () => {
+    const bare = buildModel(load(true));
+    expect(() => etcdClient(bare, 'dc1').health()).toThrow(/^etcd cluster dc1 speaks TLS, and this command loaded no TLS material to reach it/);
+    expect(() => patroniApi(bare, 'main').state('pg1')).toThrow(/^Patroni's REST API of cluster main speaks TLS, and this command loaded no TLS material/);
+    const loaded = withTestAccess(buildModel(load(true)));
+    expect(etcdClient(loaded, 'dc1').health().http.tls?.ca).toBe('TEST CA');
+    expect(patroniApi(loaded, 'main').state('pg1').http.tls?.ca).toBe('TEST CA');
+    expect(etcdClient(buildModel(load(false)), 'dc1').health().http.tls).toBeUndefined();
+  });
+});
+
 describe('etcd authentication plan', () => {
   const inventory = load(true);
-  const model = buildModel(inventory);
+  const model = withTestAccess(buildModel(inventory));
   const secrets = new Map([
     ['etcd.dc1.root', new Secret('root-password-0123456789')],
     ['clusters.main.etcd', new Secret('patroni-password-0123456789')],
@@ -203,8 +217,10 @@ describe('etcd authentication plan', () => {
   });
 
   it('gives a user to a cluster that opted out of TLS but shares the TLS etcd', () => {
-    const mixed = buildModel(
-      parseInventory(inventoryText(true).replace('  lb1: { address: lb1.example.net }', '  lb1: { address: lb1.example.net }\n  pg4: { address: 192.0.2.14 }') + '  side:\n    hosts: [pg4]\n    tls: false\n', 'inv.yml').inventory,
+    const mixed = withTestAccess(
+      buildModel(
+        parseInventory(inventoryText(true).replace('  lb1: { address: lb1.example.net }', '  lb1: { address: lb1.example.net }\n  pg4: { address: 192.0.2.14 }') + '  side:\n    hosts: [pg4]\n    tls: false\n', 'inv.yml').inventory,
+      ),
     );
     const both = new Map([...secrets, ['clusters.side.etcd', new Secret('side-password-0123456789')]]);
     const titles = planEtcdAuth(mixed, 'dc1', 'pg1', { enabled: true, users: ['root', 'patroni-main'], roles: ['root', 'patroni-main'] }, both).map((i) => (i.kind === 'noop' ? i.reason : i.title));

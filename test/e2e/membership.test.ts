@@ -6,12 +6,12 @@
 // acknowledged row is lost, no PostgreSQL restarts, and a re-deploy changes nothing. Then the
 // cluster's leader leaves the cluster (3 → 2): switchover first, its slot gone, HAProxy on pg40
 // left with two backends, the other members not restarted. Then pg39's power is cut for good
-// and pg38 replaces its etcd member; the replica's PostgreSQL data and Patroni configuration
-// are wiped and deploy re-clones it under its name, on its old slot; the VIP's holder leaves the
-// HAProxy hosts and the VIP stays up on the other. Last, a one-member standby cluster of main
-// on pg39 is shut down and taken out of the inventory: its slot on main is kept and warned
-// about (plan, deploy, status) until `deploy --prune` drops it, and the WAL it held back is
-// released.
+// and pg38 replaces its etcd member; the replica's host is replaced by a fresh one under its
+// name (`lab rebuild`: a new disk) and deploy installs it and re-clones it on its old slot; the
+// VIP's holder leaves the HAProxy hosts and the VIP stays up on the other. Last, a one-member
+// standby cluster of main on pg39 is shut down and taken out of the inventory: its slot on main
+// is kept and warned about (plan, deploy, status) until `deploy --prune` drops it, and the WAL
+// it held back is released.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -19,7 +19,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, type PgTarget, type WriteLoadReport } from '../support/write-load.js';
 import { withWholeLab } from './lab-lock.js';
-import { addressOfHost, dataDirOf, eventually, hapg, healthyStateOf, jsonEvents, jsonResult, onHost, vipAddress, writeInventory } from './hapg.js';
+import { addressOfHost, dataDirOf, eventually, hapg, healthyStateOf, jsonEvents, jsonResult, onHost, pgMajor, vipAddress, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const PG = ['pg35', 'pg36', 'pg37'];
@@ -376,13 +376,21 @@ describe('replacements', () => {
     });
   });
 
-  it("a replica whose PostgreSQL data and Patroni configuration are gone is cloned again under its name, on its old slot; the leader does not restart", async () => {
+  it("a replica's host replaced by a fresh one under its name (lab rebuild: a new disk, nothing installed): deploy installs it and clones it on its old slot; nothing else restarts", async () => {
+    const unknown = await labCommand(['rebuild', 'pg99']);
+    expect(unknown.exitCode).not.toBe(0);
+    expect(errorLines(unknown.stderr)).toEqual([`hapg: unknown lab host "pg99" (the lab has ${lab.hosts.map((h) => h.name).join(', ')})`]);
     const { leader, replicas } = await roles();
     const replica = replicas[0]!;
     const slotsBefore = (await psql(leader, 'select slot_name from pg_replication_slots order by 1')).stdout.trim();
     expect(slotsBefore.split('\n')).toContain(replica);
     const leaderPid = await postmasters([leader]);
-    await onHost(lab, replica, `systemctl stop patroni && rm -rf ${dataDirOf(lab, 'main')} /etc/patroni`);
+    const etcdMembers = (await memberList('pg38')).map((m) => m.name).sort();
+    // The host is down for a few seconds: the whole lab is this test's meanwhile (lab.test expects every host running).
+    const rebuilt = await withWholeLab(lab, () => labCommand(['rebuild', replica]));
+    expect(errorLines(rebuilt.stderr)).toEqual([]);
+    expect(rebuilt.exitCode).toBe(0);
+    expect((await onHost(lab, replica, `test ! -e /etc/patroni && test ! -e ${dataDirOf(lab, 'main')} && ! command -v patroni && echo fresh`)).stdout.trim()).toBe('fresh');
     const plan = await hapg(['plan', '-i', inventory]);
     expect(errorLines(plan.stderr)).toEqual([]);
     expect(plan.stdout).toContain(`start patroni`);
@@ -402,6 +410,11 @@ describe('replacements', () => {
     expect(await missingRows({ ...app, host: addressOfHost(lab, leader), port: 5432 }, 'reclone', report.acked)).toEqual([]);
     expect(await missingRows({ ...app, host: addressOfHost(lab, replica), port: 5432 }, 'reclone', report.acked)).toEqual([]);
     expect(await postmasters([leader])).toEqual(leaderPid);
+    const installed = jsonEvents(r.stdout).filter((e) => e.kind === 'change' && e.host === replica && e.title?.startsWith('install '));
+    expect(installed.map((e) => e.title)).toEqual([expect.stringMatching(new RegExp(`\\bpostgresql-${pgMajor(lab)}\\b.*\\bpatroni\\b|\\bpatroni\\b.*\\bpostgresql-${pgMajor(lab)}\\b`))]);
+    // Only the replica changed (and, when it was an etcd member too, its member was replaced on the others' side).
+    expect([...new Set(jsonEvents(r.stdout).filter((e) => e.kind === 'change' && e.host !== replica && !/etcd|member/.test(e.title ?? '')).map((e) => `${e.host}: ${e.title}`))]).toEqual([]);
+    expect((await memberList('pg38')).map((m) => m.name).sort()).toEqual(etcdMembers);
   });
 
   it("the VIP's holder leaves the HAProxy hosts: its keepalived and HAProxy stop for good, the VIP stays up on the other host, no row lost", async () => {

@@ -184,7 +184,16 @@ export class EtcdClient {
    * peer for 5 s (right after a promotion, say): that answer is retried.
    */
   memberAddLearner(host: string, peerUrl: string, title: string, timeoutMs = 60_000): HttpStep {
-    return { ...this.#step(host, title, '/v3/cluster/member/add'), body: { peerURLs: [peerUrl], isLearner: true }, retry: { answers: [NOT_CONNECTED_LONG_ENOUGH], timeoutMs, intervalMs: 500 } };
+    return {
+      ...this.#step(host, title, '/v3/cluster/member/add'),
+      body: { peerURLs: [peerUrl], isLearner: true },
+      retry: { answers: [NOT_CONNECTED_LONG_ENOUGH, PROPOSAL_TIMED_OUT], timeoutMs, intervalMs: 500 },
+      // A retry after a proposal that timed out but was applied finds the learner there already.
+      answers: [
+        { status: 200, changed: true },
+        { status: 400, body: /Peer URLs already exists/, changed: false },
+      ],
+    };
   }
 
   /** Promotes a learner to a voting member; etcd refuses until the learner has caught up with the leader's log: retried. */
@@ -192,7 +201,12 @@ export class EtcdClient {
     return {
       ...this.#step(host, title, '/v3/cluster/member/promote'),
       body: { ID: id },
-      retry: { answers: [{ status: 400, body: /in sync with leader/ }, NOT_CONNECTED_LONG_ENOUGH], timeoutMs, intervalMs: 500 },
+      retry: { answers: [{ status: 400, body: /in sync with leader/ }, NOT_CONNECTED_LONG_ENOUGH, PROPOSAL_TIMED_OUT], timeoutMs, intervalMs: 500 },
+      // A retry after a proposal that timed out but was applied finds a voting member.
+      answers: [
+        { status: 200, changed: true },
+        { status: 400, body: /can only promote a learner member/, changed: false },
+      ],
     };
   }
 
@@ -201,7 +215,7 @@ export class EtcdClient {
     return {
       ...this.#step(host, title, '/v3/cluster/member/remove'),
       body: { ID: id },
-      retry: { answers: [NOT_CONNECTED_LONG_ENOUGH], timeoutMs, intervalMs: 500 },
+      retry: { answers: [NOT_CONNECTED_LONG_ENOUGH, PROPOSAL_TIMED_OUT], timeoutMs, intervalMs: 500 },
       answers: [
         { status: 200, changed: true },
         { status: 404, body: /member not found/, changed: false },
@@ -241,6 +255,13 @@ const b64 = (text: string) => Buffer.from(text).toString('base64');
 
 /** etcd's strict reconfiguration check: the member asked has not been connected to all its peers for 5 s yet. */
 const NOT_CONNECTED_LONG_ENOUGH = { status: 503, body: /unhealthy cluster/ };
+
+/**
+ * A membership proposal raft did not commit within etcd's request timeout (a busy or slow
+ * disk): it may still be applied. Retried; the step's answers accept what a retry of an
+ * applied change gets.
+ */
+const PROPOSAL_TIMED_OUT = { status: 503, body: /request timed out/ };
 
 /** The client of etcd cluster `name`, with the TLS material and root login the command resolved. */
 export function etcdClient(model: DesiredState, name: string): EtcdClient {

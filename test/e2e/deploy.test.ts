@@ -272,7 +272,9 @@ describe('deploy on three bare hosts, every role', () => {
     expect(jsonResult<{ changes: number }>(r.stdout).changes).toBe(0);
     expect(jsonEvents(r.stdout).filter((e) => e.kind === 'change')).toEqual([]);
     expect(await processFingerprint()).toEqual(before);
-    expect(elapsed).toBeLessThan(15_000);
+    // A bound that catches real work (a reinstall, a restart wait), not a busy machine: 14.9 s
+    // were seen with three e2e files and other labs beside it. bench/deploy measures the no-op.
+    expect(elapsed).toBeLessThan(30_000);
     const text = await hapg(['deploy', '-i', inventory]);
     expect(text.stdout).toMatch(/^cluster main: leader pg1, VIP on pg\d, write\/read check passed\nnothing to do: everything already as declared/);
     const plan = await hapg(['plan', '-i', inventory]);

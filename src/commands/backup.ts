@@ -155,7 +155,7 @@ export function registerBackupCommands(program: Command): void {
       if (opts.into !== undefined) {
         throw new HapgError(
           'USAGE',
-          `--into: restoring ${opts.cluster}'s backups into another cluster is not supported yet: its members would need the source's repository and key without archiving into the source's stanza; restore a copy with pgbackrest restore by hand; nothing was changed`,
+          `--into: restoring ${opts.cluster}'s backups into another cluster is not supported yet: the copy would carry ${opts.cluster}'s role passwords and system identifier, which its own Patroni logins and pgBackRest stanza do not match; restore a copy with pgbackrest restore by hand; nothing was changed`,
         );
       }
       const target = parseRestoreTarget(opts);

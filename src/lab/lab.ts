@@ -366,9 +366,13 @@ async function hostStatus(paths: LabPaths, host: LabHostState, privateKey: Buffe
   const running = await isHostProcess(paths, host.name, host.pid);
   const isolated = await hostIsIsolated(paths.names, host.name);
   const pub = await readFile(path.join(paths.hostKeysDir, host.name, 'ssh_host_ed25519_key.pub'), 'utf8').catch(() => undefined);
+  const target = pub !== undefined ? { host: host.name, address: host.address, hostKey: publicKeyBlob(pub) } : undefined;
+  // Every host is asked at once: on a busy machine a handshake may miss the first 10 s, so a
+  // host that did not answer (and is not isolated on purpose) is asked once more before it
+  // counts as unreachable.
   const answer =
-    running && privateKey !== undefined && pub !== undefined
-      ? await sshRun({ host: host.name, address: host.address, hostKey: publicKeyBlob(pub) }, privateKey, SYSTEM_STATE_COMMAND, 10_000)
+    running && privateKey !== undefined && target !== undefined
+      ? ((await sshRun(target, privateKey, SYSTEM_STATE_COMMAND, 10_000)) ?? (isolated ? undefined : await sshRun(target, privateKey, SYSTEM_STATE_COMMAND, 20_000)))
       : undefined;
   const cut = running ? await cutPeers(paths.names, host.name) : [];
   const byAddress = new Map((await readLabState(paths))?.hosts.map((h) => [h.address, h.name]) ?? []);

@@ -2,6 +2,8 @@
 // packages on the same lab, alternating, fresh hosts every round, warm apt cache. Per release:
 //   - hapg deploy from bare hosts to a verified healthy cluster (3 hosts, every role), with the
 //     time each stage took, and the no-op re-run right after it;
+//   - the same hapg deploy with `tls: false` (plain etcd, REST API and replication): what TLS
+//     and etcd authentication, on by default, cost (target <= 10 %);
 //   - the minimal deploy (install, etcd + Patroni bootstrap, HAProxy + keepalived);
 //   - the ratio of the medians (target <= 1.2).
 //
@@ -9,10 +11,11 @@
 //
 // As root. Uses its own lab (default `bench`), which it recreates every round and removes at
 // the end; a lab of another name is left alone.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import YAML from 'yaml';
 import { LAB_RELEASES, type LabRelease } from '../src/lab/releases.js';
 import { fmt, phaseSeconds, timedHapg } from './lab.js';
 import { minimalDeploy } from './minimal-deploy.js';
@@ -37,6 +40,15 @@ async function freshLab(release: LabRelease, dir: string): Promise<string> {
   return inventory;
 }
 
+/** The lab's inventory with every cluster opted out of TLS (written beside it). */
+async function plainInventory(inventory: string): Promise<string> {
+  const doc = YAML.parse(await readFile(inventory, 'utf8')) as { clusters: Record<string, { tls?: boolean }> };
+  for (const cluster of Object.values(doc.clusters)) cluster.tls = false;
+  const plain = inventory.replace(/\.yml$/, '-plain.yml');
+  await writeFile(plain, YAML.stringify(doc));
+  return plain;
+}
+
 interface HapgRound { deploy: number; noop: number; noopChanges: number; phases: Map<string, number> }
 
 async function hapgRound(inventory: string): Promise<HapgRound> {
@@ -50,16 +62,18 @@ const dir = await mkdtemp(path.join(tmpdir(), 'hapg-bench-deploy-'));
 try {
   for (const release of releases) {
     const hapgRounds: HapgRound[] = [];
+    const plainRounds: HapgRound[] = [];
     const minimal: Awaited<ReturnType<typeof minimalDeploy>>[] = [];
     for (let round = 0; round < rounds; round++) {
       // Alternate which goes first, so a warming cache or a busy neighbour favours neither.
-      const order = round % 2 === 0 ? (['hapg', 'minimal'] as const) : (['minimal', 'hapg'] as const);
+      const order = round % 2 === 0 ? (['hapg', 'plain', 'minimal'] as const) : (['minimal', 'plain', 'hapg'] as const);
       for (const which of order) {
         const inventory = await freshLab(release, dir);
         if (which === 'hapg') hapgRounds.push(await hapgRound(inventory));
+        else if (which === 'plain') plainRounds.push(await hapgRound(await plainInventory(inventory)));
         else minimal.push(await minimalDeploy(inventory));
       }
-      process.stderr.write(`${release} round ${round + 1}/${rounds}: hapg ${fmt(hapgRounds.at(-1)!.deploy)}, minimal ${fmt(minimal.at(-1)!.total)}\n`);
+      process.stderr.write(`${release} round ${round + 1}/${rounds}: hapg ${fmt(hapgRounds.at(-1)!.deploy)}, hapg tls: false ${fmt(plainRounds.at(-1)!.deploy)}, minimal ${fmt(minimal.at(-1)!.total)}\n`);
     }
     const deploys = hapgRounds.map((r) => r.deploy);
     const noops = hapgRounds.map((r) => r.noop);
@@ -70,8 +84,11 @@ try {
     for (const stage of stages) console.log(`    ${stage.padEnd(40)} ${fmt(median(hapgRounds.map((r) => r.phases.get(stage) ?? 0)))}`);
     console.log(`  hapg deploy from bare hosts:     median ${fmt(median(deploys))} (${range(deploys)})`);
     console.log(`  hapg no-op re-run:               median ${fmt(median(noops))} (${range(noops)}), changes ${hapgRounds.map((r) => r.noopChanges).join('/')}`);
+    const plain = plainRounds.map((r) => r.deploy);
+    console.log(`  hapg deploy with tls: false:     median ${fmt(median(plain))} (${range(plain)}); TLS and etcd authentication add ${((median(deploys) / median(plain) - 1) * 100).toFixed(1)} % (target <= 10 %)`);
     console.log(`  minimal deploy:                  median ${fmt(median(totals))} (${range(totals)}): install ${fmt(median(minimal.map((m) => m.install)))}, bootstrap ${fmt(median(minimal.map((m) => m.bootstrap)))}, HAProxy+keepalived ${fmt(median(minimal.map((m) => m.edge)))}`);
-    console.log(`  ratio of medians hapg/minimal:   ${(median(deploys) / median(totals)).toFixed(2)} (target <= 1.2)`);
+    // The minimal deploy is plain (no CA, no certificates, etcd open): compared like for like too.
+    console.log(`  ratio of medians hapg/minimal:   ${(median(deploys) / median(totals)).toFixed(2)} with TLS, ${(median(plain) / median(totals)).toFixed(2)} with tls: false (target <= 1.2)`);
   }
 } finally {
   await timedHapg(['lab', 'down', '--lab', lab]).catch(() => undefined);

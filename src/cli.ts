@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerBackupCommands } from './commands/backup.js';
+import { registerCertsCommands } from './commands/certs.js';
 import { registerCheckCommand } from './commands/check.js';
 import { registerDeployCommand } from './commands/deploy.js';
 import { registerPlanCommand } from './commands/plan.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerSwitchoverCommand(program);
   registerStandbyCommands(program);
   registerBackupCommands(program);
+  registerCertsCommands(program);
   registerSchemaCommand(program);
   registerLabCommands(program);
   return program;

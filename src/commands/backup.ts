@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, HapgError } from '../errors.js';
 import { prepareSecrets, resolveSecrets } from '../inventory/secrets.js';
+import { openAccess } from '../model/access.js';
 import type { DesiredState } from '../model/model.js';
 import { withRunLock } from '../run/lock.js';
 import { withSession } from '../run/session.js';
@@ -81,6 +82,7 @@ export function registerBackupCommands(program: Command): void {
       const result = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
         backedUpCluster(session.model, session.loaded.path, opts.cluster);
         const secrets = await resolveSecrets(session.loaded, { createMissing: false });
+        await openAccess(session, secrets, { createMissing: false });
         const before = await readStanza(session, opts.cluster);
         const leader = await currentLeader(session.facts, session.model, opts.cluster);
         const runner = repositoryRunner(session.model, opts.cluster, leader)!;
@@ -122,6 +124,7 @@ export function registerBackupCommands(program: Command): void {
       const clusters = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
         const names = opts.cluster ? [opts.cluster] : Object.keys(session.model.inventory.clusters).filter((n) => session.model.inventory.clusters[n]!.backup);
         for (const n of names) backedUpCluster(session.model, session.loaded.path, n);
+        await openAccess(session, undefined, { createMissing: false });
         return Promise.all(names.map(async (name) => ({ name, ...(await readStanza(session, name)) })));
       });
       const text = clusters
@@ -152,7 +155,7 @@ export function registerBackupCommands(program: Command): void {
       if (opts.into !== undefined) {
         throw new HapgError(
           'USAGE',
-          `--into: restoring ${opts.cluster}'s backups into another cluster is not supported yet: its members would need the source's repository and key without archiving into the source's stanza; restore a copy with pgbackrest restore by hand; nothing was changed`,
+          `--into: restoring ${opts.cluster}'s backups into another cluster is not supported yet: the copy would carry ${opts.cluster}'s role passwords and system identifier, which its own Patroni logins and pgBackRest stanza do not match; restore a copy with pgbackrest restore by hand; nothing was changed`,
         );
       }
       const target = parseRestoreTarget(opts);
@@ -163,8 +166,9 @@ export function registerBackupCommands(program: Command): void {
       const started = Date.now();
       const outcome: RestoreOutcome = {};
       const report = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
-        const stages = [preflightStage(), ...restoreStages(session.model, session.loaded.path, opts.cluster, target, outcome), ...deployGraph(session.model, { preflight: false })];
         const prepared = await prepareSecrets(session.loaded, { createMissing: false });
+        await openAccess(session, prepared.secrets, { createMissing: false });
+        const stages = [preflightStage(), ...restoreStages(session.model, session.loaded.path, opts.cluster, target, outcome), ...deployGraph(session.model, { preflight: false })];
         return withRunLock(session, { command: `restore --cluster ${opts.cluster}`, breakLock: opts.breakLock ?? false }, (lock) =>
           deploy(session, prepared.secrets, { ...options, freshSecrets: prepared.created, beforeFirstChange: prepared.persist, afterStage: lock.afterStage }, stages),
         );

@@ -9,6 +9,7 @@ import { checkPostgresSettings } from './checks/postgres.js';
 import { checkReferences } from './checks/references.js';
 import { checkSshSettings } from './checks/ssh.js';
 import { checkStandbyClusters } from './checks/standby.js';
+import { checkTlsOptOut } from './checks/tls.js';
 import type { CompleteInventory } from './defaults.js';
 import type { Finding } from './issues.js';
 
@@ -25,5 +26,6 @@ export function checkInventory(inventory: CompleteInventory): { errors: Finding[
   checkStandbyClusters(ctx);
   checkEtcdLayout(ctx);
   checkBackups(ctx);
+  checkTlsOptOut(ctx);
   return { errors: ctx.errors, warnings: ctx.warnings };
 }

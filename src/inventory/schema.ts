@@ -121,7 +121,7 @@ const TlsSchema = z
     renew_days: days(3650).default(30).describe('deploy renews a certificate that expires within this many days'),
     warning_days: days(3650).default(30).describe('status reports DEGRADED when a certificate expires within this many days'),
   })
-  .describe('TLS: the CA, and how long certificates live; used by the clusters that set clusters.<name>.tls: true');
+  .describe('TLS: the CA, and how long certificates live; used by every cluster that does not set clusters.<name>.tls: false');
 
 const PackagesSchema = z
   .strictObject({
@@ -385,8 +385,8 @@ const ClusterSchema = z.strictObject({
   backup: BackupSchema.optional(),
   tls: z
     .boolean(BOOL)
-    .default(false)
-    .describe('TLS for PostgreSQL, the REST API and their checks, and TLS + authentication on its etcd cluster (opt-in for now: off unless true)'),
+    .default(true)
+    .describe('TLS for PostgreSQL, the REST API and their checks, and TLS + authentication on its etcd cluster (default: on; false opts out, with a warning on every run)'),
 });
 
 const recordOf = <T extends z.ZodType>(what: string, value: T) =>

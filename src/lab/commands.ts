@@ -5,7 +5,7 @@ import { createReporter } from '../ui/reporter.js';
 import { renderTable } from '../ui/table.js';
 import { describeSystemd } from './host-health.js';
 import { DEFAULT_SUBNET, MAX_HOSTS } from './layout.js';
-import { defaultInventoryPath, labDown, labPartition, labSetIsolated, labSetup, labStart, labStatus, labStop, labUp } from './lab.js';
+import { defaultInventoryPath, labDown, labPartition, labRebuild, labSetIsolated, labSetup, labStart, labStatus, labStop, labUp } from './lab.js';
 import { DEFAULT_LAB, labFlag, labPaths, parseLabName, resolveLabName, type LabPaths } from './paths.js';
 import { DEFAULT_RELEASE, describeRelease, LAB_RELEASES, parseRelease, type LabRelease } from './releases.js';
 
@@ -176,6 +176,19 @@ keep running.`,
       const paths = pathsOf(opts);
       await labStart(host, reporter.sink, paths);
       await reporter.result(`${prefixOf(paths)}lab start: ${host} is up (${seconds(started)})`, { lab: paths.names.lab, host, running: true });
+    });
+
+  lab
+    .command('rebuild')
+    .description("replace a host's disk: power it off at once, give it a fresh copy of the base rootfs (same name, address and SSH keys), boot it; everything on its old disk is gone")
+    .argument('<host>', 'lab host, e.g. pg3')
+    .addOption(labOption())
+    .action(async (host: string, opts: LabOption) => {
+      const reporter = createReporter({});
+      const started = Date.now();
+      const paths = pathsOf(opts);
+      await labRebuild(host, reporter.sink, paths);
+      await reporter.result(`${prefixOf(paths)}lab rebuild: ${host} is up on a fresh disk (${seconds(started)})`, { lab: paths.names.lab, host, running: true, rebuilt: true });
     });
 
   lab

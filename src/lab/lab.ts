@@ -366,9 +366,13 @@ async function hostStatus(paths: LabPaths, host: LabHostState, privateKey: Buffe
   const running = await isHostProcess(paths, host.name, host.pid);
   const isolated = await hostIsIsolated(paths.names, host.name);
   const pub = await readFile(path.join(paths.hostKeysDir, host.name, 'ssh_host_ed25519_key.pub'), 'utf8').catch(() => undefined);
+  const target = pub !== undefined ? { host: host.name, address: host.address, hostKey: publicKeyBlob(pub) } : undefined;
+  // Every host is asked at once: on a busy machine a handshake may miss the first 10 s, so a
+  // host that did not answer (and is not isolated on purpose) is asked once more before it
+  // counts as unreachable.
   const answer =
-    running && privateKey !== undefined && pub !== undefined
-      ? await sshRun({ host: host.name, address: host.address, hostKey: publicKeyBlob(pub) }, privateKey, SYSTEM_STATE_COMMAND, 10_000)
+    running && privateKey !== undefined && target !== undefined
+      ? ((await sshRun(target, privateKey, SYSTEM_STATE_COMMAND, 10_000)) ?? (isolated ? undefined : await sshRun(target, privateKey, SYSTEM_STATE_COMMAND, 20_000)))
       : undefined;
   const cut = running ? await cutPeers(paths.names, host.name) : [];
   const byAddress = new Map((await readLabState(paths))?.hosts.map((h) => [h.address, h.name]) ?? []);
@@ -440,24 +444,67 @@ export async function labStart(name: string, sink: EventSink, paths = labPaths()
       sink({ kind: 'noop', host: host.name, title: 'start', reason: 'already running' });
       return;
     }
-    if (!(await hostNetworkIsIntact(paths.names, host.name, host.address)) || !(await isRootMounted(paths, host.name))) {
-      throw new HapgError('LAB', `${host.name}: its network or disk is gone (lab ${paths.names.lab})`, {
-        host: host.name,
-        hint: `re-create the lab with \`hapg lab up${labFlag(paths.names.lab)}\``,
-      });
-    }
-    await ensureKernelLimits(sink);
-    host.pid = await bootHost(paths, host.name);
-    host.stopped = false;
-    await writeLabState(paths, state);
-    const pub = await readFile(path.join(paths.hostKeysDir, host.name, 'ssh_host_ed25519_key.pub'), 'utf8');
-    await waitForSsh([{ host: host.name, address: host.address, hostKey: publicKeyBlob(pub) }], paths.labKey, {
-      timeoutMs: BOOT_TIMEOUT_MS,
-      stillRunning: () => isHostProcess(paths, host.name, host.pid),
-      logOf: () => hostDirs(paths, host.name).log,
-    });
-    sink({ kind: 'change', host: host.name, title: 'up', detail: `ssh root@${host.address}` });
+    await bootAndWaitForSsh(paths, state, host, sink);
   });
+}
+
+/**
+ * `hapg lab rebuild HOST`: the host's disk dies and a fresh one takes its place — powered off
+ * at once (as a dead machine is), its root replaced by a fresh copy of the lab's base rootfs
+ * (its own files gone: packages, data, configuration), then booted with the same name,
+ * address, SSH host key and authorised lab key as `lab up` gives it.
+ */
+export async function labRebuild(name: string, sink: EventSink, paths = labPaths()): Promise<void> {
+  await withHost(paths, name, sink, async (state, host) => {
+    // Its network stays as it is: only the disk is new.
+    assertHostIntact(paths, host, await hostNetworkIsIntact(paths.names, host.name, host.address));
+    if (await isHostProcess(paths, host.name, host.pid)) {
+      await powerOffHost(paths.names, host.name, host.pid, { graceMs: POWEROFF_GRACE_MS, hard: true });
+      sink({ kind: 'change', host: host.name, title: 'powered off hard' });
+    }
+    host.stopped = true;
+    host.pid = undefined;
+    await writeLabState(paths, state);
+    const dirs = hostDirs(paths, host.name);
+    await unmountTree(dirs.root);
+    await removeTree(dirs.upper);
+    await removeTree(dirs.work);
+    await prepareHostDisk(paths, {
+      host,
+      hosts: state.hosts,
+      baseDir: state.baseDir,
+      labKey: await ensureLabKey(paths),
+      hostKey: await ensureHostKey(paths, host.name),
+      proxyUrl: state.proxyUrl,
+    });
+    sink({ kind: 'change', host: host.name, title: 'fresh disk', detail: `a new copy of ${state.baseDir}` });
+    await bootAndWaitForSsh(paths, state, host, sink);
+  });
+}
+
+/** Refuses to boot a host whose network or root mount is gone (only `lab up` re-creates them). */
+function assertHostIntact(paths: LabPaths, host: LabHostState, intact: boolean): void {
+  if (intact) return;
+  throw new HapgError('LAB', `${host.name}: its network or disk is gone (lab ${paths.names.lab})`, {
+    host: host.name,
+    hint: `re-create the lab with \`hapg lab up${labFlag(paths.names.lab)}\``,
+  });
+}
+
+/** Boots a host that is off (network and root in place) and waits for its sshd. */
+async function bootAndWaitForSsh(paths: LabPaths, state: LabState, host: LabHostState, sink: EventSink): Promise<void> {
+  assertHostIntact(paths, host, (await hostNetworkIsIntact(paths.names, host.name, host.address)) && (await isRootMounted(paths, host.name)));
+  await ensureKernelLimits(sink);
+  host.pid = await bootHost(paths, host.name);
+  host.stopped = false;
+  await writeLabState(paths, state);
+  const pub = await readFile(path.join(paths.hostKeysDir, host.name, 'ssh_host_ed25519_key.pub'), 'utf8');
+  await waitForSsh([{ host: host.name, address: host.address, hostKey: publicKeyBlob(pub) }], paths.labKey, {
+    timeoutMs: BOOT_TIMEOUT_MS,
+    stillRunning: () => isHostProcess(paths, host.name, host.pid),
+    logOf: () => hostDirs(paths, host.name).log,
+  });
+  sink({ kind: 'change', host: host.name, title: 'up', detail: `ssh root@${host.address}` });
 }
 
 /**

@@ -4,8 +4,8 @@ import { DEFAULT_LAB } from './paths.js';
 
 /** The default lab's subnet; other labs get another 10.213.x.0/24 (see candidateSubnets). */
 export const DEFAULT_SUBNET = '10.213.77.0/24';
-/** Hosts take .11–.50, below the VIPs. */
-export const MAX_HOSTS = 40;
+/** Hosts take .11–.58, below the VIPs (.100 on). */
+export const MAX_HOSTS = 48;
 /** Hosts get .11, .12, …; the bridge is .1; cluster VIPs start at .100. */
 const FIRST_HOST_OCTET = 11;
 const BRIDGE_OCTET = 1;

@@ -27,6 +27,9 @@ export interface EndpointSecurity {
 
 const PLAIN: EndpointSecurity = { tls: undefined, login: undefined };
 
+/** A service that speaks TLS, reached by a command that did not load the run's TLS material (see openAccess). */
+const missingTls = (what: string) => new HapgError('INTERNAL', `${what} speaks TLS, and this command loaded no TLS material to reach it (a bug in hapg: please report it)`);
+
 /**
  * An etcd cluster's client API, called on a member's loopback through its SSH connection:
  * over TLS with hapg's client certificate, logged in as root once authentication is on.
@@ -134,9 +137,15 @@ export class EtcdClient {
     return this.#post('/v3/kv/deleterange', { key: b64(key) });
   }
 
+  /** This endpoint's TLS and login; a TLS cluster called by a command that loaded no TLS material is a bug of that command. */
+  #secured(): EndpointSecurity {
+    if (this.secure && !this.security.tls) throw missingTls(`etcd cluster ${this.name}`);
+    return this.security;
+  }
+
   /** A request to the member's loopback with this endpoint's TLS and login. */
   #request(method: HttpRequest['method'], path: string, body?: unknown): HttpRequest {
-    const { tls, login } = this.security;
+    const { tls, login } = this.#secured();
     return {
       method,
       port: this.port,
@@ -154,7 +163,7 @@ export class EtcdClient {
 
   /** A step that posts to the v3 API of the member on `host` (its answer must be 200). */
   step(host: string, title: string, path: string, body: unknown, answers?: HttpStep['answers']): HttpStep {
-    const { tls, login } = this.security;
+    const { tls, login } = this.#secured();
     return {
       kind: 'http',
       host,
@@ -175,7 +184,16 @@ export class EtcdClient {
    * peer for 5 s (right after a promotion, say): that answer is retried.
    */
   memberAddLearner(host: string, peerUrl: string, title: string, timeoutMs = 60_000): HttpStep {
-    return { ...this.#step(host, title, '/v3/cluster/member/add'), body: { peerURLs: [peerUrl], isLearner: true }, retry: { answers: [NOT_CONNECTED_LONG_ENOUGH], timeoutMs, intervalMs: 500 } };
+    return {
+      ...this.#step(host, title, '/v3/cluster/member/add'),
+      body: { peerURLs: [peerUrl], isLearner: true },
+      retry: { answers: [NOT_CONNECTED_LONG_ENOUGH, PROPOSAL_TIMED_OUT], timeoutMs, intervalMs: 500 },
+      // A retry after a proposal that timed out but was applied finds the learner there already.
+      answers: [
+        { status: 200, changed: true },
+        { status: 400, body: /Peer URLs already exists/, changed: false },
+      ],
+    };
   }
 
   /** Promotes a learner to a voting member; etcd refuses until the learner has caught up with the leader's log: retried. */
@@ -183,7 +201,12 @@ export class EtcdClient {
     return {
       ...this.#step(host, title, '/v3/cluster/member/promote'),
       body: { ID: id },
-      retry: { answers: [{ status: 400, body: /in sync with leader/ }, NOT_CONNECTED_LONG_ENOUGH], timeoutMs, intervalMs: 500 },
+      retry: { answers: [{ status: 400, body: /in sync with leader/ }, NOT_CONNECTED_LONG_ENOUGH, PROPOSAL_TIMED_OUT], timeoutMs, intervalMs: 500 },
+      // A retry after a proposal that timed out but was applied finds a voting member.
+      answers: [
+        { status: 200, changed: true },
+        { status: 400, body: /can only promote a learner member/, changed: false },
+      ],
     };
   }
 
@@ -192,7 +215,7 @@ export class EtcdClient {
     return {
       ...this.#step(host, title, '/v3/cluster/member/remove'),
       body: { ID: id },
-      retry: { answers: [NOT_CONNECTED_LONG_ENOUGH], timeoutMs, intervalMs: 500 },
+      retry: { answers: [NOT_CONNECTED_LONG_ENOUGH, PROPOSAL_TIMED_OUT], timeoutMs, intervalMs: 500 },
       answers: [
         { status: 200, changed: true },
         { status: 404, body: /member not found/, changed: false },
@@ -232,6 +255,13 @@ const b64 = (text: string) => Buffer.from(text).toString('base64');
 
 /** etcd's strict reconfiguration check: the member asked has not been connected to all its peers for 5 s yet. */
 const NOT_CONNECTED_LONG_ENOUGH = { status: 503, body: /unhealthy cluster/ };
+
+/**
+ * A membership proposal raft did not commit within etcd's request timeout (a busy or slow
+ * disk): it may still be applied. Retried; the step's answers accept what a retry of an
+ * applied change gets.
+ */
+const PROPOSAL_TIMED_OUT = { status: 503, body: /request timed out/ };
 
 /** The client of etcd cluster `name`, with the TLS material and root login the command resolved. */
 export function etcdClient(model: DesiredState, name: string): EtcdClient {
@@ -302,6 +332,7 @@ export class PatroniApi {
   }
 
   #transport(): Pick<HttpRequest, 'tls' | 'schemeFallback'> {
+    if (this.secure && !this.tls) throw missingTls(`Patroni's REST API of cluster ${this.cluster}`);
     return this.secure && this.tls ? { tls: this.tls, schemeFallback: true } : {};
   }
 

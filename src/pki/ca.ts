@@ -36,6 +36,11 @@ export function tlsFiles(loaded: Pick<LoadedInventory, 'inventory' | 'path'>) {
     caKey: `${prefix}.ca.key`,
     /** The CA a rotation replaces: trusted beside the new one until the rotation ends. */
     previousCaCert: `${prefix}.ca.previous.crt`,
+    /** The CA a rotation brings in, before it signs: trusted beside the current one (phase 1 of `certs rotate-ca`). */
+    nextCaCert: `${prefix}.ca.next.crt`,
+    nextCaKey: `${prefix}.ca.next.key`,
+    /** The old CA once every certificate is the new one's: no longer trusted, kept until every bundle dropped it (phase 3). */
+    retiringCaCert: `${prefix}.ca.retiring.crt`,
     clientCert: `${prefix}.client.crt`,
     clientKey: `${prefix}.client.key`,
   };
@@ -81,8 +86,11 @@ export async function writeLocalFile(file: string, content: string, mode: number
   }
 }
 
+/** A PEM text ending in exactly one newline (bundles are concatenations). */
+const pemBlock = (pem: string) => `${pem.trimEnd()}\n`;
+
 /** A certificate file that must hold exactly one CA certificate. */
-function caFromPem(pem: string, file: string): CertificateInfo {
+export function caFromPem(pem: string, file: string): CertificateInfo {
   let certs: CertificateInfo[];
   try {
     certs = parseCertificates(pem);
@@ -160,13 +168,22 @@ export async function prepareCa(loaded: Pick<LoadedInventory, 'inventory' | 'pat
   }
   const previous = (await exists(files.previousCaCert)) ? await readFile(files.previousCaCert, 'utf8') : '';
   const previousInfo = previous ? [caFromPem(previous, files.previousCaCert)] : [];
+  const next = (await exists(files.nextCaCert)) ? await readFile(files.nextCaCert, 'utf8') : '';
+  const nextInfo = next ? [caFromPem(next, files.nextCaCert)] : [];
+  if (next && previous) {
+    throw new HapgError('UNSAFE_OPERATION', `a CA rotation was interrupted while the new CA took over (${files.nextCaCert} and ${files.previousCaCert} both exist): run \`hapg certs rotate-ca\` to finish it; nothing was changed`);
+  }
   if (haveCert) {
     const pem = await readFile(files.caCert, 'utf8');
     const info = caFromPem(pem, files.caCert);
     const keyPem = await readPrivateFile(files.caKey, 'CA key');
     checkKeyMatches(info, keyPem, files.caKey, files.caCert);
+    // During a rotation hosts trust the old CA first, then the new one, in both of its phases
+    // (next: the new one waits; previous: it signs), so the bundle is the same text in both.
+    const trust = next ? [pem, next] : previous ? [previous, pem] : [pem];
+    const trustInfo = next ? [info, ...nextInfo] : previous ? [...previousInfo, info] : [info];
     return {
-      ca: { signer: pem, signerInfo: info, key: new Secret(keyPem), trust: pem + previous, trustInfo: [info, ...previousInfo], certPath: files.caCert, keyPath: files.caKey, source: 'hapg' },
+      ca: { signer: pem, signerInfo: info, key: new Secret(keyPem), trust: trust.map(pemBlock).join(''), trustInfo, certPath: files.caCert, keyPath: files.caKey, source: 'hapg' },
       created: false,
       persist: noop,
     };

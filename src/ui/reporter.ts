@@ -53,7 +53,10 @@ function pickReporter(opts: { json?: boolean; quiet?: boolean }): Reporter {
   }
   return {
     mode: 'plain',
-    sink: opts.quiet ? () => {} : (event) => process.stderr.write(`${formatEvent(event)}\n`),
+    // Quiet (plan, status without --json) hides progress, never a warning: a warning asks for a decision.
+    sink: (event) => {
+      if (!opts.quiet || event.kind === 'warn') process.stderr.write(`${formatEvent(event)}\n`);
+    },
     result: async (text) => {
       process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     },

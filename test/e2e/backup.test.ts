@@ -2,7 +2,8 @@
 // VIP on pg31-pg33) backed up to a repository host (pg34) over SSH. One deployment serves the
 // file: the deploy proves the stanza, archiving and the first full backup; then point-in-time
 // recovery under the write-load client undoes a DROP TABLE on a new timeline; then the
-// commands' refusals, each one line with nothing changed.
+// commands' refusals, each one line with nothing changed; last, a one-member standby cluster
+// (pg41) that fetches main's WAL from the repository catches up from it while streaming is cut.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -15,6 +16,8 @@ const lab = inject('lab');
 const BIN = path.resolve(import.meta.dirname, '../../bin/hapg.js');
 const MEMBERS = ['pg31', 'pg32', 'pg33'];
 const REPO_HOST = 'pg34';
+/** The member of `dr`, a standby cluster of main with `restore_command: repository` (last test). */
+const STANDBY_HOST = 'pg41';
 const VIP = { address: vipAddress(lab, 131), interface: 'eth0', router_id: 81 };
 const REPO_PATH = '/var/lib/pgbackrest/repo';
 let inventory: string;
@@ -71,21 +74,28 @@ function refusal(r: { exitCode?: number; stderr: string }, what: string): string
 
 const secretsPath = () => path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml');
 
-beforeAll(async () => {
-  const base = YAML.parse(await readFile(lab.inventoryPath, 'utf8'));
-  inventory = await writeInventory(lab, {
-    hosts: [...MEMBERS, REPO_HOST],
+/** The file's inventory: main backed up to the repository host; with `dr`, its standby cluster reading that repository. */
+function inventorySpec(hba: unknown, withStandby: boolean) {
+  const main = {
+    hosts: MEMBERS,
+    postgres: { hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } },
+    haproxy: {},
+    vip: VIP,
+    backup: { repository: { host: REPO_HOST }, archive_timeout: 30 },
+  };
+  const dr = { hosts: [STANDBY_HOST], etcd: 'dc1', postgres: { hba }, standby: { cluster: 'main', restore_command: 'repository' } };
+  return {
+    hosts: [...MEMBERS, REPO_HOST, ...(withStandby ? [STANDBY_HOST] : [])],
     etcd: { dc1: { hosts: MEMBERS } },
-    clusters: {
-      main: {
-        hosts: MEMBERS,
-        postgres: { hba: base.clusters.main.postgres.hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } },
-        haproxy: {},
-        vip: VIP,
-        backup: { repository: { host: REPO_HOST }, archive_timeout: 30 },
-      },
-    },
-  });
+    clusters: withStandby ? { main, dr } : { main },
+  };
+}
+
+let hba: unknown;
+
+beforeAll(async () => {
+  hba = YAML.parse(await readFile(lab.inventoryPath, 'utf8')).clusters.main.postgres.hba;
+  inventory = await writeInventory(lab, inventorySpec(hba, false));
   const r = await hapg(['deploy', '-i', inventory]);
   if (r.exitCode !== 0) throw new Error(`initial deploy failed: ${r.stderr.split('\n').filter((l) => l.startsWith('hapg:')).join(' ') || r.stderr.slice(-500)}`);
   const secrets = YAML.parse(await readFile(secretsPath(), 'utf8')) as Record<string, string>;
@@ -312,5 +322,77 @@ describe('backups with a repository host', () => {
     } finally {
       expect((await labCmd(['start', REPO_HOST])).exitCode).toBe(0);
     }
+  });
+
+  it('a standby cluster fetches main\'s WAL from the repository when streaming cannot serve it, holding no repository key', async () => {
+    // dr joins the inventory last: main's restore above would leave a standby of it behind its new timeline.
+    inventory = await writeInventory(lab, inventorySpec(hba, true), inventory);
+    const started = Date.now();
+    const deployed = await hapg(['deploy', '-i', inventory], { timeoutMs: 900_000 });
+    expect(deployed.exitCode, deployed.stderr.slice(-1500)).toBe(0);
+    const deploySeconds = (Date.now() - started) / 1000;
+    const walReceiver = () => sql(STANDBY_HOST, 'select coalesce((select status from pg_stat_wal_receiver), \'none\')');
+    await eventually('dr streaming from main', async () => ((await walReceiver()) === 'streaming' ? true : new Error(await walReceiver())), 120_000);
+    const drData = dataDirOf(lab, 'dr');
+    expect((await onHost(lab, STANDBY_HOST, `grep -h "^restore_command" ${drData}/postgresql.conf ${drData}/postgresql.auto.conf 2>/dev/null | tail -1`)).stdout.trim())
+      .toBe(`restore_command = '/usr/bin/pgbackrest --stanza=main archive-get %f "%p"'`);
+
+    // Read-only: pg41 reaches the repository through the repository host's pgBackRest, with no
+    // encryption key, and nothing logs in to it; the repository host lets in its key from its address only.
+    const conf = await onHost(lab, STANDBY_HOST, [
+      'stat -c "%a %U" /etc/pgbackrest/pgbackrest.conf',
+      'grep -c -i cipher /etc/pgbackrest/pgbackrest.conf',
+      'grep -c "^repo1-host=" /etc/pgbackrest/pgbackrest.conf',
+      'test -e /var/lib/postgresql/.ssh/authorized_keys && echo authorized_keys || echo none',
+      'cat /var/lib/postgresql/.ssh/id_ed25519.pub',
+    ].join('; '));
+    const [mode, cipherLines, repoHostLines, authorized, publicKey] = conf.stdout.trim().split('\n');
+    expect([mode, cipherLines, repoHostLines, authorized]).toEqual(['600 postgres', '0', '1', 'none']);
+    const repoKeys = await onHost(lab, REPO_HOST, 'grep -v "^#" /home/pgbackrest/.ssh/authorized_keys');
+    const entry = repoKeys.stdout.split('\n').find((l) => l.endsWith(publicKey!.trim()))!;
+    expect(entry).toMatch(new RegExp(`^restrict,from="${addressOfHost(lab, STANDBY_HOST).replace(/\./g, '\\.')}",command="case .* archive-get:remote'\\) exec /usr/bin/pgbackrest `));
+    // Its key fetches a segment but cannot push one back (the same segment: a no-op if it could).
+    const segmentNow = await sql(leaderOf(await healthyStatus()), 'select pg_walfile_name(pg_switch_wal())');
+    const readOnly = await onHost(lab, STANDBY_HOST, [
+      `cd /tmp && d=$(mktemp -d) && chown postgres $d && f=$d/${segmentNow} && got=1`,
+      `for i in $(seq 1 30); do if runuser -u postgres -- pgbackrest --stanza=main --archive-async=n archive-get ${segmentNow} $f; then got=0; break; fi; sleep 2; done; echo "get=$got"`,
+      'runuser -u postgres -- pgbackrest --stanza=main --archive-async=n archive-push $f 2>&1; echo "push=$?"; rm -rf $d',
+    ].join('\n'));
+    expect(readOnly.stdout, readOnly.stderr).toMatch(/^get=0$/m);
+    expect(readOnly.stdout).toMatch(/hapg: this key only fetches WAL of stanza main \(pgBackRest archive-get\)/);
+    expect(readOnly.stdout).not.toMatch(/^push=0$/m);
+
+    // Streaming cut: pg41 can no longer open a connection to any PostgreSQL or HAProxy port
+    // (etcd stays reachable, so dr keeps its standby leader), and main drops its walsender.
+    const cut = await onHost(lab, STANDBY_HOST, 'ip rule add ipproto tcp dport 5432 prohibit priority 90 && ip rule add ipproto tcp dport 5000 prohibit priority 91');
+    expect(cut.exitCode, cut.stderr).toBe(0);
+    try {
+      const leader = leaderOf(await healthyStatus());
+      await sql(leader, "select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name = 'standby_dr' and active_pid is not null");
+      await eventually('dr not streaming', async () => ((await walReceiver()) !== 'streaming' ? true : new Error('still streaming')), 60_000);
+      // main writes and archives while dr cannot stream.
+      const marker = Date.now();
+      await sql(leader, `create table if not exists while_cut (id bigint); insert into while_cut values (${marker})`);
+      const segment = await sql(leader, 'select pg_walfile_name(pg_switch_wal())');
+      const switched = Date.now();
+      const caughtUp = await eventually(`dr to replay ${segment} from the repository`, async () => {
+        const n = await sql(STANDBY_HOST, `select count(*) from pg_class where relname = 'while_cut'`);
+        if (n !== '1') return new Error('table while_cut not replayed yet');
+        return (await sql(STANDBY_HOST, `select count(*) from while_cut where id = ${marker}`)) === '1' ? Date.now() : new Error('row not replayed yet');
+      }, 120_000);
+      expect(await walReceiver(), 'dr replayed without streaming').not.toBe('streaming');
+      // pgBackRest's archive-get on pg41 (asynchronous: it fetches ahead into its spool) names
+      // the range of segments it got from the archive; one range holds the switched segment.
+      const log = await onHost(lab, STANDBY_HOST, 'grep -h "WAL file(s) from archive" /var/log/pgbackrest/main-archive-get*.log');
+      const ranges = [...log.stdout.matchAll(/get \d+ WAL file\(s\) from archive: ([0-9A-F]{24})(?:\.\.\.([0-9A-F]{24}))?/g)].map((m) => [m[1]!, m[2] ?? m[1]!]);
+      expect(ranges.some(([first, last]) => first! <= segment && segment <= last!), `${segment} in ${log.stdout.slice(-600)}`).toBe(true);
+      process.stderr.write(`backup e2e: dr deployed in ${deploySeconds.toFixed(1)} s; with streaming cut it replayed ${segment} from the repository ${((caughtUp - switched) / 1000).toFixed(1)} s after the switch\n`);
+    } finally {
+      const heal = await onHost(lab, STANDBY_HOST, 'ip rule del priority 90; ip rule del priority 91; ip rule show | grep -c prohibit || true');
+      expect(heal.stdout.trim()).toBe('0');
+    }
+    // Healed: dr streams again and both clusters are healthy.
+    await eventually('dr streaming again', async () => ((await walReceiver()) === 'streaming' ? true : new Error(await walReceiver())), 120_000);
+    await healthyStatus();
   });
 });

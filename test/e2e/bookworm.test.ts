@@ -8,7 +8,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, tableDigest, type PgTarget } from '../support/write-load.js';
-import { addressOfHost, eventually, hapg, healthyStateOf, jsonResult, onHost, pgMajor, vipAddress, writeInventory } from './hapg.js';
+import { addressOfHost, caOf, eventually, hapg, healthyStateOf, jsonResult, onHost, pgMajor, vipAddress, writeInventory } from './hapg.js';
 import type { LabContext } from './lab-context.js';
 import { RoleWatcher } from './role-watcher.js';
 
@@ -70,7 +70,7 @@ beforeAll(async () => {
 
 describe(`Debian 12 (bookworm): PostgreSQL ${pgMajor(lab)}, Patroni 3.0, etcd 3.4`, () => {
   it('deploys a cluster and its standby cluster from bare hosts in one run; the standby is never a leader', async () => {
-    const watcher = new RoleWatcher(lab, DR, true);
+    const watcher = new RoleWatcher(lab, DR, true, () => caOf(inventory));
     const deploy = await hapg(['deploy', '-i', inventory]);
     const watched = await watcher.stop();
     expect(deploy.exitCode, deploy.stderr.slice(-2000)).toBe(0);

@@ -3,10 +3,11 @@
 // following, and a re-run that heals the stopped member.
 import { copyFile, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
-import { addressOfHost, dataDirOf, literal, vipAddress, healthyStateOf, pgMajor, eventually, hapg, hapgInBackground, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
+import { addressOfHost, dataDirOf, etcdctlTls, etcdRootPassword, literal, vipAddress, healthyStateOf, pgMajor, eventually, hapg, hapgInBackground, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const HOSTS = ['pg1', 'pg2', 'pg3'];
@@ -148,9 +149,9 @@ describe('deploy on three bare hosts, every role', () => {
   });
 
   it("refuses Patroni REST API writes without the inventory's credentials", async () => {
-    const r = await onHost(lab, 'pg3', `curl -s -o /dev/null -w "%{http_code}" -XPOST http://${PG1}:8008/restart -d "{}"`);
+    const r = await onHost(lab, 'pg3', `curl -s -o /dev/null -w "%{http_code}" --cacert /etc/hapg/tls/ca.crt -XPOST https://${PG1}:8008/restart -d "{}"`);
     expect(r.stdout).toBe('401');
-    const read = await onHost(lab, 'pg3', `curl -s -o /dev/null -w "%{http_code}" http://${PG1}:8008/patroni`);
+    const read = await onHost(lab, 'pg3', `curl -s -o /dev/null -w "%{http_code}" --cacert /etc/hapg/tls/ca.crt https://${PG1}:8008/patroni`);
     expect(read.stdout).toBe('200');
   });
 
@@ -172,8 +173,8 @@ describe('deploy on three bare hosts, every role', () => {
     expect(listening).not.toMatch(/ (\*|0\.0\.0\.0|\[::\]):(5000|5001|7000|8008) /);
     // The stats page is unauthenticated: loopback only; the REST API on the member's own address.
     expect((await onHost(lab, 'pg2', `curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://${PG1}:7000/ || true`)).stdout).toBe('000');
-    expect((await onHost(lab, 'pg1', 'curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://127.0.0.1:8008/patroni || true')).stdout).toBe('000');
-    expect((await onHost(lab, 'pg1', `curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://${PG1}:8008/patroni`)).stdout).toBe('200');
+    expect((await onHost(lab, 'pg1', 'curl -s -o /dev/null -w "%{http_code}" --max-time 3 --cacert /etc/hapg/tls/ca.crt https://127.0.0.1:8008/patroni || true')).stdout).toBe('000');
+    expect((await onHost(lab, 'pg1', `curl -s -o /dev/null -w "%{http_code}" --max-time 3 --cacert /etc/hapg/tls/ca.crt https://${PG1}:8008/patroni`)).stdout).toBe('200');
   });
 
   it('admits the superuser only through the local socket, and authenticates VRRP adverts', async () => {
@@ -187,12 +188,15 @@ describe('deploy on three bare hosts, every role', () => {
   });
 
   it('one operator at a time: a second deploy fails at once naming the first; a killed holder frees the lock', async () => {
-    const lockValue = async () => (await onHost(lab, 'pg1', 'ETCDCTL_API=3 etcdctl get --print-value-only /hapg/lock')).stdout.trim();
+    const root = await etcdRootPassword(inventory, 'dc1');
+    const lockValue = async () => (await onHost(lab, 'pg1', etcdctlTls('get --print-value-only /hapg/lock'), { stdin: root })).stdout.trim();
     // A second checkout (its own local lock) on the same clusters: only etcd's lock stands between them.
     const other = path.join(await mkdtemp(path.join(tmpdir(), 'hapg-e2e-operator2-')), 'inventory.yml');
     await writeFile(other, await readFile(inventory, 'utf8'));
     await mkdir(path.join(path.dirname(other), '.hapg'), { mode: 0o700 });
     await copyFile(secretsFileOf(inventory), secretsFileOf(other));
+    // The same CA too (TLS, the default): a checkout without it would be refused for trusting another CA.
+    for (const f of ['ca.crt', 'ca.key', 'client.crt', 'client.key']) await copyFile(path.join(path.dirname(inventory), '.hapg', `inventory.${f}`), path.join(path.dirname(other), '.hapg', `inventory.${f}`));
     // A deploy frozen as soon as it says it holds the lock (a no-op deploy ends within seconds):
     // its lease is no longer renewed, but lives on for its TTL.
     const frozenHolder = async () => {
@@ -244,11 +248,16 @@ describe('deploy on three bare hosts, every role', () => {
     const secrets = Object.values(YAML.parse(await readFile(secretsFileOf(inventory), 'utf8')) as Record<string, string>);
     const elsewhere = path.join(await mkdtemp(path.join(tmpdir(), 'hapg-e2e-checkout-')), 'inventory.yml');
     await writeFile(elsewhere, await readFile(inventory, 'utf8'));
+    // The checkout has the cluster's CA (TLS, the default), only the secrets file is missing.
+    await mkdir(path.join(path.dirname(elsewhere), '.hapg'), { mode: 0o700 });
+    for (const f of ['ca.crt', 'ca.key', 'client.crt', 'client.key']) await copyFile(path.join(path.dirname(inventory), '.hapg', `inventory.${f}`), path.join(path.dirname(elsewhere), '.hapg', `inventory.${f}`));
     const before = await processFingerprint();
     for (const command of ['plan', 'deploy']) {
       const r = await hapg([command, '-i', elsewhere]);
       expect(r.exitCode).toBe(1);
-      expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^hapg: cluster main is already initialised, but \S+ lacks its generated passwords \(.*\): deploying would set new ones on the live cluster .* --rotate-secrets/);
+      // With TLS (the default) etcd authenticates hapg: the fresh root password is refused first, naming the way out.
+      expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^hapg: etcd cluster dc1 refused the login of its root user \(HTTP 400: .*authentication failed.*\) \(the password in the secrets file is not etcd's: restore the secrets file that deployed etcd cluster dc1\)$/);
+      expect(existsSync(secretsFileOf(elsewhere))).toBe(false);
       for (const value of secrets) expect(r.stdout + r.stderr).not.toContain(value);
     }
     expect(await processFingerprint()).toEqual(before);
@@ -263,7 +272,9 @@ describe('deploy on three bare hosts, every role', () => {
     expect(jsonResult<{ changes: number }>(r.stdout).changes).toBe(0);
     expect(jsonEvents(r.stdout).filter((e) => e.kind === 'change')).toEqual([]);
     expect(await processFingerprint()).toEqual(before);
-    expect(elapsed).toBeLessThan(15_000);
+    // A bound that catches real work (a reinstall, a restart wait), not a busy machine: 14.9 s
+    // were seen with three e2e files and other labs beside it. bench/deploy measures the no-op.
+    expect(elapsed).toBeLessThan(30_000);
     const text = await hapg(['deploy', '-i', inventory]);
     expect(text.stdout).toMatch(/^cluster main: leader pg1, VIP on pg\d, write\/read check passed\nnothing to do: everything already as declared/);
     const plan = await hapg(['plan', '-i', inventory]);

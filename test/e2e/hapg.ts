@@ -148,3 +148,110 @@ export async function eventually<T>(what: string, fn: () => Promise<T | Error | 
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
+
+/** The CA an inventory's hosts trust (hapg keeps it beside the secrets file, `.hapg/<inventory>.ca.crt`). */
+export async function caOf(inventory: string): Promise<string> {
+  return readFile(path.join(path.dirname(inventory), '.hapg', `${path.basename(inventory).replace(/\.ya?ml$/, '')}.ca.crt`), 'utf8');
+}
+
+/**
+ * GET a member's Patroni REST API as any client could: over HTTPS verified against `ca`
+ * (a TLS cluster, the default), or plain HTTP without one. The parsed JSON body, any status.
+ */
+export async function patroniGet<T = Record<string, unknown>>(address: string, urlPath: string, ca: string | undefined, timeoutMs = 2000): Promise<T> {
+  if (!ca) return (await fetch(`http://${address}:8008${urlPath}`, { signal: AbortSignal.timeout(timeoutMs) })).json() as Promise<T>;
+  const { request } = await import('node:https');
+  return new Promise<T>((resolve, reject) => {
+    const req = request({ host: address, port: 8008, path: urlPath, method: 'GET', ca, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as T);
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET https://${address}:8008${urlPath}: timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * An etcdctl command line for a host of a TLS etcd cluster: https on loopback, the host's
+ * certificate, and root's password read from stdin (feed it with onHost's stdin).
+ */
+export function etcdctlTls(args: string): string {
+  return `ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert /etc/hapg/tls/ca.crt --cert /etc/hapg/tls/etcd.crt --key /etc/hapg/tls/etcd.key --user root --password "$(cat)" ${args}`;
+}
+
+/** etcd cluster `etcd`'s root password from an inventory's secrets file. */
+export async function etcdRootPassword(inventory: string, etcd: string): Promise<string> {
+  const file = path.join(path.dirname(inventory), '.hapg', `${path.basename(inventory).replace(/\.ya?ml$/, '')}.secrets.yml`);
+  const secrets = YAML.parse(await readFile(file, 'utf8')) as Record<string, string>;
+  const password = secrets[`etcd.${etcd}.root`];
+  if (!password) throw new Error(`no etcd.${etcd}.root in ${file}`);
+  return password;
+}
+
+/** An HTTPS request verified against `ca`, presenting a client certificate when given; status and body. */
+async function httpsRequest(url: URL, opts: { ca: string; cert?: string; key?: string; method?: string; body?: string; headers?: Record<string, string>; timeoutMs?: number }): Promise<{ status: number; body: string }> {
+  const { request } = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, path: url.pathname, method: opts.method ?? 'GET', ca: opts.ca, cert: opts.cert, key: opts.key, headers: opts.headers, timeout: opts.timeoutMs ?? 1500 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${url.href}: timed out`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/**
+ * etcd's HTTP gateway of a TLS etcd cluster (the default), as hapg reaches it: the inventory's
+ * CA, hapg's client certificate, and root's token login. `post(address, path, body)` → JSON.
+ */
+export async function etcdGateway(inventory: string, etcd: string) {
+  const dir = path.join(path.dirname(inventory), '.hapg');
+  const base = path.basename(inventory).replace(/\.ya?ml$/, '');
+  const [ca, cert, key, password] = await Promise.all([
+    readFile(path.join(dir, `${base}.ca.crt`), 'utf8'),
+    readFile(path.join(dir, `${base}.client.crt`), 'utf8'),
+    readFile(path.join(dir, `${base}.client.key`), 'utf8'),
+    etcdRootPassword(inventory, etcd),
+  ]);
+  const tls = { ca, cert, key };
+  const tokens = new Map<string, string>();
+  const token = async (address: string) => {
+    const known = tokens.get(address);
+    if (known) return known;
+    const r = await httpsRequest(new URL(`https://${address}:2379/v3/auth/authenticate`), { ...tls, method: 'POST', body: JSON.stringify({ name: 'root', password }) });
+    const t = (JSON.parse(r.body) as { token?: string }).token;
+    if (!t) throw new Error(`${address}: etcd login refused: HTTP ${r.status}`);
+    tokens.set(address, t);
+    return t;
+  };
+  return {
+    async post<T>(address: string, urlPath: string, body: unknown): Promise<T> {
+      const r = await httpsRequest(new URL(`https://${address}:2379${urlPath}`), { ...tls, method: 'POST', body: JSON.stringify(body), headers: { authorization: await token(address) } });
+      if (r.status !== 200) {
+        tokens.delete(address);
+        throw new Error(`${address} ${urlPath}: HTTP ${r.status}`);
+      }
+      return JSON.parse(r.body) as T;
+    },
+    async healthy(address: string): Promise<boolean> {
+      const r = await httpsRequest(new URL(`https://${address}:2379/health`), tls).catch(() => undefined);
+      return r !== undefined && (JSON.parse(r.body) as { health?: string }).health === 'true';
+    },
+  };
+}

@@ -6,9 +6,12 @@
 // acknowledged row is lost, no PostgreSQL restarts, and a re-deploy changes nothing. Then the
 // cluster's leader leaves the cluster (3 → 2): switchover first, its slot gone, HAProxy on pg40
 // left with two backends, the other members not restarted. Then pg39's power is cut for good
-// and pg38 replaces its etcd member; the replica's PostgreSQL data and Patroni configuration
-// are wiped and deploy re-clones it under its name, on its old slot; the VIP's holder leaves the
-// HAProxy hosts and the VIP stays up on the other.
+// and pg38 replaces its etcd member; the replica's host is replaced by a fresh one under its
+// name (`lab rebuild`: a new disk) and deploy installs it and re-clones it on its old slot; the
+// VIP's holder leaves the HAProxy hosts and the VIP stays up on the other. Last, a one-member
+// standby cluster of main on pg39 is shut down and taken out of the inventory: its slot on main
+// is kept and warned about (plan, deploy, status) until `deploy --prune` drops it, and the WAL
+// it held back is released.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -16,7 +19,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, type PgTarget, type WriteLoadReport } from '../support/write-load.js';
 import { withWholeLab } from './lab-lock.js';
-import { addressOfHost, dataDirOf, eventually, hapg, healthyStateOf, jsonEvents, jsonResult, onHost, vipAddress, writeInventory } from './hapg.js';
+import { addressOfHost, dataDirOf, etcdGateway, eventually, hapg, healthyStateOf, jsonEvents, jsonResult, onHost, pgMajor, vipAddress, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const PG = ['pg35', 'pg36', 'pg37'];
@@ -32,16 +35,18 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 const BIN = path.resolve(import.meta.dirname, '../../bin/hapg.js');
 const labCommand = (args: string[]) => execa('node', [BIN, 'lab', ...args], { reject: false, env: { NO_COLOR: '1' } });
 
+/** etcd's gateway as hapg reaches it (TLS, client certificate, root login): made once the inventory is written. */
+let gateway: Awaited<ReturnType<typeof etcdGateway>> | undefined;
+
 async function etcdPost<T>(host: string, urlPath: string, body: unknown): Promise<T> {
-  const res = await fetch(`http://${addressOfHost(lab, host)}:2379${urlPath}`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(1500) });
-  if (!res.ok) throw new Error(`${host} ${urlPath}: HTTP ${res.status}`);
-  return (await res.json()) as T;
+  gateway ??= await etcdGateway(inventory, 'dc1');
+  return gateway.post<T>(addressOfHost(lab, host), urlPath, body);
 }
 
 async function etcdHealthy(host: string): Promise<boolean> {
   try {
-    const res = await fetch(`http://${addressOfHost(lab, host)}:2379/health`, { signal: AbortSignal.timeout(1500) });
-    return ((await res.json()) as { health?: string }).health === 'true';
+    gateway ??= await etcdGateway(inventory, 'dc1');
+    return await gateway.healthy(addressOfHost(lab, host));
   } catch {
     return false;
   }
@@ -373,13 +378,21 @@ describe('replacements', () => {
     });
   });
 
-  it("a replica whose PostgreSQL data and Patroni configuration are gone is cloned again under its name, on its old slot; the leader does not restart", async () => {
+  it("a replica's host replaced by a fresh one under its name (lab rebuild: a new disk, nothing installed): deploy installs it and clones it on its old slot; nothing else restarts", async () => {
+    const unknown = await labCommand(['rebuild', 'pg99']);
+    expect(unknown.exitCode).not.toBe(0);
+    expect(errorLines(unknown.stderr)).toEqual([`hapg: unknown lab host "pg99" (the lab has ${lab.hosts.map((h) => h.name).join(', ')})`]);
     const { leader, replicas } = await roles();
     const replica = replicas[0]!;
     const slotsBefore = (await psql(leader, 'select slot_name from pg_replication_slots order by 1')).stdout.trim();
     expect(slotsBefore.split('\n')).toContain(replica);
     const leaderPid = await postmasters([leader]);
-    await onHost(lab, replica, `systemctl stop patroni && rm -rf ${dataDirOf(lab, 'main')} /etc/patroni`);
+    const etcdMembers = (await memberList('pg38')).map((m) => m.name).sort();
+    // The host is down for a few seconds: the whole lab is this test's meanwhile (lab.test expects every host running).
+    const rebuilt = await withWholeLab(lab, () => labCommand(['rebuild', replica]));
+    expect(errorLines(rebuilt.stderr)).toEqual([]);
+    expect(rebuilt.exitCode).toBe(0);
+    expect((await onHost(lab, replica, `test ! -e /etc/patroni && test ! -e ${dataDirOf(lab, 'main')} && ! command -v patroni && echo fresh`)).stdout.trim()).toBe('fresh');
     const plan = await hapg(['plan', '-i', inventory]);
     expect(errorLines(plan.stderr)).toEqual([]);
     expect(plan.stdout).toContain(`start patroni`);
@@ -399,6 +412,11 @@ describe('replacements', () => {
     expect(await missingRows({ ...app, host: addressOfHost(lab, leader), port: 5432 }, 'reclone', report.acked)).toEqual([]);
     expect(await missingRows({ ...app, host: addressOfHost(lab, replica), port: 5432 }, 'reclone', report.acked)).toEqual([]);
     expect(await postmasters([leader])).toEqual(leaderPid);
+    const installed = jsonEvents(r.stdout).filter((e) => e.kind === 'change' && e.host === replica && e.title?.startsWith('install '));
+    expect(installed.map((e) => e.title)).toEqual([expect.stringMatching(new RegExp(`\\bpostgresql-${pgMajor(lab)}\\b.*\\bpatroni\\b|\\bpatroni\\b.*\\bpostgresql-${pgMajor(lab)}\\b`))]);
+    // Only the replica changed (and, when it was an etcd member too, its member was replaced on the others' side).
+    expect([...new Set(jsonEvents(r.stdout).filter((e) => e.kind === 'change' && e.host !== replica && !/etcd|member/.test(e.title ?? '')).map((e) => `${e.host}: ${e.title}`))]).toEqual([]);
+    expect((await memberList('pg38')).map((m) => m.name).sort()).toEqual(etcdMembers);
   });
 
   it("the VIP's holder leaves the HAProxy hosts: its keepalived and HAProxy stop for good, the VIP stays up on the other host, no row lost", async () => {
@@ -437,5 +455,93 @@ describe('replacements', () => {
     expect(errorLines(r.stderr)).toEqual([]);
     expect(r.exitCode).toBe(0);
     expect(jsonEvents(r.stdout).filter((e) => e.kind === 'change').map((e) => `${e.host}: ${e.title}`)).toEqual([]);
+  });
+});
+
+describe('a standby cluster removed from the inventory', () => {
+  const SLOT = 'standby_dr';
+  const mainMembers = async () => (await status()).clusters.find((c) => c.members.some((m) => m.role === 'leader'))!.members.map((m) => m.name);
+  /** WAL the leader keeps for its slots: from the oldest slot's restart_lsn to now. */
+  const retainedBySlots = async (leader: string) => Number((await psql(leader, 'select coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), min(restart_lsn)), 0)::bigint from pg_replication_slots')).stdout.trim());
+  const walDirBytes = async (leader: string) => Number((await psql(leader, 'select sum(size) from pg_ls_waldir()')).stdout.trim());
+  const slotOn = async (host: string) => (await psql(host, `select count(*) from pg_replication_slots where slot_name = '${SLOT}'`)).stdout.trim();
+  const configSlots = async (host: string) => (YAML.parse((await onHost(lab, host, 'patronictl -c /etc/patroni/patroni.yml show-config')).stdout) as { slots?: Record<string, unknown> }).slots ?? {};
+
+  it("keeps its slot on the source with a warning naming the WAL it retains (plan, deploy, status); an unknown --prune is refused; --prune drops it everywhere and the WAL retention falls back", async () => {
+    // dr: a one-member standby cluster of main on pg39 (out of the inventory since its power cut, running again).
+    const doc = YAML.parse(await readFile(inventory, 'utf8'));
+    const base = YAML.parse(await readFile(lab.inventoryPath, 'utf8'));
+    doc.hosts.pg39 = base.hosts.pg39;
+    doc.clusters.dr = { hosts: ['pg39'], postgres: { version: doc.clusters.main.postgres.version, hba: base.clusters.main.postgres.hba }, standby: { cluster: 'main', source: 'members' } };
+    await writeFile(inventory, YAML.stringify(doc));
+    const added = await hapg(['deploy', '-i', inventory]);
+    expect(errorLines(added.stderr)).toEqual([]);
+    expect(added.exitCode).toBe(0);
+    const { leader } = await roles();
+    await eventually(`${SLOT} active on ${leader}`, async () => ((await psql(leader, `select active from pg_replication_slots where slot_name = '${SLOT}'`)).stdout.trim() === 't' ? true : new Error('not active')));
+
+    // The DR site is shut down and dr leaves the inventory with its host: main's slot for it stays.
+    await onHost(lab, 'pg39', 'systemctl disable --now patroni');
+    delete doc.clusters.dr;
+    delete doc.hosts.pg39;
+    await writeFile(inventory, YAML.stringify(doc));
+    // Patroni 4 still keeps the slot of the leader that left main (member_slots_ttl, 30 min by
+    // default): let it go now, so that dr's is the one slot that holds WAL back.
+    if (lab.release !== 'bookworm') expect((await onHost(lab, leader, 'patronictl -c /etc/patroni/patroni.yml edit-config --force -s member_slots_ttl=0')).exitCode).toBe(0);
+    const replicaSlots = (await mainMembers()).filter((h) => h !== leader);
+    await eventually(`only the replicas' slots and ${SLOT} on ${leader}`, async () => {
+      const slots = (await psql(leader, 'select slot_name from pg_replication_slots order by 1')).stdout.trim();
+      return slots === [...replicaSlots, SLOT].sort().join('\n') ? true : new Error(slots.replace(/\n/g, ', '));
+    });
+    // ~48 MiB of WAL written since dr stopped, which only its slot retains.
+    await psql(leader, "create table walfill as select repeat('x', 1000) as x from generate_series(1, 40000)");
+    await psql(leader, 'drop table walfill');
+    await psql(leader, 'checkpoint');
+    const retainedBefore = await retainedBySlots(leader);
+    const walBefore = await walDirBytes(leader);
+    expect(retainedBefore).toBeGreaterThan(32 * 1024 * 1024);
+    const warning = new RegExp(`^warning: \\[${leader}\\] cluster main: permanent slot ${SLOT} is no longer in the inventory \\(a standby cluster removed\\?\\) and is kept, retaining [\\d.]+ MiB of WAL; \`--prune ${SLOT}\` drops it$`, 'm');
+
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(errorLines(plan.stderr)).toEqual([]);
+    expect(plan.exitCode).toBe(0);
+    expect(plan.stderr).toMatch(warning);
+    const kept = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(errorLines(kept.stderr)).toEqual([]);
+    expect(kept.exitCode).toBe(0);
+    const events = jsonEvents(kept.stdout) as { kind: string; host?: string; title?: string; message?: string }[];
+    expect(events.filter((e) => e.kind === 'warn').map((e) => `warning: [${e.host}] ${e.message}`).join('\n')).toMatch(warning);
+    // main's pg_hba no longer lets pg39 replicate (a reload); its configuration and slots are untouched.
+    expect(events.filter((e) => e.kind === 'change' && /PATCH|slot/.test(e.title ?? '')).map((e) => `${e.host}: ${e.title}`)).toEqual([]);
+    expect(await slotOn(leader)).toBe('1');
+    const notes = jsonResult<{ clusters: { name: string; notes: string[] }[] }>((await hapg(['status', '-i', inventory, '--json'])).stdout).clusters.find((c) => c.name === 'main')!.notes;
+    expect(notes).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^slot ${SLOT} on ${leader} is inactive and not in the inventory; it holds back \\d+ bytes of WAL`))]));
+
+    // A --prune naming no leftover slot: one line, nothing changed.
+    const typo = await hapg(['deploy', '-i', inventory, '--prune', 'standby_rd']);
+    expect(typo.exitCode).toBe(2);
+    expect(errorLines(typo.stderr)).toEqual([`hapg: --prune standby_rd: no running cluster holds a permanent slot of that name that the inventory no longer declares (leftover slots: ${SLOT} (cluster main)): nothing was changed (name a slot \`hapg plan\` warns about, or leave --prune out)`]);
+    expect(await slotOn(leader)).toBe('1');
+    expect(Object.keys(await configSlots(leader))).toContain(SLOT);
+
+    const planned = await hapg(['plan', '-i', inventory, '--prune', SLOT]);
+    expect(errorLines(planned.stderr)).toEqual([]);
+    expect(planned.stdout).toContain(`slots.${SLOT} {"type":"physical"} → (dropped, --prune)`);
+    expect(planned.stderr).not.toMatch(warning);
+    const pruned = await hapg(['deploy', '-i', inventory, '--prune', SLOT, '--json']);
+    expect(errorLines(pruned.stderr)).toEqual([]);
+    expect(pruned.exitCode).toBe(0);
+    expect(jsonEvents(pruned.stdout).filter((e) => e.kind === 'change').map((e) => `${e.host}: ${e.title}`)).toEqual([`${leader}: PATCH /config: slots.${SLOT} {"type":"physical"} → (dropped, --prune)`]);
+    for (const h of await mainMembers()) {
+      await eventually(`${SLOT} gone on ${h}`, async () => ((await slotOn(h)) === '0' ? true : new Error('still there')));
+      expect(Object.keys(await configSlots(h))).not.toContain(SLOT);
+    }
+    await psql(leader, 'checkpoint');
+    const retainedAfter = await retainedBySlots(leader);
+    const walAfter = await walDirBytes(leader);
+    process.stderr.write(`membership e2e prune: WAL retained by slots ${retainedBefore} → ${retainedAfter} bytes, pg_wal ${walBefore} → ${walAfter} bytes\n`);
+    expect(retainedAfter).toBeLessThan(16 * 1024 * 1024);
+    const after = jsonResult<{ clusters: { name: string; notes: string[] }[] }>((await hapg(['status', '-i', inventory, '--json'])).stdout).clusters.find((c) => c.name === 'main')!.notes;
+    expect(after.filter((n) => n.includes(SLOT))).toEqual([]);
   });
 });

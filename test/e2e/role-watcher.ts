@@ -1,5 +1,6 @@
 // Watches the roles members report, as any client could: the proof that a standby cluster
 // never passed through a leader state.
+import { patroniGet } from './hapg.js';
 import type { LabContext } from './lab-context.js';
 
 /**
@@ -14,7 +15,8 @@ export class RoleWatcher {
   #down = new Set<string>();
   #running = true;
   #loop: Promise<void>;
-  constructor(readonly lab: LabContext, readonly hosts: string[], armed: boolean) {
+  /** `ca`: the CA of a TLS cluster (the default), or how to read it once a deploy made it; its REST API answers HTTPS only. */
+  constructor(readonly lab: LabContext, readonly hosts: string[], armed: boolean, readonly ca?: string | (() => Promise<string>)) {
     this.#armed = armed;
     this.#loop = (async () => {
       while (this.#running) {
@@ -25,9 +27,9 @@ export class RoleWatcher {
     })();
   }
   async #poll(host: string): Promise<void> {
-    const body = await fetch(`http://${this.lab.hosts.find((h) => h.name === host)!.address}:8008/patroni`, { signal: AbortSignal.timeout(2000) })
-      .then((r) => r.json() as Promise<{ role?: string; state?: string }>)
-      .catch(() => undefined);
+    const ca = typeof this.ca === 'function' ? await this.ca().catch(() => undefined) : this.ca;
+    // No CA yet: nothing was deployed, so nothing answers.
+    const body = typeof this.ca === 'function' && ca === undefined ? undefined : await patroniGet<{ role?: string; state?: string }>(this.lab.hosts.find((h) => h.name === host)!.address, '/patroni', ca).catch(() => undefined);
     if (!body || body.state === 'stopped') {
       this.#down.add(host);
       if (this.#down.size === this.hosts.length) this.#armed = true;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, tableDigest, type PgTarget, type WriteLoadReport } from '../support/write-load.js';
-import { dataDirOf, vipAddress, healthyStateOf, eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
+import { caOf, dataDirOf, patroniGet, vipAddress, healthyStateOf, eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const HOSTS = ['pg14', 'pg15', 'pg16'];
@@ -263,7 +263,7 @@ describe('rolling configuration changes under write load', () => {
     expect(enable.restarts).toEqual([]);
     // Patroni names its synchronous standby among the members it may fail over to only.
     const syncStandby = async () => {
-      const view = (await fetch(`http://${addressOf(leader)}:8008/cluster`).then((r) => r.json())) as { members: { name: string; role: string }[] };
+      const view = await patroniGet<{ members: { name: string; role: string }[] }>(addressOf(leader), '/cluster', await caOf(inventory));
       return view.members.filter((m) => m.role === 'sync_standby').map((m) => m.name);
     };
     await eventually(`${capable} to be the synchronous standby`, async () => {

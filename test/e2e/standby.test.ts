@@ -12,7 +12,7 @@ import YAML from 'yaml';
 import { missingRows, startWriteLoad, tableDigest, type PgTarget, type WriteLoad, type WriteLoadReport } from '../support/write-load.js';
 import { withWholeLab } from './lab-lock.js';
 import { RoleWatcher } from './role-watcher.js';
-import { dataDirOf, vipAddress, healthyStateOf, leaderRoleName, eventually, hapg, jsonEvents, jsonResult, onHost, sequenceOfRun, writeInventory } from './hapg.js';
+import { caOf, dataDirOf, etcdctlTls, etcdRootPassword, vipAddress, healthyStateOf, leaderRoleName, eventually, hapg, jsonEvents, jsonResult, onHost, patroniGet, sequenceOfRun, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const DC1 = ['pg9', 'pg10', 'pg11'];
@@ -64,7 +64,17 @@ async function writeAll(): Promise<void> {
 }
 
 const secretsPath = (name: string) => path.join(dir, '.hapg', `${name}.secrets.yml`);
-const copySecrets = (from: string, to: string) => copyFile(secretsPath(from), secretsPath(to));
+/** The CA and hapg's client certificate of an inventory: both clusters (TLS, the default) trust the one CA main was deployed with. */
+const TLS_FILES = ['ca.crt', 'ca.key', 'client.crt', 'client.key'];
+const copyCa = async (from: string, to: string) => {
+  for (const f of TLS_FILES) await copyFile(path.join(dir, '.hapg', `${from}.${f}`), path.join(dir, '.hapg', `${to}.${f}`));
+};
+const copySecrets = async (from: string, to: string) => {
+  await copyFile(secretsPath(from), secretsPath(to));
+  await copyCa(from, to);
+};
+/** The CA every member of the scenario trusts. */
+let ca: string;
 
 /** The app user's password, from the secrets file of an inventory (generated on first deploy). */
 async function appTarget(inventory: string, host: string, port: number, clusterName: string): Promise<PgTarget> {
@@ -129,7 +139,7 @@ async function status(): Promise<StatusJson> {
 async function mainLeader(): Promise<string> {
   return eventually('main to have a running leader', async () => {
     for (const h of DC1) {
-      const s = (await fetch(`http://${addressOf(h)}:8008/patroni`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json()).catch(() => ({}))) as { role?: string; state?: string };
+      const s = await patroniGet<{ role?: string; state?: string }>(addressOf(h), '/patroni', ca).catch(() => ({}) as { role?: string; state?: string });
       if (s.role === leaderRoleName(lab) && s.state === 'running') return h;
     }
     return undefined;
@@ -146,6 +156,7 @@ beforeAll(async () => {
   await writeAll();
   // main first, on its own: the standby is then bootstrapped while main takes writes.
   await run(['deploy', '-i', inventories.mainOnly]);
+  ca = await caOf(inventories.mainOnly);
 });
 
 describe('standby cluster in a second datacenter', () => {
@@ -160,7 +171,7 @@ describe('standby cluster in a second datacenter', () => {
     // The standby leader alone first, then its cascade replica, after main got dr's slot.
     expect(planned.slice(-2)).toEqual(['start patroni pg12', 'start patroni pg13']);
     expect(planned).toContain('patch pg9');
-    const watcher = new RoleWatcher(lab, DC2, true);
+    const watcher = new RoleWatcher(lab, DC2, true, ca);
     const deploy = await hapg(['deploy', '-i', inventories.both, '--json']);
     const watched = await watcher.stop();
     const report = await load.stop();
@@ -185,6 +196,14 @@ describe('standby cluster in a second datacenter', () => {
     const id = await sysid('pg9');
     expect(id).toMatch(/^\d+$/);
     for (const h of DC2) expect(await sysid(h)).toBe(id);
+
+    // The cross-datacenter stream is TLS, verified by name against the inventory's CA: the
+    // standby leader's walreceiver asks verify-full, and main's leader sees the session encrypted.
+    const receiver = await onHost(lab, 'pg12', `runuser -u postgres -- psql -X -A -t -c "select status, conninfo from pg_stat_wal_receiver"`);
+    expect(receiver.stdout).toMatch(/^streaming\|.*sslmode=verify-full/m);
+    expect(receiver.stdout).toMatch(/sslrootcert=\/etc\/hapg\/tls\/ca\.crt/);
+    const sender = await onHost(lab, 'pg9', `runuser -u postgres -- psql -X -A -t -c "select r.application_name, s.ssl, s.version from pg_stat_replication r join pg_stat_ssl s using (pid) where r.application_name = 'pg12'"`);
+    expect(sender.stdout.trim()).toMatch(/^pg12\|t\|TLSv1\.[23]$/);
 
     // Healthy once the cascade replica has replayed what the load wrote.
     const status = await eventually('status to report both clusters healthy', async () => {
@@ -248,8 +267,13 @@ describe('standby cluster in a second datacenter', () => {
   it('refuses to turn a normal cluster into a standby; standby rebuild does it cleanly under load', async () => {
     // dr as a normal cluster: back to bare PostgreSQL hosts, then deployed on its own.
     for (const h of DC2) await onHost(lab, h, `systemctl stop patroni && rm -rf ${dataDirOf(lab, 'dr')}`);
-    await onHost(lab, 'pg12', 'ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 del --prefix /service/dr/');
+    const deleted = await onHost(lab, 'pg12', etcdctlTls('del --prefix /service/dr/'), { stdin: await etcdRootPassword(inventories.both, 'dc2') });
+    expect(deleted.exitCode, deleted.stderr).toBe(0);
     await copySecrets('main-only', 'dr-normal');
+    // etcd dc2 already has dr's Patroni user (made by the two-cluster deploy): dr keeps its password.
+    const drNormalSecrets = YAML.parse(await readFile(secretsPath('dr-normal'), 'utf8')) as Record<string, string>;
+    drNormalSecrets['clusters.dr.etcd'] = (YAML.parse(await readFile(secretsPath('both'), 'utf8')) as Record<string, string>)['clusters.dr.etcd']!;
+    await writeFile(secretsPath('dr-normal'), YAML.stringify(drNormalSecrets), { mode: 0o600 });
     await run(['deploy', '-i', inventories.drNormal]);
     // main still keeps dr's slot (hapg removes no DCS key on its own): status points it out.
     const withoutStandby = await hapg(['status', '-i', inventories.drNormal, '--json']);
@@ -298,7 +322,7 @@ describe('standby cluster in a second datacenter', () => {
 
     const vipTarget = await mainVip(inventories.both);
     load = await startWriteLoad(vipTarget, { table: TABLE, largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
-    const watcher = new RoleWatcher(lab, DC2, false);
+    const watcher = new RoleWatcher(lab, DC2, false, ca);
     const rebuild = await hapg(['standby', 'rebuild', '-i', inventories.both, '--cluster', 'dr', '--yes-wipe-data']);
     const watched = await watcher.stop();
     const report = await load.stop();
@@ -318,7 +342,7 @@ describe('standby cluster in a second datacenter', () => {
     const vipTarget = await mainVip(inventories.both);
     load = await startWriteLoad(vipTarget, { table: TABLE, largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
     await new Promise((r) => setTimeout(r, 1000));
-    const watcher = new RoleWatcher(lab, DC2, true);
+    const watcher = new RoleWatcher(lab, DC2, true, ca);
     const lab_ = (args: string[]) => execa('node', [path.resolve('bin/hapg.js'), 'lab', ...args]);
     let cutAt = 0;
     let namedAfterMs = 0;
@@ -370,7 +394,7 @@ describe('standby cluster in a second datacenter', () => {
     const refused = await hapg(['standby', 'promote', '-i', inventories.both, '--cluster', 'dr']);
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toMatch(/source cluster main is reachable and its leader pg\d+ runs: promoting dr now would leave two primaries/);
-    const drRole = async () => ((await fetch(`http://${addressOf('pg12')}:8008/patroni`).then((r) => r.json())) as { role: string }).role;
+    const drRole = async () => (await patroniGet<{ role: string }>(addressOf('pg12'), '/patroni', ca)).role;
     expect(await drRole()).toBe('standby_leader');
 
     // The disaster: main's datacenter is gone (Patroni stopped on every member).
@@ -401,6 +425,7 @@ describe('standby cluster in a second datacenter', () => {
     const secrets = YAML.parse(await readFile(secretsPath('both'), 'utf8')) as Record<string, string>;
     for (const key of ['superuser', 'replication', 'rewind', 'check', 'users.app']) secrets[`clusters.dr.${key}`] = secrets[`clusters.main.${key}`]!;
     await writeFile(secretsPath('flipped'), YAML.stringify(secrets), { mode: 0o600 });
+    await copyCa('both', 'flipped');
     const drVip: PgTarget = { ...vipTarget, host: DR_VIP.address };
     expect((await tableDigest(drVip, TABLE)).rows).toBeGreaterThanOrEqual(acked);
 
@@ -410,7 +435,7 @@ describe('standby cluster in a second datacenter', () => {
     expect(flippedRefused.stderr).toMatch(/cluster main is a primary cluster .*but the inventory declares it a standby of dr/);
 
     load = await startWriteLoad(drVip, { table: TABLE, largeEvery: 5, largeBytes: 8192, intervalMs: 5 });
-    const watcher = new RoleWatcher(lab, DC1, true);
+    const watcher = new RoleWatcher(lab, DC1, true, ca);
     const rebuild = await hapg(['standby', 'rebuild', '-i', inventories.flipped, '--cluster', 'main', '--yes-wipe-data']);
     const watched = await watcher.stop();
     const report = await load.stop();

@@ -2,12 +2,14 @@
 // cluster with HAProxy and a VIP on pg26-pg28, then each hop is probed from the hosts: etcd
 // refuses plain HTTP, clients without a certificate and reads without a login; Patroni's REST
 // API answers HTTPS only; pg_hba refuses connections without TLS; every service's chain and
-// address verify against the CA hapg made (openssl s_client -verify_return_error).
+// address verify against the CA hapg made (openssl s_client -verify_return_error). Last, the
+// CA is rotated (`certs rotate-ca`) under the write-load client on the same deployment.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
-import { addressOfHost, hapg, jsonResult, onHost, vipAddress, writeInventory } from './hapg.js';
+import { addressOfHost, dataDirOf, eventually, hapg, hapgInBackground, jsonResult, onHost, vipAddress, writeInventory } from './hapg.js';
+import { missingRows, startWriteLoad, type PgTarget } from '../support/write-load.js';
 
 const lab = inject('lab');
 const HOSTS = ['pg26', 'pg27', 'pg28'];
@@ -24,7 +26,7 @@ beforeAll(async () => {
   inventory = await writeInventory(lab, {
     hosts: HOSTS,
     etcd: { dc1: { hosts: HOSTS } },
-    clusters: { sec: { hosts: HOSTS, tls: true, postgres: { hba: base.clusters.main.postgres.hba }, haproxy: { hosts: HOSTS }, vip: VIP } },
+    clusters: { sec: { hosts: HOSTS, tls: true, postgres: { hba: base.clusters.main.postgres.hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } }, haproxy: { hosts: HOSTS }, vip: VIP } },
   });
   planned = (await hapg(['plan', '-i', inventory])).stdout;
   deployed = await hapg(['deploy', '-i', inventory, '--json']);
@@ -130,6 +132,92 @@ describe('TLS and etcd authentication (tls: true)', () => {
     for (const c of report.certificates) expect(c.daysLeft).toBeGreaterThan(30);
     expect(report.certificateProblems).toEqual([]);
   });
+});
+
+describe('CA rotation under write load (certs rotate-ca)', () => {
+  const hapgDir = () => path.join(path.dirname(inventory), '.hapg');
+  const postmasterPids = async () => Promise.all(HOSTS.map(async (h) => (await onHost(lab, h, `sudo head -1 ${dataDirOf(lab, 'sec')}/postmaster.pid`)).stdout.trim()));
+
+  it('--dry-run lists the three phases and changes nothing', async () => {
+    const before = await readFile(path.join(hapgDir(), 'inventory.ca.crt'), 'utf8');
+    const dry = await hapg(['certs', 'rotate-ca', '-i', inventory, '--dry-run']);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/phase 1: write old\+new CA bundle/);
+    expect(dry.stdout).toMatch(/phase 2: reissue/);
+    expect(dry.stdout).toMatch(/phase 3: write the bundle with the new CA only/);
+    expect(await readFile(path.join(hapgDir(), 'inventory.ca.crt'), 'utf8')).toBe(before);
+    expect(await stat(path.join(hapgDir(), 'inventory.ca.next.crt')).catch(() => undefined)).toBeUndefined();
+  });
+
+  it('rotates (killed half-way, then finished by a re-run) with no acknowledged write lost, no postmaster restart, every certificate from the new CA and the old CA out of every bundle', async () => {
+    const oldCa = await readFile(path.join(hapgDir(), 'inventory.ca.crt'), 'utf8');
+    const pids = await postmasterPids();
+    const secrets = YAML.parse(await readFile(path.join(hapgDir(), 'inventory.secrets.yml'), 'utf8')) as Record<string, unknown>;
+    const app: PgTarget = { host: VIP.address, port: 5000, user: 'app', password: findSecret(secrets, ['clusters', 'sec', 'users', 'app']), database: 'app' };
+    const load = await startWriteLoad(app, { table: 'load_rotate_ca' });
+    await eventually('the write load writing', async () => load.ackedCount() > 20, 30_000);
+    // Killed half-way through phase 2 (right after its first certificate was reissued).
+    const started = Date.now();
+    const first = hapgInBackground(['certs', 'rotate-ca', '-i', inventory, '--json']);
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      first.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (/"title":"issue \/etc\/hapg\/tls\//.test(out)) {
+          first.kill('SIGKILL');
+          resolve();
+        }
+      });
+      void first.then(() => reject(new Error(`rotate-ca ended before phase 2: ${out.slice(-500)}`)));
+    });
+    await first;
+    expect(await stat(path.join(hapgDir(), 'inventory.ca.previous.crt')).then(() => true, () => false)).toBe(true);
+    // Meanwhile deploy keeps both CAs trusted: its plan writes no bundle.
+    const meanwhile = await hapg(['plan', '-i', inventory]);
+    expect(meanwhile.exitCode, meanwhile.stderr).toBe(0);
+    expect(meanwhile.stdout).not.toContain(`write ${CA}`);
+    for (const h of HOSTS) expect((await onHost(lab, h, `grep -c 'BEGIN CERTIFICATE' ${CA}`)).stdout.trim(), h).toBe('2');
+    // The same command again finishes it (--break-lock: the killed run's lock would live on for its TTL).
+    const rotated = await hapg(['certs', 'rotate-ca', '-i', inventory, '--json', '--break-lock'], { timeoutMs: 900_000 });
+    const rotationMs = Date.now() - started;
+    const report = await load.stop();
+    expect(rotated.exitCode, rotated.stderr.slice(-2000)).toBe(0);
+    expect(out + rotated.stdout + rotated.stderr).not.toMatch(/PRIVATE KEY/);
+    expect(jsonResult<{ phases: string[] }>(rotated.stdout).phases.map((p) => p.replace(/:.*/, ''))).toEqual([
+      'phase 2 (certificates reissued by the new CA)', 'phase 3 (old CA dropped from every bundle)',
+    ]);
+    expect(await missingRows(app, 'load_rotate_ca', report.acked)).toEqual([]);
+    expect(report.acked.length).toBeGreaterThan(20);
+    process.stderr.write(`tls e2e CA rotation (killed in phase 2, resumed): ${(rotationMs / 1000).toFixed(1)} s, ${report.acked.length} rows acknowledged, 0 lost, ${report.failedAttempts} failed attempts, longest write gap ${report.longestGapMs} ms\n`);
+    // Reloads only: PostgreSQL kept running through all three phases.
+    expect(await postmasterPids()).toEqual(pids);
+
+    const newCa = await readFile(path.join(hapgDir(), 'inventory.ca.crt'), 'utf8');
+    expect(newCa).not.toBe(oldCa);
+    expect((await stat(path.join(hapgDir(), 'inventory.ca.key'))).mode & 0o777).toBe(0o600);
+    for (const left of ['inventory.ca.next.crt', 'inventory.ca.next.key', 'inventory.ca.previous.crt', 'inventory.ca.retiring.crt']) {
+      expect(await stat(path.join(hapgDir(), left)).catch(() => undefined), left).toBeUndefined();
+    }
+    const oldBody = oldCa.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    for (const h of HOSTS) {
+      // The bundle is the new CA alone; each certificate verifies against it (and so was issued by it).
+      const bundle = await onHost(lab, h, `cat ${CA}`);
+      expect(bundle.stdout.trim(), h).toBe(newCa.trim());
+      expect(bundle.stdout.replace(/\n/g, '')).not.toContain(oldBody);
+      const verify = await onHost(lab, h, `sudo openssl verify -CAfile ${CA} /etc/hapg/tls/etcd.crt /etc/hapg/tls/postgres.crt`);
+      expect(verify.stdout.trim(), h).toBe('/etc/hapg/tls/etcd.crt: OK\n/etc/hapg/tls/postgres.crt: OK');
+      // Every hop still verifies: etcd (client port), Patroni's REST API, PostgreSQL.
+      const a = addr(h);
+      for (const [port, extra] of [[2379, ''], [8008, ''], [5432, '-starttls postgres']] as const) {
+        const r = await onHost(lab, 'pg27', `openssl s_client -connect ${a}:${port} ${extra} -CAfile ${CA} -verify_return_error -verify_ip ${a} </dev/null 2>&1; echo "exit=$?"`);
+        expect(r.stdout, `${h}:${port}`).toMatch(/Verify return code: 0 \(ok\)/);
+      }
+    }
+    const status = await hapg(['status', '-i', inventory, '--json']);
+    expect(status.exitCode, status.stderr).toBe(0);
+    // Healthy: every member running or streaming, etcd healthy, certificates outside the renewal window.
+    expect(jsonResult<{ healthy: boolean }>(status.stdout).healthy).toBe(true);
+  }, 900_000);
 });
 
 function findSecret(tree: unknown, keys: string[]): string {

@@ -3,6 +3,7 @@
 import { FactCache } from '../../src/facts/fact.js';
 import type { LoadedInventory } from '../../src/inventory/load.js';
 import { buildModel } from '../../src/model/model.js';
+import { withTestAccess } from './tls-access.js';
 import type { RunEvent } from '../../src/run/events.js';
 import type { Session } from '../../src/run/session.js';
 import type { ExecResult, HttpRequest, HttpResponse, Remote } from '../../src/ssh/types.js';
@@ -57,7 +58,7 @@ export function fakeSession(loaded: LoadedInventory, handlers: FakeHandlers): Se
   const events: RunEvent[] = [];
   return {
     loaded,
-    model: buildModel(loaded.inventory),
+    model: withTestAccess(buildModel(loaded.inventory)),
     remotes,
     unreachable: new Map(),
     facts: new FactCache(remotes),

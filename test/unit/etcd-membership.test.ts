@@ -2,6 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { HapgError } from '../../src/errors.js';
 import { learnerCaughtUp, planMembership, type LiveMember, type WantedMember } from '../../src/tasks/etcd/members.js';
 import { parseEtcdStatus } from '../../src/tasks/etcd/facts.js';
+import { parseInventory } from '../../src/inventory/load.js';
+import { etcdClient } from '../../src/model/endpoints.js';
+import { runStep } from '../../src/run/executor.js';
+import type { Step } from '../../src/run/steps.js';
+import { fakeSession } from '../support/fake-hosts.js';
+
+const loadInventoryText = (text: string) => parseInventory(text, 'inv.yml');
 
 const peer = (h: string) => `http://192.0.2.${Number(h.slice(1)) + 10}:2380`;
 const wanted = (...hosts: string[]): WantedMember[] => hosts.map((h) => ({ host: h, peerUrl: peer(h), hasData: true }));
@@ -83,5 +90,33 @@ describe('etcd membership plan', () => {
   it('parses etcd 3.5 and 3.4 status answers', () => {
     expect(parseEtcdStatus('{"header":{"member_id":"123"},"leader":"456","raftIndex":"120","raftAppliedIndex":"118","isLearner":true}')).toEqual({ memberId: '123', leader: '456', raftIndex: 120, raftAppliedIndex: 118, isLearner: true, errors: [] });
     expect(parseEtcdStatus('{"header":{"member_id":"123"},"leader":"456","raftIndex":"120"}').raftAppliedIndex).toBe(120);
+  });
+});
+
+describe('membership requests when etcd is slow to commit', () => {
+  const loaded = loadInventoryText(
+    `hosts:\n  pg1: { address: 192.0.2.11 }\n  pg2: { address: 192.0.2.12 }\n  pg3: { address: 192.0.2.13 }\netcd:\n  dc1: { hosts: [pg1, pg2, pg3] }\nclusters:\n  main: { hosts: [pg1, pg2, pg3] }\n`,
+  );
+
+  /** Runs `step` against a member that answers `answers` in turn (the last one repeated). */
+  async function answered(step: (client: ReturnType<typeof etcdClient>) => Step, answers: { status: number; body: string }[]) {
+    let n = 0;
+    const session = fakeSession(loaded, { http: (_h, req) => (req.path.startsWith('/v3/cluster/member/') ? answers[Math.min(n++, answers.length - 1)] : { status: 200, body: '{}' }) });
+    const outcome = await runStep(step(etcdClient(session.model, 'dc1')), session);
+    return { changed: outcome.changed, requests: n };
+  }
+  const timedOut = { status: 503, body: '{"code":14, "message":"etcdserver: request timed out"}' };
+
+  it('a promotion whose proposal timed out is retried; finding a voting member then is success, unchanged', async () => {
+    expect(await answered((c) => c.memberPromote('pg1', '42', 'promote'), [timedOut, { status: 400, body: '{"code":9, "message":"etcdserver: can only promote a learner member"}' }])).toEqual({ changed: false, requests: 2 });
+    expect(await answered((c) => c.memberPromote('pg1', '42', 'promote'), [timedOut, { status: 200, body: '{}' }])).toEqual({ changed: true, requests: 2 });
+  });
+
+  it('an addition whose proposal timed out is retried; finding the peer URL there then is success, unchanged', async () => {
+    expect(await answered((c) => c.memberAddLearner('pg1', 'https://192.0.2.14:2380', 'add'), [timedOut, { status: 400, body: '{"code":9, "message":"etcdserver: Peer URLs already exists"}' }])).toEqual({ changed: false, requests: 2 });
+  });
+
+  it('any other refusal fails the step at once', async () => {
+    await expect(answered((c) => c.memberPromote('pg1', '42', 'promote'), [{ status: 400, body: '{"code":9, "message":"etcdserver: member not found"}' }])).rejects.toThrow(/answered 400/);
   });
 });

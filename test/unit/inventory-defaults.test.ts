@@ -80,7 +80,7 @@ describe('inventory defaults', () => {
       vrrp: { generate: true },
       etcd: { generate: true },
     });
-    expect(main?.tls).toBe(false);
+    expect(main?.tls).toBe(true);
     expect(inventory.tls).toEqual({ validity_days: 365, renew_days: 30, warning_days: 30 });
     expect(main?.standby).toBeUndefined();
   });

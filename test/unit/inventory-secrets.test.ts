@@ -64,12 +64,14 @@ describe('resolveSecrets', () => {
 
     expect([...secrets.keys()].sort()).toEqual([
       'clusters.dr.check',
+      'clusters.dr.etcd',
       'clusters.dr.replication',
       'clusters.dr.rest_api',
       'clusters.dr.rewind',
       'clusters.dr.superuser',
       'clusters.dr.vrrp',
       'clusters.main.check',
+      'clusters.main.etcd',
       'clusters.main.replication',
       'clusters.main.rest_api',
       'clusters.main.rewind',
@@ -78,6 +80,7 @@ describe('resolveSecrets', () => {
       'clusters.main.users.batch',
       'clusters.main.users.report',
       'clusters.main.vrrp',
+      'etcd.dc1.root',
     ]);
     expect(secrets.get('clusters.main.users.app')?.reveal()).toBe('app-pass-from-env');
     expect(secrets.get('clusters.main.rest_api')?.reveal()).toBe('rest-pass-from-env');
@@ -123,7 +126,7 @@ describe('resolveSecrets', () => {
     expect(err).toBeInstanceOf(InventoryError);
     expect(err.code).toBe('INVENTORY_INVALID');
     expect(err.message).toBe(
-      `clusters.main.secrets.superuser: the generated password is not in .hapg/site.secrets.yml yet: \`hapg deploy\` creates it (${inventoryPath}:14)`,
+      `etcd.dc1.secrets.root: the generated password is not in .hapg/site.secrets.yml yet: \`hapg deploy\` creates it (${inventoryPath}:5)`,
     );
     await expect(stat(secretsFilePath(loaded))).rejects.toThrow();
   });

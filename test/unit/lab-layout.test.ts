@@ -16,11 +16,11 @@ describe('planLayout', () => {
     expect(layout.vips).toEqual(['10.213.77.100']);
   });
 
-  it(`fits ${MAX_HOSTS} hosts in .11–.50, below the VIPs`, () => {
-    expect(MAX_HOSTS).toBe(40);
+  it(`fits ${MAX_HOSTS} hosts in .11–.58, below the VIPs`, () => {
+    expect(MAX_HOSTS).toBe(48);
     const layout = planLayout({ hosts: MAX_HOSTS, datacenters: 2, subnet: DEFAULT_SUBNET });
     expect(layout.hosts.at(0)).toEqual({ name: 'pg1', address: '10.213.77.11', datacenter: 'dc1' });
-    expect(layout.hosts.at(-1)).toEqual({ name: 'pg40', address: '10.213.77.50', datacenter: 'dc2' });
+    expect(layout.hosts.at(-1)).toEqual({ name: 'pg48', address: '10.213.77.58', datacenter: 'dc2' });
     expect(layout.vips).toEqual(['10.213.77.100', '10.213.77.101']);
   });
 
@@ -37,7 +37,7 @@ describe('planLayout', () => {
 
   it.each([
     [{ hosts: 0, datacenters: 1 }, /--hosts 0/],
-    [{ hosts: 41, datacenters: 1 }, /--hosts 41/],
+    [{ hosts: MAX_HOSTS + 1, datacenters: 1 }, new RegExp(`--hosts ${MAX_HOSTS + 1}: expected a whole number from 1 to ${MAX_HOSTS}`)],
     [{ hosts: 2.5, datacenters: 1 }, /--hosts 2.5/],
     [{ hosts: 3, datacenters: 3 }, /--datacenters 3/],
     [{ hosts: 1, datacenters: 2 }, /at least 2 hosts/],
@@ -118,9 +118,9 @@ describe('lab names', () => {
     expect(vethName(names, 'pg1')).toBe('hapg-pg1');
   });
 
-  it.each(['wtlab', 'ci-2', 'a', 'a-very-long-lab-name-24ch'.slice(0, 24)])('fits lab %s in IFNAMSIZ with 40 hosts', (lab) => {
+  it.each(['wtlab', 'ci-2', 'a', 'a-very-long-lab-name-24ch'.slice(0, 24)])(`fits lab %s in IFNAMSIZ with ${MAX_HOSTS} hosts`, (lab) => {
     const names = labNames(lab);
-    for (const ifname of [names.bridge, vethName(names, 'pg40')]) {
+    for (const ifname of [names.bridge, vethName(names, `pg${MAX_HOSTS}`)]) {
       expect(ifname.length).toBeLessThanOrEqual(15);
       expect(ifname).toMatch(/^[a-z0-9-]+$/);
     }

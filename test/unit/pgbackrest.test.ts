@@ -7,7 +7,7 @@ import { buildModel } from '../../src/model/model.js';
 import { renderTemplate } from '../../src/render/templates.js';
 import { Secret } from '../../src/secret.js';
 import { patroniContext } from '../../src/tasks/patroni/context.js';
-import { accessFiles, authorizedEntry } from '../../src/tasks/pgbackrest/access.js';
+import { accessFiles, authorizedEntry, readerEntry } from '../../src/tasks/pgbackrest/access.js';
 import { PGBACKREST_SECRET_LINES, pgbackrestConf, pgbackrestHosts } from '../../src/tasks/pgbackrest/context.js';
 import { parseStanzaInfo, stanzaInfo, type StanzaInfo } from '../../src/tasks/pgbackrest/facts.js';
 import { checkRepositorySpace, expectedBackupBytes, keyVerdict } from '../../src/tasks/pgbackrest/guards.js';
@@ -228,12 +228,20 @@ describe('a standby cluster that fetches WAL from its source repository (standby
     expect(renderTemplate('pgbackrest/pgbackrest.conf', conf.context)).not.toMatch(/cipher/);
   });
 
-  it("lets the standby's members into the repository host (pgBackRest only, from their address); nothing logs in to them", () => {
+  it("lets a standby's member run only the remote side of archive-get on its source's stanza, from its own address", () => {
+    expect(readerEntry('198.51.100.11', 'ssh-ed25519 AAAA k', 'main')).toBe(
+      'restrict,from="198.51.100.11",command="case \\"$SSH_ORIGINAL_COMMAND\\" in *\' --remote-type=repo \'*\' --stanza=main archive-get:remote\') exec /usr/bin/pgbackrest ${SSH_ORIGINAL_COMMAND#* };; ' +
+        "*) echo 'hapg: this key only fetches WAL of stanza main (pgBackRest archive-get)' >&2; exit 1;; esac\" ssh-ed25519 AAAA k",
+    );
+  });
+
+  it("lets the standby's members into the repository host (archive-get only, from their address); nothing logs in to them", () => {
     const key = (h: string) => ({ userExists: true, publicKey: `ssh-ed25519 AAAA${h} pgbackrest`, hostKeys: [`ssh-ed25519 HOST${h}`], owners: new Map() });
     const states = new Map([...pgbackrestHosts(model).keys()].map((h) => [h, key(h)]));
     const repoFiles = accessFiles(model, 'bk1', pgbackrestHosts(model).get('bk1')!, states, drSecrets);
     const authorized = repoFiles.find((f) => f.path.endsWith('/authorized_keys'))!.content;
-    expect(authorized).toContain(authorizedEntry('198.51.100.11', 'ssh-ed25519 AAAAdr1 pgbackrest'));
+    expect(authorized).toContain(readerEntry('198.51.100.11', 'ssh-ed25519 AAAAdr1 pgbackrest', 'main'));
+    expect(authorized).not.toContain(authorizedEntry('198.51.100.11', 'ssh-ed25519 AAAAdr1 pgbackrest'));
     const drFiles = accessFiles(model, 'dr1', pgbackrestHosts(model).get('dr1')!, states, drSecrets);
     expect(drFiles.map((f) => f.path)).toEqual(['/etc/pgbackrest/pgbackrest.conf', '/var/lib/postgresql/.ssh/known_hosts', '/var/lib/postgresql/.ssh/config']);
     expect(drFiles.find((f) => f.path.endsWith('/known_hosts'))!.content).toContain('192.0.2.14 ssh-ed25519 HOSTbk1');

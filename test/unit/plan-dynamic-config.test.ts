@@ -4,13 +4,16 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { Secret } from '../../src/secret.js';
 import { PatroniApi } from '../../src/model/endpoints.js';
 import { buildModel } from '../../src/model/model.js';
+import { withTestAccess } from '../support/tls-access.js';
 import { dynamicConfigStage } from '../../src/tasks/patroni/config-stage.js';
 import { dynamicConfigChanges, leftoverSlots, planDynamicConfig } from '../../src/tasks/patroni/dynamic-config.js';
+import { pruneGate } from '../../src/tasks/patroni/prune-gate.js';
+import { HapgError } from '../../src/errors.js';
 import { DEFAULT_ROLLING } from '../../src/tasks/patroni/restart-options.js';
 import { fakeSession } from '../support/fake-hosts.js';
 
 const loaded = await loadInventory('inventories/three-hosts.yml');
-const model = buildModel(loaded.inventory);
+const model = withTestAccess(buildModel(loaded.inventory));
 const api = new PatroniApi('main', 8008, { user: 'patroni', password: new Secret('rest-secret') }, () => '192.0.2.11');
 const desired = model.cluster('main').dynamicConfig;
 
@@ -133,5 +136,27 @@ describe('the dynamic configuration stage with a leftover permanent slot', () =>
     expect(plan.blocks.flatMap((b) => b.items).map((i) => (i.kind === 'http' ? `${i.method} ${i.path} ${JSON.stringify(i.body)}` : i.kind))).toEqual(['PATCH /config {"slots":{"dr_standby":null}}']);
     expect(plan.notes).toEqual(["--prune dr_standby: drop permanent slot dr_standby from main's configuration; Patroni then drops it on the leader pg1"]);
     expect(s.events.filter((e) => e.kind === 'warn')).toEqual([]);
+  });
+
+  describe('the --prune gate (before anything changes)', () => {
+    it('lets a leftover slot through', async () => {
+      const s = session();
+      expect((await pruneGate(s.model).plan(ctx(s, ['dr_standby']))).blocks.flatMap((b) => b.items)).toEqual([]);
+    });
+
+    it('refuses a name no cluster holds as a leftover, in one line naming the leftovers', async () => {
+      const s = session();
+      const refused = await pruneGate(s.model).plan(ctx(s, ['dr_standy'])).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(HapgError);
+      expect((refused as HapgError).code).toBe('USAGE');
+      expect((refused as HapgError).message).toBe(
+        '--prune dr_standy: no running cluster holds a permanent slot of that name that the inventory no longer declares (leftover slots: dr_standby (cluster main)): nothing was changed',
+      );
+    });
+
+    it('without --prune: reads nothing', async () => {
+      const s = fakeSession(loaded, { http: () => { throw new Error('read'); } });
+      await expect(pruneGate(s.model).plan(ctx(s as ReturnType<typeof session>, []))).resolves.toMatchObject({ blocks: [] });
+    });
   });
 });

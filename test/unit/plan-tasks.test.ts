@@ -36,16 +36,16 @@ const kinds = (items: PlanItem[]) =>
 
 describe('packages', () => {
   it('wants each role its packages, and only those', () => {
-    expect(wantedPackages(inventory, 'pg1')).toEqual(['etcd-client', 'etcd-server', 'haproxy', 'keepalived', 'patroni', 'postgresql-17', 'python3-etcd']);
+    expect(wantedPackages(inventory, 'pg1')).toEqual(['etcd-client', 'etcd-server', 'haproxy', 'keepalived', 'openssl', 'patroni', 'postgresql-17', 'python3-etcd']);
     const etcdOnly = dedicated.etcd[Object.keys(dedicated.etcd)[0]!]!.hosts[0]!;
-    expect(wantedPackages(dedicated, etcdOnly)).toEqual(['etcd-client', 'etcd-server']);
+    expect(wantedPackages(dedicated, etcdOnly)).toEqual(['etcd-client', 'etcd-server', 'openssl']);
   });
 
   it('bare host: proxy, createcluster.conf, then one install of everything missing', () => {
     const items = planPackages(inventory, 'pg1', wantedPackages(inventory, 'pg1'), { codename: 'trixie', installed: new Set(), files: new Map() });
     expect(kinds(items)).toEqual([`file ${APT_PROXY_PATH}`, `file ${CREATECLUSTER_PATH}`, 'exec sh']);
     const install = items[2]!;
-    expect(install.kind === 'exec' && install.argv.slice(4)).toEqual(['etcd-client', 'etcd-server', 'haproxy', 'keepalived', 'patroni', 'postgresql-17', 'python3-etcd']);
+    expect(install.kind === 'exec' && install.argv.slice(4)).toEqual(['etcd-client', 'etcd-server', 'haproxy', 'keepalived', 'openssl', 'patroni', 'postgresql-17', 'python3-etcd']);
     expect(install.kind === 'exec' && install.argv[2]).toContain('policy-rc.d');
   });
 
@@ -53,7 +53,7 @@ describe('packages', () => {
     const wanted = wantedPackages(inventory, 'pg1');
     const files = new Map(packageSourceFiles(inventory, 'pg1', wanted, 'trixie').map((f) => [f.path, written(f)]));
     const items = planPackages(inventory, 'pg1', wanted, { codename: 'trixie', installed: new Set(wanted), files });
-    expect(items).toEqual([{ kind: 'noop', host: 'pg1', reason: '7 packages installed' }]);
+    expect(items).toEqual([{ kind: 'noop', host: 'pg1', reason: '8 packages installed' }]);
   });
 });
 
@@ -96,7 +96,7 @@ describe('patroni member', () => {
   it('writes patroni.yml 0600 postgres-owned, and masks its passwords', () => {
     const cfg = files.find((f) => f.path === PATRONI_CONFIG_PATH)!;
     expect(cfg).toMatchObject({ mode: 0o600, owner: 'postgres', group: 'postgres' });
-    expect(cfg.secrets?.map((s) => s.reveal()).sort()).toEqual(['superuser', 'replication', 'rewind', 'rest_api'].map((s) => `secret-${s}`).sort());
+    expect(cfg.secrets?.map((s) => s.reveal()).sort()).toEqual(['superuser', 'replication', 'rewind', 'rest_api', 'etcd'].map((s) => `secret-${s}`).sort());
     expect(JSON.stringify(cfg.secrets)).not.toContain('secret-');
   });
 

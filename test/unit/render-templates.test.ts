@@ -36,7 +36,7 @@ describe('patroni.yml', () => {
     expect(doc.postgresql.authentication.superuser).toEqual({ username: 'postgres', password: 'pw-superuser-"quoted"\\x' });
     expect(doc.postgresql.authentication.replication.password).toBe('pw-replication-"quoted"\\x');
     expect(doc.restapi.authentication.password).toBe('pw-rest_api-"quoted"\\x');
-    expect(used.map((s) => s.reveal()).sort()).toEqual(['superuser', 'replication', 'rewind', 'rest_api'].map((s) => `pw-${s}-"quoted"\\x`).sort());
+    expect(used.map((s) => s.reveal()).sort()).toEqual(['superuser', 'replication', 'rewind', 'rest_api', 'etcd'].map((s) => `pw-${s}-"quoted"\\x`).sort());
   });
 
   it('seeds bootstrap.dcs from the inventory, inventory parameters over hapg base ones', () => {
@@ -53,13 +53,15 @@ describe('patroni.yml', () => {
 
   it("allows replication only locally (Patroni asks its replica's timeline) and from cluster members, with scram-sha-256", () => {
     const hba: string[] = doc.postgresql.pg_hba;
-    const replication = hba.filter((l) => l.startsWith('host replication'));
+    // TLS is the default: replication is admitted over TLS only.
+    const replication = hba.filter((l) => l.startsWith('hostssl replication'));
+    expect(hba.filter((l) => l.startsWith('host replication'))).toEqual([]);
     expect(replication).toEqual([
-      'host replication replicator 127.0.0.1/32 scram-sha-256',
-      'host replication replicator ::1/128 scram-sha-256',
-      'host replication replicator 192.0.2.11/32 scram-sha-256',
-      'host replication replicator 192.0.2.12/32 scram-sha-256',
-      'host replication replicator 192.0.2.13/32 scram-sha-256',
+      'hostssl replication replicator 127.0.0.1/32 scram-sha-256',
+      'hostssl replication replicator ::1/128 scram-sha-256',
+      'hostssl replication replicator 192.0.2.11/32 scram-sha-256',
+      'hostssl replication replicator 192.0.2.12/32 scram-sha-256',
+      'hostssl replication replicator 192.0.2.13/32 scram-sha-256',
     ]);
     expect(hba.at(-1)).toBe('host all all 192.0.2.0/24 scram-sha-256');
     expect(hba.some((l) => / (trust|md5|password)$/.test(l))).toBe(false);
@@ -104,8 +106,9 @@ describe('etcd environment', () => {
       text.split('\n').filter((l) => /^ETCD_/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), JSON.parse(l.slice(l.indexOf('=') + 1))]),
     );
     expect(env.ETCD_NAME).toBe('pg1');
-    expect(env.ETCD_INITIAL_CLUSTER).toBe('pg1=http://192.0.2.11:2380,pg2=http://192.0.2.12:2380,pg3=http://192.0.2.13:2380');
-    expect(env.ETCD_LISTEN_CLIENT_URLS).toBe('http://192.0.2.11:2379,http://127.0.0.1:2379');
+    // TLS is the default: peers and clients over https.
+    expect(env.ETCD_INITIAL_CLUSTER).toBe('pg1=https://192.0.2.11:2380,pg2=https://192.0.2.12:2380,pg3=https://192.0.2.13:2380');
+    expect(env.ETCD_LISTEN_CLIENT_URLS).toBe('https://192.0.2.11:2379,https://127.0.0.1:2379');
     expect(env.ETCD_INITIAL_CLUSTER_STATE).toBe('new');
     expect(env.ETCD_DATA_DIR).toBe('/var/lib/etcd/dc1');
   });
@@ -121,9 +124,9 @@ describe('haproxy.cfg', () => {
     expect(rw.filter((l) => l.startsWith('bind '))).toEqual(['bind 192.0.2.11:5000', 'bind 192.0.2.100:5000']);
     expect(rw).toContain('option httpchk OPTIONS /primary');
     expect(rw.filter((l) => l.startsWith('server '))).toEqual([
-      'server pg1 192.0.2.11:5432 check port 8008',
-      'server pg2 192.0.2.12:5432 check port 8008',
-      'server pg3 192.0.2.13:5432 check port 8008',
+      'server pg1 192.0.2.11:5432 check port 8008 check-ssl verify required ca-file /etc/hapg/tls/ca.crt',
+      'server pg2 192.0.2.12:5432 check port 8008 check-ssl verify required ca-file /etc/hapg/tls/ca.crt',
+      'server pg3 192.0.2.13:5432 check port 8008 check-ssl verify required ca-file /etc/hapg/tls/ca.crt',
     ]);
   });
 
@@ -165,7 +168,7 @@ describe('keepalived.conf', () => {
     expect(noProxy.packagesOn('pg1')).toEqual(expect.arrayContaining(['keepalived', 'curl']));
     const conf = renderTemplate('keepalived/keepalived.conf', keepalivedContext(noProxy, 'pg1', secrets).context);
     expect(conf).not.toMatch(/check_haproxy/);
-    expect(conf).toMatch(/vrrp_script check_main_leader \{\n\s+script "\/usr\/bin\/curl -sf -o \/dev\/null --max-time 2 http:\/\/192\.0\.2\.11:8008\/primary"/);
+    expect(conf).toMatch(/vrrp_script check_main_leader \{\n\s+script "\/usr\/bin\/curl -sf -o \/dev\/null --max-time 2 --cacert \/etc\/hapg\/tls\/ca\.crt https:\/\/192\.0\.2\.11:8008\/primary"/);
     expect(conf).toMatch(/track_script \{\n\s+check_main_leader\n/);
     expect(balanced(conf)).toBe(true);
   });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { HapgError } from '../../src/errors.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { buildModel } from '../../src/model/model.js';
+import { withTestAccess } from '../support/tls-access.js';
 import type { StepOutcome } from '../../src/run/executor.js';
 import { Secret } from '../../src/secret.js';
 import { runGraph } from '../../src/stages/run.js';
@@ -159,7 +160,7 @@ describe('member health between restarts', () => {
 });
 
 describe('the restarts stage', () => {
-  const model = buildModel(inventory);
+  const model = withTestAccess(buildModel(inventory));
   const secrets = new Map(CLUSTER_SECRETS.map((n) => [clusterSecretKey('main', n), new Secret(`s3cret-${n}`)]));
   /** pg1 leads; the replicas as captured; `pending` members flagged pending_restart; `live` the stored dynamic configuration. */
   const session = (opts: { pending?: string[]; live?: (config: { postgresql: { parameters: Record<string, unknown> } }) => void } = {}) => {

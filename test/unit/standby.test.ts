@@ -33,7 +33,7 @@ describe('standby cluster rendering', () => {
       primary_slot_name: 'standby_dr',
       create_replica_methods: ['basebackup'],
     });
-    expect(doc.postgresql.authentication.replication).toEqual({ username: 'replicator', password: 'main-replication' });
+    expect(doc.postgresql.authentication.replication).toEqual({ username: 'replicator', password: 'main-replication', sslmode: 'verify-full', sslrootcert: '/etc/hapg/tls/ca.crt' });
   });
 
   it('keeps the standby slot on main (bootstrap and dynamic configuration) and no standby_cluster there', () => {
@@ -44,9 +44,9 @@ describe('standby cluster rendering', () => {
   });
 
   it("lets dr's hosts replicate from main, and nobody else beyond main's members", () => {
-    const replication = hbaEntries(inventory, 'main').filter((e) => e.startsWith('host replication'));
+    const replication = hbaEntries(inventory, 'main').filter((e) => e.startsWith('hostssl replication'));
     expect(replication).toEqual(
-      ['127.0.0.1/32', '::1/128', ...['192.0.2.11', '192.0.2.12', '192.0.2.13', '198.51.100.11', '198.51.100.12', '198.51.100.13'].map((a) => `${a}/32`)].map((a) => `host replication replicator ${a} scram-sha-256`),
+      ['127.0.0.1/32', '::1/128', ...['192.0.2.11', '192.0.2.12', '192.0.2.13', '198.51.100.11', '198.51.100.12', '198.51.100.13'].map((a) => `${a}/32`)].map((a) => `hostssl replication replicator ${a} scram-sha-256`),
     );
   });
 

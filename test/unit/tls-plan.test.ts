@@ -2,6 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseInventory } from '../../src/inventory/load.js';
 import { buildModel } from '../../src/model/model.js';
+import { withTestAccess } from '../support/tls-access.js';
+import { etcdClient, patroniApi } from '../../src/model/endpoints.js';
 import { certificateExtensions } from '../../src/pki/sign.js';
 import { parseSans, sanText, type CertificateInfo } from '../../src/pki/x509.js';
 import { planEtcdAuth } from '../../src/tasks/etcd/auth.js';
@@ -10,7 +12,11 @@ import { haproxyContext } from '../../src/tasks/haproxy/context.js';
 import { hbaEntries } from '../../src/tasks/patroni/model.js';
 import { certificatesOn, etcdTls, postgresSans, tlsHosts, tlsNeeded } from '../../src/tasks/tls/model.js';
 import { reissueReason } from '../../src/tasks/tls/plan.js';
+import { tlsComponent } from '../../src/tasks/tls/component.js';
 import { Secret } from '../../src/secret.js';
+import YAML from 'yaml';
+import { renderTemplate } from '../../src/render/templates.js';
+import { patroniContext } from '../../src/tasks/patroni/context.js';
 
 const inventoryText = (tls: boolean) => `hosts:
   pg1: { address: 192.0.2.11 }
@@ -29,9 +35,18 @@ clusters:
 
 const load = (tls: boolean) => parseInventory(inventoryText(tls), 'inv.yml').inventory;
 
-describe('TLS is opt-in', () => {
-  it('off by default: no certificates, no CA, plain etcd and host rules', () => {
-    const inventory = parseInventory(inventoryText(false).replace('    tls: false\n', ''), 'inv.yml').inventory;
+describe('TLS is the default', () => {
+  it('on unless the cluster says tls: false, with no warning', () => {
+    const loaded = parseInventory(inventoryText(true).replace('    tls: true\n', ''), 'inv.yml');
+    expect(loaded.inventory.clusters['main']!.tls).toBe(true);
+    expect(tlsNeeded(loaded.inventory)).toBe(true);
+    expect(etcdTls(loaded.inventory, 'dc1')).toBe(true);
+    expect(loaded.warnings.filter((w) => /tls/.test(w.message))).toEqual([]);
+  });
+
+  it('tls: false: no certificates, no CA, plain etcd and host rules, and a one-line warning naming the cluster', () => {
+    const loaded = parseInventory(inventoryText(false), 'inv.yml');
+    const { inventory } = loaded;
     expect(inventory.clusters['main']!.tls).toBe(false);
     expect(tlsNeeded(inventory)).toBe(false);
     expect(etcdTls(inventory, 'dc1')).toBe(false);
@@ -39,8 +54,45 @@ describe('TLS is opt-in', () => {
     expect(etcdContext(inventory, 'dc1', 'pg1').listenClientUrls).toBe('http://192.0.2.11:2379,http://127.0.0.1:2379');
     expect(etcdContext(inventory, 'dc1', 'pg1').tls).toBeUndefined();
     expect(hbaEntries(inventory, 'main').filter((l) => l.startsWith('hostssl'))).toEqual([]);
+    expect(loaded.warnings.map((w) => w.message).filter((m) => /tls/.test(m))).toEqual([
+      "clusters.main.tls: is false: cluster main runs PostgreSQL and Patroni's REST API without TLS and etcd dc1 without TLS or authentication: remove tls: false to use TLS (the default) (inv.yml:11)",
+    ]);
   });
 
+  it('tls: false beside a TLS cluster on the same etcd: the warning does not claim etcd is open', () => {
+    const text = inventoryText(false).replace('  lb1: { address: lb1.example.net }\n', '  lb1: { address: lb1.example.net }\n  pg4: { address: 192.0.2.14 }\n') + '  other: { hosts: [pg4] }\n';
+    const loaded = parseInventory(text, 'inv.yml');
+    expect(etcdTls(loaded.inventory, 'dc1')).toBe(true);
+    expect(loaded.warnings.map((w) => w.message).filter((m) => /tls/.test(m))).toEqual([
+      "clusters.main.tls: is false: cluster main runs PostgreSQL and Patroni's REST API without TLS: remove tls: false to use TLS (the default) (inv.yml:12)",
+    ]);
+  });
+});
+
+describe('a live cluster without TLS meets an inventory that wants TLS', () => {
+  it('an etcd cluster no Patroni cluster uses yet serves TLS too (the default), so a cluster added later finds it secured', () => {
+    const text = `hosts:
+  pg1: { address: 192.0.2.11 }
+  pg4: { address: 192.0.2.14 }
+etcd:
+  dc1: { hosts: [pg1] }
+  dc2: { hosts: [pg4] }
+clusters:
+  main: { hosts: [pg1], etcd: dc1 }
+`;
+    const inventory = parseInventory(text, 'inv.yml').inventory;
+    expect(Object.keys(inventory.etcd)).toEqual(['dc1', 'dc2']);
+    expect(etcdTls(inventory, 'dc2')).toBe(true);
+    expect(certificatesOn(inventory, 'pg4').map((c) => c.service)).toEqual(['etcd']);
+  });
+
+  it('the conversion gate runs with the TLS gates, before any change', () => {
+    const model = buildModel(load(true));
+    expect(tlsComponent.stages.gates!(model).map((g) => g.id)).toEqual(['gate:tls', 'gate:tls-conversion']);
+  });
+});
+
+describe('TLS on a cluster', () => {
   it('tls: true: etcd https with verified peers, hostssl rules, HAProxy verifies the REST API', () => {
     const inventory = load(true);
     const ctx = etcdContext(inventory, 'dc1', 'pg2');
@@ -126,9 +178,21 @@ describe('when a certificate is issued anew', () => {
   });
 });
 
+describe('endpoints of TLS clusters', () => {
+  it('a command that loaded no TLS material cannot call them: one line naming the service, never a plain-HTTP request', () => {
+    const bare = buildModel(load(true));
+    expect(() => etcdClient(bare, 'dc1').health()).toThrow(/^etcd cluster dc1 speaks TLS, and this command loaded no TLS material to reach it/);
+    expect(() => patroniApi(bare, 'main').state('pg1')).toThrow(/^Patroni's REST API of cluster main speaks TLS, and this command loaded no TLS material/);
+    const loaded = withTestAccess(buildModel(load(true)));
+    expect(etcdClient(loaded, 'dc1').health().http.tls?.ca).toBe('TEST CA');
+    expect(patroniApi(loaded, 'main').state('pg1').http.tls?.ca).toBe('TEST CA');
+    expect(etcdClient(buildModel(load(false)), 'dc1').health().http.tls).toBeUndefined();
+  });
+});
+
 describe('etcd authentication plan', () => {
   const inventory = load(true);
-  const model = buildModel(inventory);
+  const model = withTestAccess(buildModel(inventory));
   const secrets = new Map([
     ['etcd.dc1.root', new Secret('root-password-0123456789')],
     ['clusters.main.etcd', new Secret('patroni-password-0123456789')],
@@ -153,8 +217,10 @@ describe('etcd authentication plan', () => {
   });
 
   it('gives a user to a cluster that opted out of TLS but shares the TLS etcd', () => {
-    const mixed = buildModel(
-      parseInventory(inventoryText(true).replace('  lb1: { address: lb1.example.net }', '  lb1: { address: lb1.example.net }\n  pg4: { address: 192.0.2.14 }') + '  side:\n    hosts: [pg4]\n    tls: false\n', 'inv.yml').inventory,
+    const mixed = withTestAccess(
+      buildModel(
+        parseInventory(inventoryText(true).replace('  lb1: { address: lb1.example.net }', '  lb1: { address: lb1.example.net }\n  pg4: { address: 192.0.2.14 }') + '  side:\n    hosts: [pg4]\n    tls: false\n', 'inv.yml').inventory,
+      ),
     );
     const both = new Map([...secrets, ['clusters.side.etcd', new Secret('side-password-0123456789')]]);
     const titles = planEtcdAuth(mixed, 'dc1', 'pg1', { enabled: true, users: ['root', 'patroni-main'], roles: ['root', 'patroni-main'] }, both).map((i) => (i.kind === 'noop' ? i.reason : i.title));
@@ -173,17 +239,57 @@ describe('etcd authentication plan', () => {
 });
 
 describe('standby clusters and TLS', () => {
-  it('a standby cluster with TLS on either side is refused with one line naming the path', () => {
-    const text = `hosts:
+  const pair = (mainTls: string, drTls: string, source = 'haproxy') => `hosts:
   pg1: { address: 192.0.2.11 }
   pg2: { address: 192.0.2.12 }
+  pg3: { address: 192.0.2.13 }
+  pg4: { address: 192.0.2.14 }
 etcd:
   dc1: { hosts: [pg1] }
+  dc2: { hosts: [pg3] }
 clusters:
-  main: { hosts: [pg1], tls: true }
-  dr: { hosts: [pg2], standby: { cluster: main, source: members } }
+  main: { hosts: [pg1, pg2], etcd: dc1, haproxy: {}, vip: { address: 192.0.2.100, interface: eth0, router_id: 51 }${mainTls} }
+  dr: { hosts: [pg3, pg4], etcd: dc2, standby: { cluster: main, source: ${source} }${drTls} }
 `;
-    expect(() => parseInventory(text, 'inv.yml')).toThrow(/clusters\.dr\.tls: TLS is not supported yet between a standby cluster and its source/);
+  const secrets = new Map(
+    ['main', 'dr'].flatMap((c) => ['superuser', 'replication', 'rewind', 'rest_api', 'etcd'].map((s) => [`clusters.${c}.${s}`, new Secret(`${c}-${s}`)] as const)),
+  );
+
+  it('a mixed pair (one side tls, the other not) is refused in one line naming both', () => {
+    expect(() => parseInventory(pair(', tls: false', ', tls: true'), 'inv.yml')).toThrow(/clusters\.dr\.tls: standby cluster dr has tls: true but its source cluster main has tls: false: set the same tls on both/);
+    expect(() => parseInventory(pair(', tls: true', ', tls: false'), 'inv.yml')).toThrow(/standby cluster dr has tls: false but its source cluster main has tls: true/);
+    expect(parseInventory(pair(', tls: false', ', tls: false'), 'inv.yml').inventory.clusters['dr']!.tls).toBe(false);
+  });
+
+  for (const source of ['haproxy', 'vip', 'members']) {
+    it(`source ${source}: the standby verifies the source by name (verify-full, the shared CA), every address it may connect to is in the source's certificates`, () => {
+      const inventory = parseInventory(pair(', tls: true', ', tls: true', source), 'inv.yml').inventory;
+      const model = buildModel(inventory);
+      const doc = YAML.parse(renderTemplate('patroni/patroni.yml', patroniContext(model, 'dr', 'pg3', secrets).context));
+      // Patroni builds the standby leader's primary_conninfo (and its base backup) from standby_cluster's host and authentication.replication.
+      expect(doc.postgresql.authentication.replication).toEqual({ username: 'replicator', password: 'dr-replication', sslmode: 'verify-full', sslrootcert: '/etc/hapg/tls/ca.crt' });
+      expect(doc.postgresql.parameters).toMatchObject({ ssl: 'on', ssl_cert_file: '/etc/hapg/tls/postgres.crt' });
+      const hosts = String(doc.bootstrap.dcs.standby_cluster.host).split(',');
+      for (const member of ['pg1', 'pg2']) {
+        const names = postgresSans(inventory, 'main', member).map(sanText);
+        for (const h of hosts) expect(names).toContain(`IP:${h}`);
+      }
+      // One CA per inventory: both clusters' hosts trust the same bundle.
+      expect(certificatesOn(inventory, 'pg3').find((c) => c.service === 'postgres')).toBeDefined();
+      // The source admits the standby's hosts (and HAProxy's, through which it may come) over TLS only.
+      const hba = hbaEntries(inventory, 'main');
+      for (const h of ['192.0.2.13', '192.0.2.14']) expect(hba).toContain(`hostssl replication replicator ${h}/32 scram-sha-256`);
+      expect(hba.filter((l) => /^host replication/.test(l))).toEqual([]);
+      // The standby's own replicas stream from its standby leader over verified TLS too.
+      expect(hbaEntries(inventory, 'dr')).toContain('hostssl replication replicator 192.0.2.14/32 scram-sha-256');
+    });
+  }
+
+  it('without TLS on both sides: plain host rules and no ssl settings', () => {
+    const inventory = parseInventory(pair(', tls: false', ', tls: false'), 'inv.yml').inventory;
+    const doc = YAML.parse(renderTemplate('patroni/patroni.yml', patroniContext(buildModel(inventory), 'dr', 'pg3', secrets).context));
+    expect(doc.postgresql.authentication.replication).toEqual({ username: 'replicator', password: 'dr-replication' });
+    expect(hbaEntries(inventory, 'main')).toContain('host replication replicator 192.0.2.13/32 scram-sha-256');
   });
 });
 

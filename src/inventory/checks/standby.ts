@@ -70,9 +70,9 @@ export function checkStandbyClusters(ctx: CheckContext): void {
 
     const source = clusters[src];
     if (!source) continue;
-    // Streaming between clusters over verified TLS is not built yet: refuse rather than stream unverified.
-    if (cluster.tls || source.tls) {
-      ctx.error([...base, 'tls'], `TLS is not supported yet between a standby cluster and its source: set tls: true on neither ${name} nor ${src}`);
+    // The stream between the clusters is verified TLS (both share the inventory's CA) or plaintext on both sides, never half of each.
+    if (cluster.tls !== source.tls) {
+      ctx.error([...base, 'tls'], `standby cluster ${name} has tls: ${cluster.tls} but its source cluster ${src} has tls: ${source.tls}: set the same tls on both`);
     }
     if (standby.source === 'vip' && !source.vip) {
       ctx.error([...base, 'standby', 'source'], `is vip, but cluster ${src} has no vip: add clusters.${src}.vip or use source: haproxy or members`);

@@ -5,6 +5,7 @@ import { dynamicConfigStage } from './config-stage.js';
 import { patroniLeaveStage } from './leave.js';
 import { clusterHealthGate, standbyLayoutGate } from './gate.js';
 import { restartsStage } from './restarts.js';
+import { pruneGate } from './prune-gate.js';
 import { freshSecretsGate } from './secrets-gate.js';
 import { patroniStage } from './stage.js';
 
@@ -44,7 +45,7 @@ export const patroniComponent: Component = {
   name: 'patroni',
   placements,
   stages: {
-    gates: (model) => [freshSecretsGate(model), ...model.clusterOrder.map((name) => clusterHealthGate(model, name)), standbyLayoutGate(model)],
+    gates: (model) => [freshSecretsGate(model), ...model.clusterOrder.map((name) => clusterHealthGate(model, name)), standbyLayoutGate(model), pruneGate(model)],
     // A raise of max_connections & co. reaches running standby clusters before their source.
     beforeClusters: (model) =>
       model.clusterOrder.filter((n) => model.inventory.clusters[n]!.standby).flatMap((name) => [dynamicConfigStage(model, name, 'raise'), restartsStage(model, name, 'raise')]),

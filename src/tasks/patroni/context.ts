@@ -157,7 +157,11 @@ export function patroniContext(
     tags: tagPairs(inventory.hosts[host]?.tags),
     tls,
     etcdTls: etcdLogin,
-    // Replication and rewind connect to a member's own address, which its certificate names.
+    // Replication and rewind connect to a member's own address, which its certificate names. A
+    // standby leader's stream (and its base backup) uses these too (Patroni merges
+    // authentication.replication into the conninfo of standby_cluster's host): the source's
+    // VIP or HAProxy hosts, which the source members' certificates also name (HAProxy passes
+    // TCP through), signed by the same inventory CA.
     replicationSsl: tls ? yamlPairs({ sslmode: 'verify-full', sslrootcert: tls.caFile }) : [],
   };
   return { context, secrets: used };

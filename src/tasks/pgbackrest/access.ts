@@ -26,6 +26,7 @@ import {
   REPO_USER_HOME,
   repositoryMode,
   repositoryReaders,
+  stanzaOf,
 } from './model.js';
 
 /** The OS user pgBackRest runs as on a host, and its home. */
@@ -89,6 +90,21 @@ export function authorizedEntry(peerAddress: string, publicKey: string): string 
   return `restrict,${from}command="${PGBACKREST_BIN} \${SSH_ORIGINAL_COMMAND#* }" ${publicKey}`;
 }
 
+/**
+ * The repository host's entry for a member of a standby cluster: the same, but it runs only
+ * the remote side of `archive-get` on the source's stanza (pgBackRest names the command it
+ * serves last, after its sorted options), so the key fetches WAL and cannot push, back up,
+ * expire or delete. Anything else is refused with one line on stderr.
+ */
+export function readerEntry(peerAddress: string, publicKey: string, stanza: string): string {
+  const from = isIP(peerAddress) !== 0 ? `from="${peerAddress}",` : '';
+  const command = [
+    `case \\"$SSH_ORIGINAL_COMMAND\\" in *' --remote-type=repo '*' --stanza=${stanza} archive-get:remote') exec ${PGBACKREST_BIN} \${SSH_ORIGINAL_COMMAND#* };;`,
+    `*) echo 'hapg: this key only fetches WAL of stanza ${stanza} (pgBackRest archive-get)' >&2; exit 1;; esac`,
+  ].join(' ');
+  return `restrict,${from}command="${command}" ${publicKey}`;
+}
+
 /** Every file of a host's pgBackRest setup, from the host's and its peers' access state. */
 export function accessFiles(model: DesiredState, host: string, role: HostRole, states: ReadonlyMap<string, AccessState | undefined>, secrets: InventorySecrets): FileStep[] {
   const { inventory } = model;
@@ -107,10 +123,13 @@ export function accessFiles(model: DesiredState, host: string, role: HostRole, s
   }
   if (!usesSsh(model, role)) return files;
   const peers = peersOf(model, role);
+  const roles = pgbackrestHosts(model);
   const header = (what: string) => `# Managed by hapg: ${what}. Changes here are overwritten.\n`;
   const keyLines = peers.map((peer) => {
     const key = states.get(peer)?.publicKey;
-    return key ? authorizedEntry(addressOf(inventory, peer), key) : `# ${peer}: its key pair is made by \`hapg deploy\``;
+    if (!key) return `# ${peer}: its key pair is made by \`hapg deploy\``;
+    const peerRole = roles.get(peer);
+    return peerRole?.kind === 'reader' ? readerEntry(addressOf(inventory, peer), key, stanzaOf(peerRole.source)) : authorizedEntry(addressOf(inventory, peer), key);
   });
   const knownLines = peers.flatMap((peer) => {
     const keys = states.get(peer)?.hostKeys ?? [];

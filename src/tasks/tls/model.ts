@@ -1,5 +1,5 @@
 // Which hops use TLS and which certificates each host needs, with which names: pure functions
-// of the inventory. TLS is on for a cluster that says `tls: true` (opt-in for now); an etcd
+// of the inventory. TLS is on for a cluster (the default) unless it says `tls: false`; an etcd
 // cluster uses TLS (and authentication) when any cluster it serves asks for it.
 import { isIP } from 'node:net';
 import type { Inventory } from '../../inventory/schema.js';
@@ -37,9 +37,14 @@ export function clustersOnEtcd(inventory: Pick<Inventory, 'clusters'>, name: str
     .map(([n]) => n);
 }
 
-/** Whether an etcd cluster serves TLS with client certificates and authentication: when a cluster on it asks for TLS. */
+/**
+ * Whether an etcd cluster serves TLS with client certificates and authentication: when a
+ * cluster on it asks for TLS, or when none uses it yet (TLS is the default: a Patroni cluster
+ * added later must not find it in plaintext).
+ */
 export function etcdTls(inventory: Pick<Inventory, 'clusters'>, name: string): boolean {
-  return clustersOnEtcd(inventory, name).some((c) => clusterTls(inventory, c));
+  const clusters = clustersOnEtcd(inventory, name);
+  return clusters.length === 0 || clusters.some((c) => clusterTls(inventory, c));
 }
 
 /** Whether the inventory needs a CA at all. */
@@ -75,7 +80,8 @@ function selfSans(inventory: Inventory, host: string): San[] {
  */
 export function postgresSans(inventory: Inventory, cluster: string, host: string): San[] {
   const c = inventory.clusters[cluster]!;
-  const proxies = (c.haproxy?.hosts ?? []).flatMap((h): San[] => [{ kind: 'DNS', value: h }, addressSan(addressOf(inventory, h))]);
+  // An unknown HAProxy host is reported by the inventory checks, which compute placements first.
+  const proxies = (c.haproxy?.hosts ?? []).filter((h) => Object.hasOwn(inventory.hosts, h)).flatMap((h): San[] => [{ kind: 'DNS', value: h }, addressSan(addressOf(inventory, h))]);
   return uniqueSans([...selfSans(inventory, host), ...(c.vip ? [addressSan(c.vip.address)] : []), ...proxies]);
 }
 

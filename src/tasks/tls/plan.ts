@@ -53,13 +53,16 @@ export interface HostTlsFacts {
 /**
  * One host's TLS material: the CA bundle, then each certificate that is missing, about to
  * expire, names other hosts or addresses than the inventory's, or was issued by another CA.
- * A running Patroni whose certificate changed is reloaded: PostgreSQL re-reads its
- * certificate on reload and Patroni its REST API's, so nothing restarts. etcd reads its
- * certificate at every new connection.
+ * A running Patroni whose certificate or bundle changed is reloaded: PostgreSQL re-reads its
+ * certificate and CA file on reload and Patroni its REST API's, so nothing restarts. A running
+ * HAProxy whose bundle changed is reloaded (it reads the CA file its checks verify with at
+ * start). etcd reads its certificate at every new connection, but its CA bundle only at start:
+ * etcdNeedsRestart says when the stage restarts it (one member at a time).
  */
 export function planHostTls(inventory: Inventory, host: string, ca: LocalCa, facts: HostTlsFacts, now: Date = new Date()): PlanItem[] {
   const items: PlanItem[] = [];
-  if (facts.tls.trustedPem !== ca.trust) items.push(file(host, CA_BUNDLE_PATH, ca.trust, { title: `write ${CA_BUNDLE_PATH} (the CAs this host trusts)` }));
+  const bundleChanged = bundleChanges(ca, facts);
+  if (bundleChanged) items.push(file(host, CA_BUNDLE_PATH, ca.trust, { title: `write ${CA_BUNDLE_PATH} (the CAs this host trusts)` }));
   const renewed: string[] = [];
   for (const want of certificatesOn(inventory, host)) {
     const reason = reissueReason(want, facts.tls.certificates.get(want.certPath), ca.signerInfo, inventory.tls.renew_days, now);
@@ -68,6 +71,18 @@ export function planHostTls(inventory: Inventory, host: string, ca: LocalCa, fac
       renewed.push(want.service);
     }
   }
-  if (renewed.includes('postgres') && facts.services.get('patroni')?.active === 'active') items.push({ ...service(host, 'patroni', 'reloaded'), title: 'reload patroni' });
+  const running = (name: string) => facts.services.get(name)?.active === 'active';
+  if ((renewed.includes('postgres') || bundleChanged) && running('patroni')) items.push({ ...service(host, 'patroni', 'reloaded'), title: 'reload patroni' });
+  if (bundleChanged && running('haproxy')) items.push({ ...service(host, 'haproxy', 'reloaded'), title: 'reload haproxy (its checks verify with the new bundle)' });
   return items.length ? items : [noop(host, 'certificates valid, CA bundle as wanted')];
+}
+
+/** Whether the host's CA bundle is not the run's (written anew by planHostTls). */
+export function bundleChanges(ca: Pick<LocalCa, 'trust'>, facts: Pick<HostTlsFacts, 'tls'>): boolean {
+  return facts.tls.trustedPem !== ca.trust;
+}
+
+/** Whether a running etcd member must restart to read a changed CA bundle (its peers' and clients' certificates are verified with it). */
+export function etcdNeedsRestart(ca: Pick<LocalCa, 'trust'>, facts: HostTlsFacts): boolean {
+  return facts.tls.trustedPem !== '' && bundleChanges(ca, facts) && facts.services.get('etcd')?.active === 'active';
 }

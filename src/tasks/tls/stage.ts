@@ -1,10 +1,13 @@
 import { HapgError } from '../../errors.js';
 import { serviceStates } from '../../facts/services.js';
 import type { DesiredState } from '../../model/model.js';
-import { notesOnly, type Stage } from '../../stages/stage.js';
+import { notesOnly, type Block, type Stage } from '../../stages/stage.js';
 import { hostTls } from './facts.js';
 import { certificatesOn, tlsHosts } from './model.js';
-import { planHostTls } from './plan.js';
+import { etcdNeedsRestart, planHostTls } from './plan.js';
+import { etcdClient } from '../../model/endpoints.js';
+import { service } from '../../run/steps.js';
+import { waitForEtcdQuorum } from '../etcd/health.js';
 
 /** The TLS facts of a host: its bundle and the certificates the inventory wants there. */
 export function tlsFactOf(model: DesiredState, host: string) {
@@ -46,7 +49,13 @@ export function tlsTrustGate(model: DesiredState): Stage {
   };
 }
 
-/** CA bundles and certificates on every host that needs them, issued and renewed; before any service starts. */
+/**
+ * CA bundles and certificates on every host that needs them, issued and renewed; before any
+ * service starts. Every host's bundle is written (and Patroni, HAProxy reloaded) in the first
+ * block; a running etcd member whose bundle changed then restarts, one member at a time, each
+ * back in a healthy cluster before the next. `certs rotate-ca` drives this stage so that a
+ * bundle change and a certificate change never fall in the same run.
+ */
 export function tlsStage(model: DesiredState): Stage {
   return {
     id: 'tls',
@@ -55,14 +64,21 @@ export function tlsStage(model: DesiredState): Stage {
       const hosts = tlsHosts(model.inventory).filter((h) => session.remotes.has(h));
       if (hosts.length === 0) return notesOnly();
       const ca = requireCa(model);
-      const items = await Promise.all(
+      const planned = await Promise.all(
         hosts.map(async (host) => {
-          const [tls, services] = await Promise.all([session.facts.get(host, tlsFactOf(model, host)), session.facts.get(host, serviceStates(['patroni']))]);
-          return planHostTls(model.inventory, host, ca, { tls, services });
+          const [tls, services] = await Promise.all([session.facts.get(host, tlsFactOf(model, host)), session.facts.get(host, serviceStates(['etcd', 'haproxy', 'patroni']))]);
+          return { host, items: planHostTls(model.inventory, host, ca, { tls, services }), restartEtcd: etcdNeedsRestart(ca, { tls, services }) };
         }),
       );
+      const restarts: Block[] = planned
+        .filter((p) => p.restartEtcd)
+        .flatMap((p) => {
+          const etcd = Object.entries(model.inventory.etcd).find(([, e]) => e.hosts.includes(p.host));
+          if (!etcd) return [];
+          return [{ items: [{ ...service(p.host, 'etcd', 'restarted'), title: 'restart etcd (it reads its CA bundle at start)' }], waits: [waitForEtcdQuorum(etcdClient(model, etcd[0]))] }];
+        });
       const notes = mode === 'plan' && ca.source === 'hapg' && !(await caExistsLocally(ca.certPath)) ? [`create a CA (ECDSA P-256) in ${ca.certPath}, its key in ${ca.keyPath} (mode 0600, never sent to a host)`] : [];
-      return { blocks: [{ items: items.flat() }], notes };
+      return { blocks: [{ items: planned.flatMap((p) => p.items) }, ...restarts], notes };
     },
   };
 }

@@ -165,31 +165,28 @@ keep running.`,
       await reporter.result(`${prefixOf(paths)}lab stop: ${host} is off`, { lab: paths.names.lab, host, running: false });
     });
 
-  lab
-    .command('start')
-    .description('boot a stopped host and wait for its sshd')
-    .argument('<host>', 'lab host, e.g. pg3')
-    .addOption(labOption())
-    .action(async (host: string, opts: LabOption) => {
-      const reporter = createReporter({});
-      const started = Date.now();
-      const paths = pathsOf(opts);
-      await labStart(host, reporter.sink, paths);
-      await reporter.result(`${prefixOf(paths)}lab start: ${host} is up (${seconds(started)})`, { lab: paths.names.lab, host, running: true });
-    });
-
-  lab
-    .command('rebuild')
-    .description("replace a host's disk: power it off at once, give it a fresh copy of the base rootfs (same name, address and SSH keys), boot it; everything on its old disk is gone")
-    .argument('<host>', 'lab host, e.g. pg3')
-    .addOption(labOption())
-    .action(async (host: string, opts: LabOption) => {
-      const reporter = createReporter({});
-      const started = Date.now();
-      const paths = pathsOf(opts);
-      await labRebuild(host, reporter.sink, paths);
-      await reporter.result(`${prefixOf(paths)}lab rebuild: ${host} is up on a fresh disk (${seconds(started)})`, { lab: paths.names.lab, host, running: true, rebuilt: true });
-    });
+  /** A command that boots one host (start, rebuild) and says how long it took. */
+  const bootingCommand = (command: string, description: string, run: typeof labStart, says: string, extra: Record<string, unknown> = {}) =>
+    lab
+      .command(command)
+      .description(description)
+      .argument('<host>', 'lab host, e.g. pg3')
+      .addOption(labOption())
+      .action(async (host: string, opts: LabOption) => {
+        const reporter = createReporter({});
+        const started = Date.now();
+        const paths = pathsOf(opts);
+        await run(host, reporter.sink, paths);
+        await reporter.result(`${prefixOf(paths)}lab ${command}: ${host} ${says} (${seconds(started)})`, { lab: paths.names.lab, host, running: true, ...extra });
+      });
+  bootingCommand('start', 'boot a stopped host and wait for its sshd', labStart, 'is up');
+  bootingCommand(
+    'rebuild',
+    "replace a host's disk: power it off at once, give it a fresh copy of the base rootfs (same name, address and SSH keys), boot it; everything on its old disk is gone",
+    labRebuild,
+    'is up on a fresh disk',
+    { rebuilt: true },
+  );
 
   lab
     .command('isolate')

@@ -47,6 +47,17 @@ export function bootFailureInLog(log: string): string | undefined {
     .find((line) => BOOT_FAILURES.some((re) => re.test(line)));
 }
 
+/** The last lines the host's newest boot wrote (colours stripped): what nspawn said when it stopped. */
+export function lastBootLines(log: string, count = 3): string[] {
+  const lastBoot = log.slice(Math.max(0, log.lastIndexOf(BOOT_MARKER)));
+  const lines = lastBoot
+    .replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  return lines.slice(1).slice(-count);
+}
+
 /** One table cell: `running`, `degraded: etcd.service`, `boot failed: …`. */
 export function describeSystemd(health: { running: boolean; isolated?: boolean; system?: SystemState | undefined; bootFailure?: string | undefined }): string {
   if (!health.running) return '-';

@@ -88,7 +88,7 @@ export async function isRootMounted(paths: LabPaths, host: string): Promise<bool
 export async function bootHost(paths: LabPaths, host: string): Promise<number> {
   const dirs = hostDirs(paths, host);
   const procsFiles = await prepareHostCgroups(paths.names, host);
-  const script = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n-1)); done; exec "$@"';
+  const script = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || { echo "hapg lab: cannot join cgroup $1"; exit 97; }; shift; n=$((n-1)); done; exec "$@"';
   const logFd = openSync(dirs.log, 'a');
   let pid: number | undefined;
   try {

@@ -4,7 +4,7 @@ import type { EventSink } from '../run/events.js';
 import { HapgError } from '../errors.js';
 import { parseOsReleaseCodename, pickDebianMirrors, readMachineSources, type AptSource, type DebianMirrors } from './apt-sources.js';
 import { labCgroupRoots, cgroupTreePids, removeCgroupTree } from './cgroup.js';
-import { bootFailureInLog, parseSystemState, SYSTEM_STATE_COMMAND, type SystemState } from './host-health.js';
+import { bootFailureInLog, lastBootLines, parseSystemState, SYSTEM_STATE_COMMAND, type SystemState } from './host-health.js';
 import { bootHost, findHostProcesses, isHostProcess, isRootMounted, powerOffHost, prepareHostDisk } from './hosts.js';
 import { GENERATED_HEADER, writeLabInventory } from './inventory-writer.js';
 import { ensureKernelLimits } from './kernel-limits.js';
@@ -495,15 +495,32 @@ function assertHostIntact(paths: LabPaths, host: LabHostState, intact: boolean):
 async function bootAndWaitForSsh(paths: LabPaths, state: LabState, host: LabHostState, sink: EventSink): Promise<void> {
   assertHostIntact(paths, host, (await hostNetworkIsIntact(paths.names, host.name, host.address)) && (await isRootMounted(paths, host.name)));
   await ensureKernelLimits(sink);
-  host.pid = await bootHost(paths, host.name);
-  host.stopped = false;
-  await writeLabState(paths, state);
   const pub = await readFile(path.join(paths.hostKeysDir, host.name, 'ssh_host_ed25519_key.pub'), 'utf8');
-  await waitForSsh([{ host: host.name, address: host.address, hostKey: publicKeyBlob(pub) }], paths.labKey, {
-    timeoutMs: BOOT_TIMEOUT_MS,
-    stillRunning: () => isHostProcess(paths, host.name, host.pid),
-    logOf: () => hostDirs(paths, host.name).log,
-  });
+  const boot = async () => {
+    host.pid = await bootHost(paths, host.name);
+    host.stopped = false;
+    await writeLabState(paths, state);
+    await waitForSsh([{ host: host.name, address: host.address, hostKey: publicKeyBlob(pub) }], paths.labKey, {
+      timeoutMs: BOOT_TIMEOUT_MS,
+      stillRunning: () => isHostProcess(paths, host.name, host.pid),
+      logOf: () => hostDirs(paths, host.name).log,
+    });
+  };
+  try {
+    await boot();
+  } catch (err) {
+    // Seen on a busy machine right after a power cut: nspawn exits at once. What it said is
+    // in the host's log; a second boot is what anyone would try, and it is said.
+    if (!(err instanceof HapgError && /stopped while booting/.test(err.message))) throw err;
+    const said = lastBootLines(await logTail(hostDirs(paths, host.name).log)).join(' | ');
+    sink({ kind: 'warn', message: `${host.name} stopped while booting (its log ends: ${said || 'nothing'}): booting it once more` });
+    await new Promise((r) => setTimeout(r, 2000));
+    await boot().catch(async (again: unknown) => {
+      if (!(again instanceof HapgError && /stopped while booting/.test(again.message))) throw again;
+      const last = lastBootLines(await logTail(hostDirs(paths, host.name).log)).join(' | ');
+      throw new HapgError('LAB', `${host.name} stopped while booting, twice (its log ends: ${last || 'nothing'})`, { host: host.name, hint: `see ${hostDirs(paths, host.name).log}` });
+    });
+  }
   sink({ kind: 'change', host: host.name, title: 'up', detail: `ssh root@${host.address}` });
 }
 

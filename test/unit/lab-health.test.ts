@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bootFailureInLog, describeSystemd, parseSystemState } from '../../src/lab/host-health.js';
+import { bootFailureInLog, describeSystemd, lastBootLines, parseSystemState } from '../../src/lab/host-health.js';
 import { LAB_KERNEL_LIMITS, limitsToRaise } from '../../src/lab/kernel-limits.js';
 
 describe('parseSystemState', () => {
@@ -80,5 +80,13 @@ describe('limitsToRaise', () => {
       'fs.inotify.max_user_instances': 1024,
       'fs.inotify.max_user_watches': 524288,
     });
+  });
+});
+
+describe('lastBootLines', () => {
+  it("the newest boot's last lines, colours stripped, the boot marker left out", () => {
+    const log = '=== hapg lab: booting pg3 at 1 ===\nold line\n\n=== hapg lab: booting pg3 at 2 ===\nSpawning container pg3.\n\x1b[0;31mDirectory tree /x is currently busy.\x1b[0m\n\n';
+    expect(lastBootLines(log)).toEqual(['Spawning container pg3.', 'Directory tree /x is currently busy.']);
+    expect(lastBootLines('=== hapg lab: booting pg3 at 2 ===\n')).toEqual([]);
   });
 });

@@ -129,6 +129,17 @@ export function reachableHostOf(session: Session, member: LiveMember): string | 
   return member.name && session.model.inventory.hosts[member.name] && session.remotes.has(member.name) ? member.name : undefined;
 }
 
+/**
+ * Where a promotion is asked: the raft leader's host when hapg reaches it, else the member it
+ * reads from. A follower forwards a promotion to the leader without the caller's login, so
+ * with authentication on the leader refuses it and the follower answers "request timed out"
+ * (etcd issue 20757, fixed after the etcd releases Debian ships).
+ */
+function promoterOf(session: Session, view: EtcdView): string {
+  const leader = view.live?.find((m) => m.id === view.leaderId);
+  return (leader && reachableHostOf(session, leader)) ?? view.asker!;
+}
+
 /** The member with this ID has left the list every healthy inventory member reads. */
 function waitForMemberGone(model: DesiredState, name: string, id: string, label: string, timeoutMs = 60_000): WaitStep {
   const client = etcdClient(model, name);
@@ -272,13 +283,13 @@ export function joinBlocks(ctx: StageContext, model: DesiredState, view: EtcdVie
     });
     const promoteTitle = `promote learner ${a.host} to a voting member of etcd cluster ${name}`;
     blocks.push({
-      items: [client.memberPromote(asker, a.learner?.id ?? '(its new ID)', promoteTitle)],
+      items: [client.memberPromote(promoterOf(ctx.session, view), a.learner?.id ?? '(its new ID)', promoteTitle)],
       waits: [waitForVoter(model, name, a.host)],
       replan: async (run) => {
         const fresh = await recheck(run, model, name);
         const learner = memberOf(fresh.live!, a);
         if (!learner) throw new HapgError('CLUSTER_UNHEALTHY', `etcd cluster ${name}: ${a.host} left the member list before its promotion`, { host: a.host });
-        return { items: learner.isLearner ? [client.memberPromote(fresh.asker!, learner.id, promoteTitle)] : [] };
+        return { items: learner.isLearner ? [client.memberPromote(promoterOf(run.session, fresh), learner.id, promoteTitle)] : [] };
       },
     });
     notes.push(

@@ -141,6 +141,8 @@ function tlsSocket(stream: Duplex, address: string, tls: HttpTls, onError: (err:
 function tlsReason(err: Error): string {
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (/CERT|SELF_SIGNED|HOSTNAME|IP_ADDRESS|UNABLE_TO/.test(code) || /certificate/i.test(err.message)) return `TLS: the server's certificate does not verify (${err.message})`;
+  // The tunnel dropped mid-handshake (an SSH connection cut, a host gone): said as what it is.
+  if (code === 'ECONNRESET' || /socket disconnected before secure TLS connection/.test(err.message)) return 'connection closed during the TLS handshake';
   return `TLS: ${err.message}`;
 }
 

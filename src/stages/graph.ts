@@ -43,6 +43,14 @@ export function deployGraph(model: DesiredState, opts: { preflight?: boolean } =
 }
 
 /**
+ * The graph's gates and host preparation alone (packages, certificates, pgBackRest access):
+ * what a command that bootstraps an already deployed cluster anew needs before it starts.
+ */
+export function hostPhases(model: DesiredState): Stage[] {
+  return [...COMPONENTS.flatMap((c) => c.stages.gates?.(model) ?? []), ...COMPONENTS.flatMap((c) => c.stages.hosts?.(model) ?? [])];
+}
+
+/**
  * The hosts a cluster's own stages may touch: every host with a placement of that cluster
  * (members, its proxies, its backup repository host), never its etcd cluster's.
  */

@@ -210,6 +210,8 @@ describe('restore --into: the bootstrap and the order of the run', () => {
     expect(rest).toContain('pgbackrest:access');
     expect(rest.some((id) => /patroni.*copy|copy.*patroni/.test(id))).toBe(true);
     expect(graph.at(-1)).toBe('restore-into:cleanup:copy');
+    // main gets none of its own stages (no configuration change, no verification write): its health gate reads only.
+    expect(graph.filter((id) => /(^|:)main(:|$)/.test(id))).toEqual(['gate:patroni:main', 'gate:patroni:main']);
   });
 
   it('a target never initialised gets the whole deploy graph first (its hosts get everything), and a target with backups a new stanza before its replicas', () => {

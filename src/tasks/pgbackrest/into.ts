@@ -12,7 +12,7 @@ import type { CommandFact } from '../../facts/fact.js';
 import { fileStates } from '../../facts/files.js';
 import type { DesiredState, RestoreInto } from '../../model/model.js';
 import { etcdClient } from '../../model/endpoints.js';
-import { standbysOf } from '../../model/topology.js';
+import { standbyRoot, standbysOf } from '../../model/topology.js';
 import { exec, noop, type PlanItem } from '../../run/steps.js';
 import { clusterHosts, deployGraph, hostPhases } from '../../stages/graph.js';
 import type { GraphNode, Stage } from '../../stages/stage.js';
@@ -251,7 +251,8 @@ export function intoCleanupStage(model: DesiredState, into: RestoreInto): Stage 
  * target's roles; its new stanza and first full backup; the deploy graph without the read
  * access (replicas rebuilt, access taken away, everything verified); the target's leftover
  * pgbackrest.conf removed. `plain` is the inventory's model, `reading` the same with the
- * restore's read access.
+ * restore's read access. The deploy stages leave the source out (and the standby clusters
+ * that follow it): the gates and host-wide preparation still look at every host, as deploy.
  */
 export function restoreIntoGraph(
   plain: DesiredState,
@@ -261,13 +262,15 @@ export function restoreIntoGraph(
   opts: { replaceData: boolean; targetInitialized: boolean },
   outcome: IntoOutcome,
 ): GraphNode[] {
+  // The source and the standby clusters that follow it get none of their own stages: no configuration change, no verification write.
+  const leaveOut = plain.clusterOrder.filter((n) => standbyRoot(plain.inventory, n) === into.source);
   return [
     intoCheckStage(plain, into, target, opts, outcome),
-    ...(opts.targetInitialized ? hostPhases(reading) : deployGraph(reading, { preflight: false })),
+    ...(opts.targetInitialized ? hostPhases(reading) : deployGraph(reading, { preflight: false, leaveOut })),
     restoreIntoStage(reading, into, target, outcome),
     rolesStage(reading, into.target),
     ...(plain.inventory.clusters[into.target]!.backup ? [stanzaStage(plain, into.target)] : []),
-    ...deployGraph(plain, { preflight: false }),
+    ...deployGraph(plain, { preflight: false, leaveOut }),
     intoCleanupStage(plain, into),
   ];
 }

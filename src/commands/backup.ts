@@ -150,7 +150,7 @@ export function registerBackupCommands(program: Command): void {
     });
 
   withLockOptions(withInventoryOptions(program.command('restore')))
-    .description('point-in-time recovery of a whole cluster in place from its repository (the current data is moved aside, never deleted)')
+    .description('point-in-time recovery of a whole cluster in place from its repository, or of a copy of it into another cluster (--into); data replaced is moved aside, never deleted')
     .requiredOption('--cluster <name>', 'cluster to restore')
     .option('--to <target>', 'latest, or a time with its zone (2026-11-29T21:40:00Z)')
     .option('--lsn <lsn>', 'recover up to this WAL location')

@@ -384,22 +384,21 @@ describe('backups with a repository host', () => {
     expect(await postmaster(copyLeaderBefore, copyData)).toBe(copyPid);
 
     // While the restore runs, copy's members may run restore and archive-get of main's stanza
-    // on the repository host, nothing else: a segment fetched, pushing it back and expire refused.
-    let probe: { get: string; push: string; expire: string } | undefined;
+    // on the repository host, nothing else: a segment fetched with pgBackRest; the remote side
+    // of archive-push and expire, and a shell, asked over the same SSH key, refused in one line.
+    let probe: string | undefined;
     let probing = true;
+    const remote = (command: string) => `'pgbackrest --exec-id=1-hapg --process=0 --remote-type=repo --repo=1 --stanza=main ${command}'`;
     const prober = (async () => {
       while (probing && !probe) {
-        const r = await onHost(lab, 'pg42', 'test -f /etc/pgbackrest/pgbackrest.conf && grep -q "^\\[main\\]" /etc/pgbackrest/pgbackrest.conf && echo ready');
-        if (r.stdout.trim() === 'ready') {
-          const p = await onHost(lab, 'pg42', [
-            `cd /tmp && d=$(mktemp -d) && chown postgres $d && f=$d/${segment}`,
-            `runuser -u postgres -- pgbackrest --stanza=main --archive-async=n archive-get ${segment} $f >/dev/null 2>&1; echo "get=$?"`,
-            'runuser -u postgres -- pgbackrest --stanza=main --archive-async=n archive-push $f 2>&1; echo "push=$?"',
-            'runuser -u postgres -- pgbackrest --stanza=main expire 2>&1; echo "expire=$?"; rm -rf $d',
-          ].join('\n'));
-          // The access may be taken away between the two reads: only a complete answer counts.
-          if (/^get=0$/m.test(p.stdout)) probe = { get: 'get=0', push: p.stdout, expire: p.stdout };
-        }
+        const p = await onHost(lab, 'pg42', [
+          'grep -q "^\\[main\\]" /etc/pgbackrest/pgbackrest.conf 2>/dev/null || exit 0',
+          `cd /tmp && d=$(mktemp -d) && chown postgres $d && f=$d/${segment}`,
+          `runuser -u postgres -- pgbackrest --stanza=main --archive-async=n archive-get ${segment} $f >/dev/null 2>&1; echo "get=$?"; rm -rf $d`,
+          `for c in ${remote('archive-push:remote')} ${remote('expire:remote')} "sh -c id"; do runuser -u postgres -- ssh ${addressOfHost(lab, REPO_HOST)} "$c" </dev/null 2>&1; echo "ssh=$?"; done`,
+        ].join('\n'));
+        // The access may be taken away between the reads: only an answer with the segment fetched counts.
+        if (/^get=0$/m.test(p.stdout)) probe = p.stdout;
         await new Promise((r) => setTimeout(r, 500));
       }
     })();
@@ -411,15 +410,17 @@ describe('backups with a repository host', () => {
     expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
     expect(r.stdout).toMatch(/^cluster copy: restored from main's backups to \S+ \S+ in [\d.]+s on pg4[23]; leader pg4[23], replicas rebuilt, write verified; main only read; copy's data of before is kept in \S+\.hapg-restore-\d{8}T\d{6}Z on every member$/m);
     expect(probe, 'copy\'s member fetched a segment of main while the restore ran').toBeDefined();
-    expect(probe!.push).toMatch(/hapg: this key only restores and fetches WAL of stanza main \(hapg restore --into\)/);
-    expect(probe!.push).not.toMatch(/^push=0$/m);
-    expect(probe!.expire).not.toMatch(/^expire=0$/m);
+    expect(probe!.split('\n').filter((l) => l.startsWith('hapg:') || l.startsWith('ssh='))).toEqual([
+      ...['archive-push', 'expire', 'shell'].flatMap(() => ['hapg: this key only restores and fetches WAL of stanza main (hapg restore --into)', 'ssh=1']),
+    ]);
 
     // copy: healthy, a leader and a streaming replica, on a timeline of its own.
-    const after = await healthyStatus();
-    const members = after.clusters[1]!.members;
-    expect(members.map((m) => m.role).sort()).toEqual(['leader', 'replica']);
-    expect(members.map((m) => m.state)).toEqual(members.map((m) => healthyStateOf(lab, m.role)));
+    // (status counts a replica that runs before it streams as healthy: wait for the stream.)
+    const members = await eventually('copy: a leader and a streaming replica', async () => {
+      const m = (await healthyStatus()).clusters[1]!.members;
+      const roles = m.map((x) => x.role).sort().join(',');
+      return roles === 'leader,replica' && m.every((x) => x.state === healthyStateOf(lab, x.role)) ? m : new Error(m.map((x) => `${x.name} ${x.role} ${x.state}`).join('; '));
+    }, 60_000);
     expect(members[0]!.timeline).toBeGreaterThan(srcTimeline);
     const copyLeader = members.find((m) => m.role === 'leader')!.name;
     const copyReplica = members.find((m) => m.role === 'replica')!.name;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode, HapgError } from '../errors.js';
 import { prepareSecrets, resolveSecrets } from '../inventory/secrets.js';
 import { openAccess } from '../model/access.js';
-import type { DesiredState } from '../model/model.js';
+import { buildModel, type DesiredState, type RestoreInto } from '../model/model.js';
 import { withRunLock } from '../run/lock.js';
 import { withSession } from '../run/session.js';
 import { exec } from '../run/steps.js';
@@ -17,6 +17,11 @@ import { BACKUP_TYPES, repositoryMode, type BackupType } from '../tasks/pgbackre
 import { checkRepositorySpace, freeBytes, verifyRepositoryKey } from '../tasks/pgbackrest/guards.js';
 import { describeTarget, parseRestoreTarget, restoreStages, type RestoreOutcome } from '../tasks/pgbackrest/restore.js';
 import { localPostgres } from '../model/endpoints.js';
+import { fileContent } from '../facts/files.js';
+import { loadInventory } from '../inventory/load.js';
+import { isClusterInitialized } from '../tasks/patroni/cluster-state.js';
+import { checkRestoreInto, restoreIntoGraph, type IntoOutcome } from '../tasks/pgbackrest/into.js';
+import { renderPlan } from '../ui/plan-render.js';
 import { preflightStage } from '../tasks/preflight/stage.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, withLockOptions, type ChangingCommandOptions, type InventoryCommandOptions } from './options.js';
@@ -39,6 +44,7 @@ interface RestoreOptions extends InventoryCommandOptions, ChangingCommandOptions
   name?: string;
   yesReplaceData?: boolean;
   into?: string;
+  dryRun?: boolean;
 }
 
 /** A cluster of the inventory that has backups, or a one-line refusal. */
@@ -144,20 +150,17 @@ export function registerBackupCommands(program: Command): void {
     });
 
   withLockOptions(withInventoryOptions(program.command('restore')))
-    .description('point-in-time recovery of a whole cluster in place from its repository (the current data is moved aside, never deleted)')
+    .description('point-in-time recovery of a whole cluster in place from its repository, or of a copy of it into another cluster (--into); data replaced is moved aside, never deleted')
     .requiredOption('--cluster <name>', 'cluster to restore')
     .option('--to <target>', 'latest, or a time with its zone (2026-11-29T21:40:00Z)')
     .option('--lsn <lsn>', 'recover up to this WAL location')
     .option('--name <point>', 'recover up to this restore point (pg_create_restore_point)')
     .option('--yes-replace-data', "confirm that every member's data directory is moved aside and the cluster's state in etcd is deleted")
-    .option('--into <cluster>', 'restore into another cluster of the inventory (not supported yet: refused)')
+    .option('--into <cluster>', "restore the backups of --cluster into this other cluster of the inventory (a copy; --cluster is only read); with --yes-replace-data when it holds data")
+    .option('--dry-run', 'with --into: check everything and print the steps; change nothing')
     .action(async (opts: RestoreOptions) => {
-      if (opts.into !== undefined) {
-        throw new HapgError(
-          'USAGE',
-          `--into: restoring ${opts.cluster}'s backups into another cluster is not supported yet: the copy would carry ${opts.cluster}'s role passwords and system identifier, which its own Patroni logins and pgBackRest stanza do not match; restore a copy with pgbackrest restore by hand; nothing was changed`,
-        );
-      }
+      if (opts.into !== undefined) return restoreInto(opts, opts.into);
+      if (opts.dryRun) throw new HapgError('USAGE', '--dry-run: only with --into (hapg plan previews a deploy)');
       const target = parseRestoreTarget(opts);
       if (!opts.yesReplaceData) {
         throw new HapgError('USAGE', `restore stops cluster ${opts.cluster}, moves the data of all its members aside and replaces it from the repository: add --yes-replace-data to confirm`);
@@ -181,4 +184,59 @@ export function registerBackupCommands(program: Command): void {
       );
       process.exitCode = ExitCode.ok;
     });
+}
+
+/**
+ * `hapg restore --cluster SRC --into TARGET`: the inventory's refusals before any connection,
+ * then the whole run as one graph under the run lock (or its plan, with --dry-run).
+ */
+async function restoreInto(opts: RestoreOptions, targetName: string): Promise<void> {
+  const into: RestoreInto = { source: opts.cluster, target: targetName };
+  const target = parseRestoreTarget(opts);
+  const loaded = await loadInventory(opts.inventory);
+  checkRestoreInto(buildModel(loaded.inventory), loaded.path, into);
+  const reporter = createReporter(opts);
+  const started = Date.now();
+  const outcome: IntoOutcome = {};
+  const replaceData = opts.yesReplaceData ?? false;
+  if (opts.dryRun) {
+    const text = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
+      const prepared = await prepareSecrets(session.loaded, { createMissing: false, placeholders: true });
+      await openAccess(session, prepared.secrets, { createMissing: false, placeholder: true });
+      const reading = buildModel(session.loaded.inventory, { restoreInto: into });
+      reading.access = session.model.access;
+      const targetInitialized = (await isClusterInitialized(session.facts, session.model, into.target)) === true;
+      const graph = restoreIntoGraph(session.model, reading, into, target, { replaceData, targetInitialized }, outcome);
+      const run = await runGraph(graph, { session, model: session.model, secrets: prepared.secrets, options: { ...options, freshSecrets: prepared.created } }, 'plan');
+      const plan = await renderPlan({ stages: run.stages, sequence: [] }, (host, path) => session.facts.get(host, fileContent(path)));
+      return plan.replace(/run `hapg deploy` to apply$/, 'run the same command without --dry-run to restore');
+    });
+    await reporter.result(text, { dryRun: true, source: into.source, target: into.target, to: describeTarget(target) });
+    process.exitCode = ExitCode.ok;
+    return;
+  }
+  const report = await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
+    const prepared = await prepareSecrets(session.loaded, { createMissing: true });
+    await openAccess(session, prepared.secrets, { createMissing: false });
+    const reading = buildModel(session.loaded.inventory, { restoreInto: into });
+    reading.access = session.model.access;
+    const targetInitialized = (await isClusterInitialized(session.facts, session.model, into.target)) === true;
+    const graph = restoreIntoGraph(session.model, reading, into, target, { replaceData, targetInitialized }, outcome);
+    // The target's generated passwords made now are meant for it: its data is replaced, with the flag when it held any.
+    const fresh = prepared.created.filter((k) => !k.startsWith(`clusters.${into.target}.`));
+    return withRunLock(session, { command: `restore --cluster ${into.source} --into ${into.target}`, breakLock: opts.breakLock ?? false }, (lock) =>
+      deploy(session, prepared.secrets, { ...options, freshSecrets: fresh, beforeFirstChange: prepared.persist, afterStage: lock.afterStage }, [preflightStage(), ...graph]),
+    );
+  });
+  const restored = report.clusters.find((c) => c.name === into.target);
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const kept = [
+    ...(outcome.movedAside ? [`${into.target}'s data of before is kept in ${outcome.movedAside.join(' and ')} on every member`] : []),
+    ...(outcome.stanzaAside ? [`its former stanza in ${outcome.stanzaAside}`] : []),
+  ];
+  await reporter.result(
+    `cluster ${into.target}: restored from ${into.source}'s backups to ${describeTarget(target)} in ${seconds}s on ${outcome.host}; leader ${restored?.leader ?? '?'}, replicas rebuilt, write verified; ${into.source} only read${kept.length ? `; ${kept.join('; ')}` : ''}`,
+    { ...report, seconds: Number(seconds), source: into.source, target: into.target, to: describeTarget(target), movedAside: outcome.movedAside, stanzaAside: outcome.stanzaAside },
+  );
+  process.exitCode = ExitCode.ok;
 }

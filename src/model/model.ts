@@ -1,6 +1,7 @@
 import { HapgError } from '../errors.js';
 import type { Inventory } from '../inventory/schema.js';
 import { COMPONENTS } from '../tasks/registry.js';
+import { restoreReaderPlacements } from '../tasks/pgbackrest/component.js';
 import { clusterModel, type ClusterModel } from '../tasks/patroni/model.js';
 import type { Access } from './access.js';
 import type { Placement } from './placement.js';
@@ -26,6 +27,18 @@ export interface DesiredState {
   cluster(name: string): ClusterModel;
   /** What hapg's own requests present and trust (set by the command; see Access). */
   access: Access;
+  /**
+   * Set only while `hapg restore --into` runs: the target cluster's hosts read the source's
+   * repository (restore and archive-get of its stanza, nothing else). The command's last
+   * deploy runs with a model without it, which takes that access away again.
+   */
+  restoreInto?: RestoreInto;
+}
+
+/** A restore of one cluster's backups into another cluster of the inventory. */
+export interface RestoreInto {
+  source: string;
+  target: string;
 }
 
 /** Every placement of every registered component. */
@@ -33,14 +46,15 @@ export function allPlacements(inventory: Inventory): Placement[] {
   return COMPONENTS.flatMap((c) => c.placements(inventory));
 }
 
-export function buildModel(inventory: Inventory): DesiredState {
-  const placements = allPlacements(inventory);
+export function buildModel(inventory: Inventory, opts: { restoreInto?: RestoreInto } = {}): DesiredState {
+  const placements = [...allPlacements(inventory), ...(opts.restoreInto ? restoreReaderPlacements(inventory, opts.restoreInto) : [])];
   const clusters = new Map<string, ClusterModel>();
   const byHost = new Map<string, Placement[]>();
   for (const p of placements) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p]);
   return {
     inventory,
     access: { tls: undefined, secrets: undefined },
+    ...(opts.restoreInto ? { restoreInto: opts.restoreInto } : {}),
     placements,
     clusterOrder: clustersInOrder(inventory),
     hostsOf: (component, of) => [...new Set(placements.filter((p) => p.component === component && (of === undefined || p.of === of)).map((p) => p.host))],

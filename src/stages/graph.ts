@@ -14,7 +14,7 @@ import type { GraphNode, Lanes, Stage } from './stage.js';
  * Clusters that share no host and do not depend on each other are lanes: deploy runs them
  * side by side (see clusterLanes).
  */
-export function deployGraph(model: DesiredState, opts: { preflight?: boolean } = {}): GraphNode[] {
+export function deployGraph(model: DesiredState, opts: { preflight?: boolean; /** clusters whose own stages (and verification) are left out: a command that must not touch them */ leaveOut?: readonly string[] } = {}): GraphNode[] {
   const phase = (pick: (s: ComponentStages) => Stage[] | undefined) => COMPONENTS.flatMap((c) => pick(c.stages) ?? []);
   const lanes = (title: string, names: readonly string[], stagesOf: (name: string) => Stage[]): GraphNode[] => {
     const groups = clusterLanes(model, names)
@@ -25,8 +25,9 @@ export function deployGraph(model: DesiredState, opts: { preflight?: boolean } =
     return [node];
   };
   const clusters = (title: string, names: readonly string[]) => lanes(title, names, (name) => phase((s) => s.cluster?.(model, name)));
-  const primaries = model.clusterOrder.filter((n) => !model.inventory.clusters[n]!.standby);
-  const standbys = model.clusterOrder.filter((n) => model.inventory.clusters[n]!.standby);
+  const included = model.clusterOrder.filter((n) => !opts.leaveOut?.includes(n));
+  const primaries = included.filter((n) => !model.inventory.clusters[n]!.standby);
+  const standbys = included.filter((n) => model.inventory.clusters[n]!.standby);
   const sideBySide = (names: readonly string[]) => `Clusters ${names.join(', ')} side by side`;
   return [
     ...(opts.preflight === false ? [] : [preflightStage()]),
@@ -38,8 +39,16 @@ export function deployGraph(model: DesiredState, opts: { preflight?: boolean } =
     ...phase((s) => s.edge?.(model)),
     ...clusters(sideBySide(standbys), standbys),
     ...[...COMPONENTS].reverse().flatMap((c) => c.stages.retire?.(model) ?? []),
-    ...lanes(`Verifying clusters ${model.clusterOrder.join(', ')} side by side`, model.clusterOrder, (name) => phase((s) => s.verify?.(model, name))),
+    ...lanes(`Verifying clusters ${included.join(', ')} side by side`, included, (name) => phase((s) => s.verify?.(model, name))),
   ];
+}
+
+/**
+ * The graph's gates and host preparation alone (packages, certificates, pgBackRest access):
+ * what a command that bootstraps an already deployed cluster anew needs before it starts.
+ */
+export function hostPhases(model: DesiredState): Stage[] {
+  return [...COMPONENTS.flatMap((c) => c.stages.gates?.(model) ?? []), ...COMPONENTS.flatMap((c) => c.stages.hosts?.(model) ?? [])];
 }
 
 /**

@@ -4,12 +4,14 @@
 // recovery under the write-load client undoes a DROP TABLE on a new timeline; then the
 // commands' refusals, each one line with nothing changed; last, a one-member standby cluster
 // (pg41) that fetches main's WAL from the repository catches up from it while streaming is cut.
+// A second cluster, copy (pg42, pg43; no backups of its own), is deployed beside main and
+// receives a copy of main's backups to a point in time (`restore --into`), main only read.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
-import { missingRows, startWriteLoad, type PgTarget } from '../support/write-load.js';
+import { missingRows, startWriteLoad, tableDigest, type PgTarget } from '../support/write-load.js';
 import { addressOfHost, dataDirOf, eventually, hapg, healthyStateOf, jsonResult, onHost, pgMajor, vipAddress, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
@@ -18,6 +20,8 @@ const MEMBERS = ['pg31', 'pg32', 'pg33'];
 const REPO_HOST = 'pg34';
 /** The member of `dr`, a standby cluster of main with `restore_command: repository` (last test). */
 const STANDBY_HOST = 'pg41';
+/** Members of `copy`, the cluster main's backups are restored into (restore --into). */
+const COPY_HOSTS = ['pg42', 'pg43'];
 const VIP = { address: vipAddress(lab, 131), interface: 'eth0', router_id: 81 };
 const REPO_PATH = '/var/lib/pgbackrest/repo';
 let inventory: string;
@@ -84,10 +88,11 @@ function inventorySpec(hba: unknown, withStandby: boolean) {
     backup: { repository: { host: REPO_HOST }, archive_timeout: 30 },
   };
   const dr = { hosts: [STANDBY_HOST], etcd: 'dc1', postgres: { hba }, standby: { cluster: 'main', restore_command: 'repository' } };
+  const copy = { hosts: COPY_HOSTS, etcd: 'dc1', postgres: { hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } } };
   return {
-    hosts: [...MEMBERS, REPO_HOST, ...(withStandby ? [STANDBY_HOST] : [])],
+    hosts: [...MEMBERS, REPO_HOST, ...COPY_HOSTS, ...(withStandby ? [STANDBY_HOST] : [])],
     etcd: { dc1: { hosts: MEMBERS } },
-    clusters: withStandby ? { main, dr } : { main },
+    clusters: withStandby ? { main, copy, dr } : { main, copy },
   };
 }
 
@@ -251,9 +256,7 @@ describe('backups with a repository host', () => {
     const run = await hapg(['backup', 'run', '-i', inventory, '--cluster', 'main', '--type', 'weekly']);
     expect(run.stderr.trim()).toBe('hapg: --type "weekly": must be full, diff or incr');
     const other = await hapg(['restore', '-i', inventory, '--cluster', 'nosuch', '--to', 'latest', '--yes-replace-data']);
-    expect(refusal(other, 'restore --cluster nosuch')).toMatch(/^hapg: --cluster nosuch: no such cluster in \S+ \(clusters: main\)$/);
-    const into = await hapg(['restore', '-i', inventory, '--cluster', 'main', '--into', 'main', '--to', 'latest', '--yes-replace-data']);
-    expect(refusal(into, 'restore --into')).toMatch(/^hapg: --into: /);
+    expect(refusal(other, 'restore --cluster nosuch')).toMatch(/^hapg: --cluster nosuch: no such cluster in \S+ \(clusters: main, copy\)$/);
     expect(await fingerprint()).toEqual(before);
   });
 
@@ -322,6 +325,141 @@ describe('backups with a repository host', () => {
     } finally {
       expect((await labCmd(['start', REPO_HOST])).exitCode).toBe(0);
     }
+  });
+
+  it('restore --into copy --to T under write load: copy holds exactly main\'s rows of before T on a timeline of its own, logs in with its own passwords, main untouched; the read-only key cannot push', async () => {
+    const doc = YAML.parse(await readFile(secretsPath(), 'utf8')) as Record<string, string>;
+    const copySecrets = Object.entries(doc).filter(([k]) => k.startsWith('clusters.copy.')).map(([, v]) => v);
+    expect(copySecrets.length).toBeGreaterThan(3);
+    const s0 = await healthyStatus();
+    const srcLeader = leaderOf(s0);
+    const srcTimeline = s0.clusters[0]!.members[0]!.timeline!;
+    const copyLeaderBefore = s0.clusters[1]!.members.find((m) => m.role === 'leader')!.name;
+    const mainData = dataDirOf(lab, 'main');
+    const copyData = dataDirOf(lab, 'copy');
+    const postmaster = async (host: string, dir: string) => (await onHost(lab, host, `head -1 ${dir}/postmaster.pid`)).stdout.trim();
+    const srcPid = await postmaster(srcLeader, mainData);
+    const copyPid = await postmaster(copyLeaderBefore, copyData);
+    const before = await fingerprint();
+
+    // Refusals, each one line, nothing changed on main or copy.
+    const sharing = await writeInventory(lab, { ...inventorySpec(hba, false), clusters: { ...inventorySpec(hba, false).clusters, copy: { ...inventorySpec(hba, false).clusters.copy, backup: { repository: { host: REPO_HOST } } } } }, path.join(path.dirname(inventory), 'sharing.yml'));
+    const refused: [string, string[], RegExp][] = [
+      ['into itself', ['-i', inventory, '--into', 'main', '--to', 'latest', '--yes-replace-data'], /^hapg: --into main: that is the cluster restored from \(--cluster main\): restore it in place without --into/],
+      ['into a cluster holding data, without the flag', ['-i', inventory, '--into', 'copy', '--to', 'latest'], /^hapg: --into copy: cluster copy holds data \(a data directory on pg42, pg43; its state in etcd\): restore --into moves it aside, never deletes it, and replaces it with a copy of main: add --yes-replace-data to confirm; nothing was changed$/],
+      ['into a cluster sharing the repository host', ['-i', sharing, '--into', 'copy', '--to', 'latest', '--yes-replace-data'], /^hapg: --into copy: shares pg34 with main \(members, proxies or repository host\): restoring into it would touch main; give copy hosts of its own$/],
+      ['into an unknown cluster', ['-i', inventory, '--into', 'nosuch', '--to', 'latest', '--yes-replace-data'], /^hapg: --into nosuch: no such cluster in \S+ \(clusters: main, copy\)$/],
+    ];
+    for (const [what, args, message] of refused) expect(refusal(await hapg(['restore', '--cluster', 'main', ...args]), what), what).toMatch(message);
+
+    // Writes on main; T between two halves of them; the WAL past T archived (archive_timeout
+    // would do it within 30 s; a switch here, by the test, is quicker).
+    const load = await startWriteLoad(app, { table: 'load_into', largeEvery: 20, largeBytes: 8192 });
+    await new Promise((r) => setTimeout(r, 3000));
+    const ackedBeforeT = load.ackedCount();
+    const T = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 2000));
+    const ackedAfterT = load.ackedCount();
+    await new Promise((r) => setTimeout(r, 3000));
+    const report = await load.stop();
+    const early = report.acked.slice(0, ackedBeforeT);
+    const late = report.acked.slice(ackedAfterT);
+    expect(early.length).toBeGreaterThan(20);
+    expect(late.length).toBeGreaterThan(20);
+    const segment = await sql(srcLeader, 'select pg_walfile_name(pg_switch_wal())');
+    await eventually(`segment ${segment} in the repository`, async () => {
+      const r = await onHost(lab, REPO_HOST, `ls ${REPO_PATH}/archive/main/*/${segment.slice(0, 16)}/ 2>/dev/null | grep -c '^${segment}-'`);
+      return r.stdout.trim() === '1' ? true : new Error(r.stdout + r.stderr);
+    }, 60_000);
+    const srcRows = await sql(srcLeader, 'select count(*) from load_into');
+    const srcBefore = await fingerprint();
+
+    // --dry-run: the steps, no secret, nothing changed.
+    const dry = await hapg(['restore', '-i', inventory, '--cluster', 'main', '--into', 'copy', '--to', T, '--yes-replace-data', '--dry-run']);
+    expect(dry.exitCode, dry.stderr.slice(-1500)).toBe(0);
+    expect(dry.stdout).toMatch(/^Restoring main's backups into copy to \S+ \S+: \d+ changes?$/m);
+    expect(dry.stdout).toMatch(/write \/etc\/patroni\/patroni\.yml that bootstraps from the backups of main/);
+    expect(dry.stdout).toMatch(/run the same command without --dry-run to restore$/);
+    for (const secret of Object.values(doc)) expect(dry.stdout + dry.stderr).not.toContain(secret);
+    expect(await postmaster(copyLeaderBefore, copyData)).toBe(copyPid);
+
+    // While the restore runs, copy's members may run restore and archive-get of main's stanza
+    // on the repository host, nothing else: a segment fetched with pgBackRest; the remote side
+    // of archive-push and expire, and a shell, asked over the same SSH key, refused in one line.
+    let probe: string | undefined;
+    let probing = true;
+    const remote = (command: string) => `'pgbackrest --exec-id=1-hapg --process=0 --remote-type=repo --repo=1 --stanza=main ${command}'`;
+    const prober = (async () => {
+      while (probing && !probe) {
+        const p = await onHost(lab, 'pg42', [
+          'grep -q "^\\[main\\]" /etc/pgbackrest/pgbackrest.conf 2>/dev/null || exit 0',
+          `cd /tmp && d=$(mktemp -d) && chown postgres $d && f=$d/${segment}`,
+          `runuser -u postgres -- pgbackrest --stanza=main --archive-async=n archive-get ${segment} $f >/dev/null 2>&1; echo "get=$?"; rm -rf $d`,
+          `for c in ${remote('archive-push:remote')} ${remote('expire:remote')} "sh -c id"; do runuser -u postgres -- ssh ${addressOfHost(lab, REPO_HOST)} "$c" </dev/null 2>&1; echo "ssh=$?"; done`,
+        ].join('\n'));
+        // The access may be taken away between the reads: only an answer with the segment fetched counts.
+        if (/^get=0$/m.test(p.stdout)) probe = p.stdout;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+    const started = Date.now();
+    const r = await hapg(['restore', '-i', inventory, '--cluster', 'main', '--into', 'copy', '--to', T, '--yes-replace-data'], { timeoutMs: 900_000 });
+    const seconds = (Date.now() - started) / 1000;
+    probing = false;
+    await prober;
+    expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
+    expect(r.stdout).toMatch(/^cluster copy: restored from main's backups to \S+ \S+ in [\d.]+s on pg4[23]; leader pg4[23], replicas rebuilt, write verified; main only read; copy's data of before is kept in \S+\.hapg-restore-\d{8}T\d{6}Z on every member$/m);
+    expect(probe, 'copy\'s member fetched a segment of main while the restore ran').toBeDefined();
+    expect(probe!.split('\n').filter((l) => l.startsWith('hapg:') || l.startsWith('ssh='))).toEqual([
+      ...['archive-push', 'expire', 'shell'].flatMap(() => ['hapg: this key only restores and fetches WAL of stanza main (hapg restore --into)', 'ssh=1']),
+    ]);
+
+    // copy: healthy, a leader and a streaming replica, on a timeline of its own.
+    // (status counts a replica that runs before it streams as healthy: wait for the stream.)
+    const members = await eventually('copy: a leader and a streaming replica', async () => {
+      const m = (await healthyStatus()).clusters[1]!.members;
+      const roles = m.map((x) => x.role).sort().join(',');
+      return roles === 'leader,replica' && m.every((x) => x.state === healthyStateOf(lab, x.role)) ? m : new Error(m.map((x) => `${x.name} ${x.role} ${x.state}`).join('; '));
+    }, 60_000);
+    expect(members[0]!.timeline).toBeGreaterThan(srcTimeline);
+    const copyLeader = members.find((m) => m.role === 'leader')!.name;
+    const copyReplica = members.find((m) => m.role === 'replica')!.name;
+
+    // Its rows: every row acknowledged before T, none after; the same rows as main's, byte for byte.
+    const copyApp = { ...app, host: addressOfHost(lab, copyLeader), port: 5432, password: doc['clusters.copy.users.app']! };
+    expect(await missingRows(copyApp, 'load_into', early)).toEqual([]);
+    expect(await missingRows(copyApp, 'load_into', late)).toEqual(late);
+    const copyDigest = await tableDigest(copyApp, 'load_into');
+    const ids = await sql(copyLeader, "select coalesce(string_agg(id::text, ',' order by id), '') from load_into");
+    const mainDigest = await sql(srcLeader, `select count(*)::text || ' ' || md5(coalesce(string_agg(id::text || ':' || coalesce(md5(payload), '-'), ',' order by id), '')) from load_into where id = any('{${ids}}'::bigint[])`);
+    expect(`${copyDigest.rows} ${copyDigest.digest}`).toBe(mainDigest);
+
+    // Its own passwords: the app role and the replication role log in with copy's, not main's.
+    await expect(tableDigest({ ...copyApp, password: doc['clusters.main.users.app']! }, 'load_into')).rejects.toThrow(/password authentication failed/);
+    const replicationLogin = (password: string) =>
+      onHost(lab, copyReplica, `PGPASSWORD="$(cat)" psql -XAtq "host=${addressOfHost(lab, copyLeader)} port=5432 user=replicator dbname=postgres replication=true sslmode=require" -c IDENTIFY_SYSTEM`, { stdin: password });
+    const own = await replicationLogin(doc['clusters.copy.replication']!);
+    expect(own.exitCode, own.stderr).toBe(0);
+    const foreign = await replicationLogin(doc['clusters.main.replication']!);
+    expect(foreign.exitCode).not.toBe(0);
+    expect(foreign.stderr).toMatch(/password authentication failed for user "replicator"/);
+    expect(await sql(copyLeader, "select count(*) from pg_stat_replication where usename = 'replicator' and state = 'streaming'")).toBe('1');
+
+    // main: the same postmaster, timeline, rows, data directories, pgbackrest.conf and backups.
+    const s1 = await healthyStatus();
+    expect(leaderOf(s1)).toBe(srcLeader);
+    expect(await postmaster(srcLeader, mainData)).toBe(srcPid);
+    expect(s1.clusters[0]!.members[0]!.timeline).toBe(srcTimeline);
+    expect(await sql(srcLeader, 'select count(*) from load_into')).toBe(srcRows);
+    expect(await fingerprint()).toEqual(srcBefore);
+    expect(srcBefore.slice(0, MEMBERS.length)).toEqual(before.slice(0, MEMBERS.length));
+    // The read access is gone: no key of copy's hosts on the repository host, no pgbackrest.conf on them.
+    const keys = await Promise.all(COPY_HOSTS.map(async (h) => (await onHost(lab, h, 'cat /var/lib/postgresql/.ssh/id_ed25519.pub')).stdout.trim().split(' ')[1]!));
+    const authorized = (await onHost(lab, REPO_HOST, 'cat /home/pgbackrest/.ssh/authorized_keys')).stdout;
+    for (const k of keys) expect(authorized).not.toContain(k);
+    for (const h of COPY_HOSTS) expect((await onHost(lab, h, 'test -e /etc/pgbackrest/pgbackrest.conf && echo present || echo gone')).stdout.trim()).toBe('gone');
+    for (const h of COPY_HOSTS) expect((await onHost(lab, h, `ls -d ${copyData}.hapg-restore-*`)).stdout.trim()).not.toBe('');
+    process.stderr.write(`backup e2e: restore --into copy --to T (${early.length} rows before T, ${late.length} after) took ${seconds.toFixed(1)} s\n`);
   });
 
   it('a standby cluster fetches main\'s WAL from the repository when streaming cannot serve it, holding no repository key', async () => {

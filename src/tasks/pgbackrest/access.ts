@@ -41,20 +41,34 @@ function repositoryDirs(model: DesiredState, role: HostRole): string[] {
   return [PACKAGE_REPO_DIR, ...new Set(paths), LOG_PATH];
 }
 
-/** Whether SSH is part of this host's setup: repository hosts, and members of clusters kept on one. */
-function usesSsh(model: DesiredState, role: HostRole): boolean {
-  if (role.kind === 'repository') return true;
-  return repositoryMode(model.inventory.clusters[role.kind === 'reader' ? role.source : role.cluster]!.backup!).kind === 'host';
+/** The repository host of a cluster, when it has one. */
+function repositoryHostOf(model: DesiredState, cluster: string): string | undefined {
+  const mode = repositoryMode(model.inventory.clusters[cluster]!.backup!);
+  return mode.kind === 'host' ? mode.host : undefined;
 }
 
-/** The hosts a host talks to over SSH: a repository host's members, a member's repository host. */
-function peersOf(model: DesiredState, role: HostRole): string[] {
+/** Whether SSH is part of this host's setup: repository hosts, and members of clusters kept on one (or reading one). */
+function usesSsh(model: DesiredState, role: HostRole): boolean {
+  if (role.kind === 'repository') return true;
+  if (role.kind === 'member' && role.restoreFrom && repositoryHostOf(model, role.restoreFrom)) return true;
+  return repositoryHostOf(model, role.kind === 'reader' ? role.source : role.cluster) !== undefined;
+}
+
+/** The hosts that log in to a host over SSH: a repository host's members and readers, a member's repository host. */
+function loginPeersOf(model: DesiredState, role: HostRole): string[] {
   if (role.kind === 'repository') {
     const readers = repositoryReaders(model.inventory).filter(([, source]) => role.clusters.includes(source));
-    return [...role.clusters, ...readers.map(([standby]) => standby)].flatMap((c) => model.inventory.clusters[c]!.hosts);
+    const into = model.restoreInto && role.clusters.includes(model.restoreInto.source) ? [model.restoreInto.target] : [];
+    return [...new Set([...role.clusters, ...readers.map(([standby]) => standby), ...into].flatMap((c) => model.inventory.clusters[c]!.hosts))];
   }
-  const mode = repositoryMode(model.inventory.clusters[role.kind === 'reader' ? role.source : role.cluster]!.backup!);
-  return mode.kind === 'host' ? [mode.host] : [];
+  const host = repositoryHostOf(model, role.kind === 'reader' ? role.source : role.cluster);
+  return host ? [host] : [];
+}
+
+/** The hosts a host reaches over SSH: the same, and the repository host of a cluster it is restored from. */
+function reachedPeersOf(model: DesiredState, role: HostRole): string[] {
+  const from = role.kind === 'member' && role.restoreFrom ? repositoryHostOf(model, role.restoreFrom) : undefined;
+  return [...new Set([...loginPeersOf(model, role), ...(from ? [from] : [])])];
 }
 
 const ENSURE_USER = [
@@ -105,6 +119,30 @@ export function readerEntry(peerAddress: string, publicKey: string, stanza: stri
   return `restrict,${from}command="${command}" ${publicKey}`;
 }
 
+/**
+ * The source's repository host's entry for a host of the target of `hapg restore --into`,
+ * while that restore runs: the remote side of `restore` and `archive-get` on the source's
+ * stanza and nothing else (no push, backup, expire, stanza-delete; no other stanza). The
+ * stanza option is followed by a space, so `main` never admits `main2`; options pgBackRest
+ * sorts after it may stand between it and the command, which is always last.
+ */
+export function restoreReaderEntry(peerAddress: string, publicKey: string, stanza: string): string {
+  const from = isIP(peerAddress) !== 0 ? `from="${peerAddress}",` : '';
+  const allowed = ['restore', 'archive-get'].map((c) => `*' --remote-type=repo '*' --stanza=${stanza} '*'${c}:remote'`).join('|');
+  const command = [
+    `case \\"$SSH_ORIGINAL_COMMAND\\" in ${allowed}) exec ${PGBACKREST_BIN} \${SSH_ORIGINAL_COMMAND#* };;`,
+    `*) echo 'hapg: this key only restores and fetches WAL of stanza ${stanza} (hapg restore --into)' >&2; exit 1;; esac`,
+  ].join(' ');
+  return `restrict,${from}command="${command}" ${publicKey}`;
+}
+
+/** The entry a repository host gives a peer that logs in: a member of a cluster kept here, a standby's reader, or a restore's reader. */
+function entryFor(model: DesiredState, repository: Extract<HostRole, { kind: 'repository' }>, peerRole: HostRole | undefined, address: string, key: string): string {
+  if (peerRole?.kind === 'reader') return peerRole.restore ? restoreReaderEntry(address, key, stanzaOf(peerRole.source)) : readerEntry(address, key, stanzaOf(peerRole.source));
+  if (peerRole?.kind === 'member' && !repository.clusters.includes(peerRole.cluster) && peerRole.restoreFrom) return restoreReaderEntry(address, key, stanzaOf(peerRole.restoreFrom));
+  return authorizedEntry(address, key);
+}
+
 /** Every file of a host's pgBackRest setup, from the host's and its peers' access state. */
 export function accessFiles(model: DesiredState, host: string, role: HostRole, states: ReadonlyMap<string, AccessState | undefined>, secrets: InventorySecrets): FileStep[] {
   const { inventory } = model;
@@ -118,18 +156,18 @@ export function accessFiles(model: DesiredState, host: string, role: HostRole, s
       secretLines: PGBACKREST_SECRET_LINES,
     }),
   ];
-  if (role.kind === 'member' && !usesSsh(model, role)) {
+  if (role.kind === 'member' && !repositoryHostOf(model, role.cluster)) {
     files.push(file(host, IS_PRIMARY_SCRIPT, renderTemplate('pgbackrest/pg-is-primary', {}), { mode: 0o755 }));
   }
   if (!usesSsh(model, role)) return files;
-  const peers = peersOf(model, role);
+  const loginPeers = loginPeersOf(model, role);
+  const peers = reachedPeersOf(model, role);
   const roles = pgbackrestHosts(model);
   const header = (what: string) => `# Managed by hapg: ${what}. Changes here are overwritten.\n`;
-  const keyLines = peers.map((peer) => {
+  const keyLines = loginPeers.map((peer) => {
     const key = states.get(peer)?.publicKey;
     if (!key) return `# ${peer}: its key pair is made by \`hapg deploy\``;
-    const peerRole = roles.get(peer);
-    return peerRole?.kind === 'reader' ? readerEntry(addressOf(inventory, peer), key, stanzaOf(peerRole.source)) : authorizedEntry(addressOf(inventory, peer), key);
+    return role.kind === 'repository' ? entryFor(model, role, roles.get(peer), addressOf(inventory, peer), key) : authorizedEntry(addressOf(inventory, peer), key);
   });
   const knownLines = peers.flatMap((peer) => {
     const keys = states.get(peer)?.hostKeys ?? [];

@@ -1,5 +1,6 @@
 import type { Inventory } from '../../inventory/schema.js';
 import type { Placement } from '../../model/placement.js';
+import type { RestoreInto } from '../../model/model.js';
 import type { Component } from '../component.js';
 import { accessStage } from './access.js';
 import { backedUpClusters, repositoryMode, repositoryReaders } from './model.js';
@@ -29,6 +30,24 @@ function placements(inventory: Inventory): Placement[] {
     out.push({ component: 'pgbackrest', of: clusters.join(','), host, role: `pgbackrest-repo:${clusters.join(',')}`, ports: [], packages: ['pgbackrest'], services: [], dataPaths: [] });
   }
   return out;
+}
+
+/**
+ * pgBackRest on the hosts of a cluster restored from another one's backups (`hapg restore
+ * --into`), where the target has no backups of its own: they read the source's stanza.
+ */
+export function restoreReaderPlacements(inventory: Inventory, into: RestoreInto): Placement[] {
+  if (inventory.clusters[into.target]?.backup) return [];
+  return (inventory.clusters[into.target]?.hosts ?? []).map((host) => ({
+    component: 'pgbackrest',
+    of: into.target,
+    host,
+    role: `pgbackrest-restore:${into.source}`,
+    ports: [],
+    packages: ['pgbackrest'],
+    services: [],
+    dataPaths: [],
+  }));
 }
 
 export const pgbackrestComponent: Component = {

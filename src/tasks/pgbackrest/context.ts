@@ -27,9 +27,14 @@ export const PGBACKREST_SECRET_LINES = /^(repo1-(?:cipher-pass|[a-z0-9-]*(?:key-
 /** What a host is to pgBackRest: the repository host of some clusters, or a member of one. */
 export type HostRole =
   | { kind: 'repository'; clusters: string[] }
-  | { kind: 'member'; cluster: string }
-  /** A member of a standby cluster that fetches WAL from its source's repository (archive-get only). */
-  | { kind: 'reader'; cluster: string; source: string };
+  /** `restoreFrom`: during `hapg restore --into`, it also reads that cluster's stanza (restore, archive-get). */
+  | { kind: 'member'; cluster: string; restoreFrom?: string }
+  /**
+   * A member of a standby cluster that fetches WAL from its source's repository (archive-get
+   * only); with `restore`, a member of a cluster without backups restored from the source's
+   * backups (`hapg restore --into`: restore and archive-get only).
+   */
+  | { kind: 'reader'; cluster: string; source: string; restore?: boolean };
 
 /** Every host pgBackRest runs on, with its role. */
 export function pgbackrestHosts(model: DesiredState): Map<string, HostRole> {
@@ -45,6 +50,13 @@ export function pgbackrestHosts(model: DesiredState): Map<string, HostRole> {
   }
   for (const [name, source] of repositoryReaders(model.inventory)) {
     for (const host of model.inventory.clusters[name]!.hosts) if (!out.has(host)) out.set(host, { kind: 'reader', cluster: name, source });
+  }
+  const into = model.restoreInto;
+  if (into) {
+    for (const host of model.inventory.clusters[into.target]?.hosts ?? []) {
+      const role = out.get(host);
+      out.set(host, role?.kind === 'member' ? { ...role, restoreFrom: into.source } : { kind: 'reader', cluster: into.target, source: into.source, restore: true });
+    }
   }
   return out;
 }
@@ -115,6 +127,35 @@ export function pgbackrestConf(model: DesiredState, host: string, role: HostRole
   // A reader reads its source's stanza with the source's repository settings; its own data directory is pg1.
   const name = role.kind === 'reader' ? role.source : role.cluster;
   const cluster = inventory.clusters[role.cluster]!;
+  const stanzas = [memberStanza(model, name, cluster, secrets, used)];
+  // Restored from another cluster's backups: that stanza too, read through its repository host (no key here).
+  if (role.kind === 'member' && role.restoreFrom) stanzas.push(memberStanza(model, role.restoreFrom, cluster, secrets, used));
+  const what =
+    role.kind === 'reader'
+      ? role.restore
+        ? `member of ${role.cluster}, restored from the backups of ${name} (hapg restore --into)`
+        : `member of standby cluster ${role.cluster}, fetching WAL of ${name}`
+      : role.restoreFrom
+        ? `member of ${name}, restored from the backups of ${role.restoreFrom} (hapg restore --into)`
+        : `member of ${name}`;
+  return {
+    context: {
+      host,
+      role: what,
+      logPath: LOG_PATH,
+      global: [
+        { name: 'spool-path', value: SPOOL_PATH },
+        { name: 'archive-async', value: 'y' },
+      ],
+      stanzas,
+    },
+    secrets: used,
+  };
+}
+
+/** A member's section for the stanza of cluster `name` (its own, or the one it reads), its own data directory as pg1. */
+function memberStanza(model: DesiredState, name: string, cluster: Cluster, secrets: InventorySecrets, used: Secret[]): PgbackrestConf['stanzas'][number] {
+  const { inventory } = model;
   const backup = inventory.clusters[name]!.backup!;
   const mode = repositoryMode(backup);
   const repository: Pair[] =
@@ -127,19 +168,7 @@ export function pgbackrestConf(model: DesiredState, host: string, role: HostRole
         ? [{ name: 'repo1-type', value: 'posix' }, { name: 'repo1-path', value: mode.path }, ...repositoryOptions(name, backup, secrets, used)]
         : [...Object.entries(mode.options).map(([k, v]) => ({ name: k, value: v })), ...repositoryOptions(name, backup, secrets, used)];
   const where = mode.kind === 'host' ? `repository on ${mode.host} (over SSH)` : mode.kind === 'posix' ? `repository ${mode.path} (a mount)` : 'repository in an object store';
-  return {
-    context: {
-      host,
-      role: role.kind === 'reader' ? `member of standby cluster ${role.cluster}, fetching WAL of ${name}` : `member of ${name}`,
-      logPath: LOG_PATH,
-      global: [
-        { name: 'spool-path', value: SPOOL_PATH },
-        { name: 'archive-async', value: 'y' },
-      ],
-      stanzas: [{ name: stanzaOf(name), comment: where, options: [...repository, ...workOptions(backup), ...pgOptions(1, cluster)] }],
-    },
-    secrets: used,
-  };
+  return { name: stanzaOf(name), comment: where, options: [...repository, ...workOptions(backup), ...pgOptions(1, cluster)] };
 }
 
 /** Who runs a cluster's repository commands (stanza-create, check, backup, info): the repository host, or the leader. */

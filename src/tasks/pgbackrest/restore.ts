@@ -9,7 +9,7 @@ import type { InventorySecrets } from '../../inventory/secrets.js';
 import { etcdClient } from '../../model/endpoints.js';
 import type { DesiredState } from '../../model/model.js';
 import { exec, service, type FileStep } from '../../run/steps.js';
-import type { Stage } from '../../stages/stage.js';
+import type { Block, Stage } from '../../stages/stage.js';
 import { etcdClusterHealth, quorumOf } from '../etcd/health.js';
 import { PATRONI_CONFIG_PATH, PATRONI_NAMESPACE } from '../patroni/model.js';
 import { patroniFiles } from '../patroni/plan.js';
@@ -76,12 +76,16 @@ export function recoverySettings(cluster: string, t: RestoreTarget): Record<stri
 /** The shell words of the bootstrap command (Patroni splits it like a shell). */
 const shellQuote = (word: string) => (/^[A-Za-z0-9_=./:+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
 
-/** patroni.yml of the member that bootstraps the restored cluster. */
-export function restoreBootstrapFile(model: DesiredState, cluster: string, host: string, secrets: InventorySecrets, t: RestoreTarget): FileStep {
-  const command = [PGBACKREST_BIN, `--stanza=${stanzaOf(cluster)}`, ...restoreArgs(t), 'restore'].map(shellQuote).join(' ');
-  const files = patroniFiles(model, cluster, host, secrets, { bootstrap: { name: 'pgbackrest', command, recoveryConf: recoverySettings(cluster, t) } });
+/**
+ * patroni.yml of the member that bootstraps the restored cluster, from the backups of `from`
+ * (the cluster itself; another one for `restore --into`).
+ */
+export function restoreBootstrapFile(model: DesiredState, cluster: string, host: string, secrets: InventorySecrets, t: RestoreTarget, from: string = cluster): FileStep {
+  const command = [PGBACKREST_BIN, `--stanza=${stanzaOf(from)}`, ...restoreArgs(t), 'restore'].map(shellQuote).join(' ');
+  const files = patroniFiles(model, cluster, host, secrets, { bootstrap: { name: 'pgbackrest', command, recoveryConf: recoverySettings(from, t) } });
   const config = files.find((f) => f.path === PATRONI_CONFIG_PATH)!;
-  return { ...config, title: `write ${PATRONI_CONFIG_PATH} that bootstraps from the repository (recovery to ${describeTarget(t)})` };
+  const whose = from === cluster ? 'the repository' : `the backups of ${from}`;
+  return { ...config, title: `write ${PATRONI_CONFIG_PATH} that bootstraps from ${whose} (recovery to ${describeTarget(t)})` };
 }
 
 /** Refuses a target the repository cannot reach, before anything changes. */
@@ -100,6 +104,35 @@ export function checkTarget(cluster: string, info: StanzaInfo, t: RestoreTarget,
 const MOVE_ASIDE = 'if [ -e "$1" ]; then mv -T -- "$1" "$1.hapg-restore-$2"; fi';
 const EMPTY_DATA_DIR = 'set -e; install -d -m 0700 -o postgres -g postgres -- "$1"';
 const NO_POSTGRES = 'if [ -f "$1/postmaster.pid" ] && runuser -u postgres -- "$2" status -D "$1" >/dev/null 2>&1; then runuser -u postgres -- "$2" stop -D "$1" -m fast -w; fi';
+
+/**
+ * Stops a cluster, deletes its state in etcd, moves every member's data aside (never deleted)
+ * and bootstraps it again on `host` with `bootstrap` (a patroni.yml whose custom bootstrap
+ * restores from a repository), waiting until it leads. The other members stay stopped and
+ * empty: the deploy graph starts them, so they clone the restored leader.
+ */
+export function replaceClusterBlocks(model: DesiredState, name: string, host: string, etcdHost: string, stamp: string, bootstrap: FileStep, target: RestoreTarget): Block[] {
+  const cluster = model.inventory.clusters[name]!;
+  const pg = cluster.postgres;
+  const etcd = etcdClient(model, cluster.etcd);
+  const pgCtl = `${model.cluster(name).binDir}/pg_ctl`;
+  const dirs = [pg.data_dir, ...(pg.wal_dir ? [pg.wal_dir] : [])];
+  return [
+    { items: cluster.hosts.filter((h) => h !== host).concat(host).map((h) => service(h, 'patroni', 'stopped')) },
+    { items: cluster.hosts.map((h) => exec(h, `make sure no PostgreSQL runs on ${pg.data_dir}`, ['sh', '-c', NO_POSTGRES, 'sh', pg.data_dir, pgCtl])) },
+    { items: [etcd.deletePrefix(etcdHost, `${PATRONI_NAMESPACE}${model.cluster(name).scope}/`)] },
+    { items: cluster.hosts.flatMap((h) => dirs.map((d) => exec(h, `move ${d} aside to ${d}.hapg-restore-${stamp}`, ['sh', '-c', MOVE_ASIDE, 'sh', d, stamp]))) },
+    {
+      items: [
+        exec(host, `create an empty ${pg.data_dir}`, ['sh', '-c', EMPTY_DATA_DIR, 'sh', pg.data_dir]),
+        ...(pg.wal_dir ? [exec(host, `create an empty ${pg.wal_dir}`, ['sh', '-c', EMPTY_DATA_DIR, 'sh', pg.wal_dir])] : []),
+        bootstrap,
+        { ...service(host, 'patroni', 'started'), title: `start patroni: pgBackRest restores, PostgreSQL recovers to ${describeTarget(target)} and promotes` },
+      ],
+      waits: [{ ...waitForLeader(model, name, host, 6 * 3600_000), tag: `restored:${name}` }],
+    },
+  ];
+}
 
 export interface RestoreOutcome {
   host?: string;
@@ -147,7 +180,6 @@ export function restoreStages(model: DesiredState, inventoryPath: string, name: 
         }
         const host = leader ?? cluster.leader;
         outcome.host = host;
-        const pgCtl = `${model.cluster(name).binDir}/pg_ctl`;
         const dirs = [pg.data_dir, ...(pg.wal_dir ? [pg.wal_dir] : [])];
         const stamp = wipeStamp();
         outcome.movedAside = dirs.map((d) => `${d}.hapg-restore-${stamp}`);
@@ -156,19 +188,7 @@ export function restoreStages(model: DesiredState, inventoryPath: string, name: 
           blocks: [
             // WAL written up to now reaches the repository: a segment switched, archived and found.
             ...(leader ? [{ items: [exec(runner.host, `archive ${name}'s current WAL (pgBackRest check)`, [PGBACKREST_BIN, `--stanza=${stanza}`, 'check'], { ...as, timeoutMs: 300_000 })] }] : []),
-            { items: cluster.hosts.filter((h) => h !== host).concat(host).map((h) => service(h, 'patroni', 'stopped')) },
-            { items: cluster.hosts.map((h) => exec(h, `make sure no PostgreSQL runs on ${pg.data_dir}`, ['sh', '-c', NO_POSTGRES, 'sh', pg.data_dir, pgCtl])) },
-            { items: [etcd.deletePrefix(etcdHost, `${PATRONI_NAMESPACE}${scope}/`)] },
-            { items: cluster.hosts.flatMap((h) => dirs.map((d) => exec(h, `move ${d} aside to ${d}.hapg-restore-${stamp}`, ['sh', '-c', MOVE_ASIDE, 'sh', d, stamp]))) },
-            {
-              items: [
-                exec(host, `create an empty ${pg.data_dir}`, ['sh', '-c', EMPTY_DATA_DIR, 'sh', pg.data_dir]),
-                ...(pg.wal_dir ? [exec(host, `create an empty ${pg.wal_dir}`, ['sh', '-c', EMPTY_DATA_DIR, 'sh', pg.wal_dir])] : []),
-                restoreBootstrapFile(model, name, host, secrets, target),
-                { ...service(host, 'patroni', 'started'), title: `start patroni: pgBackRest restores, PostgreSQL recovers to ${describeTarget(target)} and promotes` },
-              ],
-              waits: [{ ...waitForLeader(model, name, host, 6 * 3600_000), tag: `restored:${name}` }],
-            },
+            ...replaceClusterBlocks(model, name, host, etcdHost, stamp, restoreBootstrapFile(model, name, host, secrets, target), target),
             // The replicas restore the newest backup: one of the new timeline, so they follow it.
             { items: [exec(runner.host, `take a full backup of the restored ${name} (its replicas restore from it)`, backupArgv(name, 'full'), { ...as, timeoutMs: 6 * 3600_000, tag: `restore-backup:${name}` })] },
           ],

@@ -210,6 +210,15 @@ export class EtcdClient {
     };
   }
 
+  /** Gives a member new peer URLs (the same address under another scheme, in a conversion to TLS), through the member on `host`. */
+  memberUpdate(host: string, id: string, peerUrl: string, title: string, timeoutMs = 60_000): HttpStep {
+    return {
+      ...this.#step(host, title, '/v3/cluster/member/update'),
+      body: { ID: id, peerURLs: [peerUrl] },
+      retry: { answers: [NOT_CONNECTED_LONG_ENOUGH, PROPOSAL_TIMED_OUT], timeoutMs, intervalMs: 500 },
+    };
+  }
+
   /** Removes a member (gone already: unchanged). */
   memberRemove(host: string, id: string, title: string, timeoutMs = 60_000): HttpStep {
     return {

@@ -108,6 +108,15 @@ export class EtcdClient {
     };
   }
 
+  /** The etcd server version of the member on the fact's host ("3.5.16"; undefined: no answer). */
+  serverVersion(): HttpFact<string | undefined> {
+    return {
+      id: `etcd-version:${this.port}`,
+      http: this.#request('GET', '/version'),
+      parse: (res) => (res && res.status === 200 ? ((JSON.parse(res.body) as { etcdserver?: string }).etcdserver ?? undefined) : undefined),
+    };
+  }
+
   /** A lease of `ttlSeconds` (the run lock's): `{ ID }` in the answer. */
   leaseGrant(ttlSeconds: number): HttpRequest {
     return this.#post('/v3/lease/grant', { TTL: ttlSeconds });

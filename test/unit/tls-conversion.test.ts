@@ -11,7 +11,7 @@ import { haproxyContext } from '../../src/tasks/haproxy/context.js';
 import { patroniContext } from '../../src/tasks/patroni/context.js';
 import { hbaEntries } from '../../src/tasks/patroni/model.js';
 import { planPatroniMember } from '../../src/tasks/patroni/plan.js';
-import { clustersToPause, conversionOf, etcdConversionStart, livePeerScheme, passesOf, restApiPlainFact, servesBothSchemes } from '../../src/tasks/tls/conversion.js';
+import { clustersToPause, conversionOf, etcdConversionStart, etcdVersionRefusal, livePeerScheme, passesOf, restApiPlainFact, servesBothSchemes } from '../../src/tasks/tls/conversion.js';
 import { clusterMode, etcdMode, patroniEtcdSecure } from '../../src/tasks/tls/model.js';
 import { withTestAccess } from '../support/tls-access.js';
 
@@ -62,6 +62,15 @@ describe('where a conversion to TLS stands, read from the hosts', () => {
     expect(etcdConversionStart('dc1', 'http', false, false, plain)).toBeUndefined();
     expect(() => etcdConversionStart('dc1', 'https', false, false, plain)).toThrow(/^etcd cluster dc1 runs with TLS \(or is being converted to it\), but no cluster on it asks for TLS any more: hapg does not turn TLS off on a running cluster; nothing was changed$/);
     expect(() => etcdConversionStart('dc1', 'http', true, false, plain)).toThrow(/does not turn TLS off/);
+  });
+
+  it('converts etcd 3.5 and later; refuses etcd 3.4 (no http and https on one port) in one line', () => {
+    expect(etcdVersionRefusal('dc1', '3.5.16', ['conv'])).toBeUndefined();
+    expect(etcdVersionRefusal('dc1', '3.10.0', ['conv'])).toBeUndefined();
+    expect(etcdVersionRefusal('dc1', '3.4.23', ['conv'])?.message).toBe(
+      'etcd cluster dc1 runs etcd 3.4.23 without TLS, and the inventory asks for TLS: converting it live needs etcd 3.5 or later (it serves clients over http and https on one port during the move; etcd 3.4 does not); nothing was changed',
+    );
+    expect(etcdVersionRefusal('dc1', undefined, ['conv'])?.message).toMatch(/runs etcd \(version unknown\)/);
   });
 
   it('reads an environment file serving clients over both schemes', () => {

@@ -76,6 +76,21 @@ export function etcdConversionStart(etcd: string, running: PeerScheme | undefine
   return dualClients ? 'clients' : undefined;
 }
 
+/**
+ * The refusal for converting an etcd cluster that runs `version` (undefined: none): serving
+ * clients over http and https on one port, which the conversion relies on, works from etcd 3.5
+ * (etcd 3.4, Debian 12's, drops the plain-HTTP gateway's connections then: seen on the lab).
+ */
+export function etcdVersionRefusal(etcd: string, version: string | undefined, clusters: readonly string[]): HapgError | undefined {
+  const [major, minor] = (version ?? '').split('.').map(Number);
+  if (major !== undefined && minor !== undefined && (major > 3 || (major === 3 && minor >= 5))) return undefined;
+  return new HapgError(
+    'UNSAFE_OPERATION',
+    `etcd cluster ${etcd} runs etcd ${version ?? '(version unknown)'} without TLS, and the inventory asks for TLS: converting it live needs etcd 3.5 or later (it serves clients over http and https on one port during the move; etcd 3.4 does not); nothing was changed`,
+    { hint: `keep tls: false on ${clusters.map((c) => `clusters.${c}`).join(', ')}, or move the hosts to Debian 13 (etcd 3.5) first` },
+  );
+}
+
 /** Whether an etcd environment file hapg wrote serves clients over both schemes (a conversion under way). */
 export function servesBothSchemes(envFile: string): boolean {
   const urls = /^ETCD_LISTEN_CLIENT_URLS="([^"]*)"$/m.exec(envFile)?.[1] ?? '';
@@ -126,7 +141,13 @@ export async function conversionTarget(session: Session, model: DesiredState): P
     const envs = await Promise.all(hosts.map((h) => etcdHostFacts(session, h, inventory.etcd[name]!.data_dir)));
     const clusters = clustersOnEtcd(inventory, name).map((c) => ({ name: c, tls: clusterTls(inventory, c) }));
     const start = etcdConversionStart(name, livePeerScheme(listed.map((m) => m.peerUrls)), envs.some((e) => servesBothSchemes(e.envContent)), etcdTls(inventory, name), clusters);
-    if (start) etcd[name] = start;
+    if (!start) continue;
+    const client = etcdClient(model, name);
+    const versions = await Promise.all(hosts.map((h) => session.facts.get(h, client.serverVersion()).catch(() => undefined)));
+    const oldest = versions.filter((v): v is string => v !== undefined).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))[0];
+    const refusal = etcdVersionRefusal(name, oldest, clusters.map((c) => c.name));
+    if (refusal) throw refusal;
+    etcd[name] = start;
   }
   const clusters: string[] = [];
   for (const [name, cluster] of Object.entries(inventory.clusters)) {

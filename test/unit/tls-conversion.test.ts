@@ -11,7 +11,7 @@ import { haproxyContext } from '../../src/tasks/haproxy/context.js';
 import { patroniContext } from '../../src/tasks/patroni/context.js';
 import { hbaEntries } from '../../src/tasks/patroni/model.js';
 import { planPatroniMember } from '../../src/tasks/patroni/plan.js';
-import { clustersToPause, conversionOf, etcdConversionStart, etcdVersionRefusal, livePeerScheme, passesOf, restApiPlainFact, servesBothSchemes } from '../../src/tasks/tls/conversion.js';
+import { clustersToPause, conversionOf, etcdConversionStart, etcdVersionRefusal, livePeerScheme, passesOf, restApiPlainFact, restApiTlsFact, servesBothSchemes } from '../../src/tasks/tls/conversion.js';
 import { clusterMode, etcdMode, patroniEtcdSecure } from '../../src/tasks/tls/model.js';
 import { withTestAccess } from '../support/tls-access.js';
 
@@ -99,6 +99,11 @@ describe('where a conversion to TLS stands, read from the hosts', () => {
     expect(fact.parse({ status: 200, body: '{"state": "running", "role": "primary"}', headers: {} } as never)).toBe(true);
     expect(fact.parse(undefined)).toBe(false);
     expect(fact.parse({ status: 400, body: 'Bad Request', headers: {} } as never)).toBe(false);
+    // Asked first, over TLS only: a TLS REST API never sees a plain request.
+    const tls = restApiTlsFact(8008, '192.0.2.11', 'CA PEM');
+    expect(tls.http).toEqual({ method: 'GET', address: '192.0.2.11', port: 8008, path: '/patroni', timeoutMs: 5000, tls: { ca: 'CA PEM' } });
+    expect(tls.parse({ status: 200, body: '{"state": "running"}', headers: {} } as never)).toBe(true);
+    expect(tls.parse(undefined)).toBe(false);
   });
 });
 

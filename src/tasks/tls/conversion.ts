@@ -97,6 +97,15 @@ export function servesBothSchemes(envFile: string): boolean {
   return urls.includes('http://') && urls.includes('https://');
 }
 
+/** Whether Patroni's REST API on a member answers over TLS (verified against `ca`): asked first, so that a TLS REST API never sees a plain request (Patroni logs each one as an SSL error). */
+export function restApiTlsFact(port: number, address: string, ca: string): HttpFact<boolean> {
+  return {
+    id: `patroni-tls-http:${port}`,
+    http: { method: 'GET', address, port, path: '/patroni', timeoutMs: 5000, tls: { ca } },
+    parse: (res) => res !== undefined && /"state"\s*:/.test(res.body),
+  };
+}
+
 /** Whether Patroni's REST API on a member answers plain HTTP (it serves no TLS): a probe that never speaks TLS. */
 export function restApiPlainFact(port: number, address: string): HttpFact<boolean> {
   return {
@@ -153,7 +162,14 @@ export async function conversionTarget(session: Session, model: DesiredState): P
   for (const [name, cluster] of Object.entries(inventory.clusters)) {
     if (!clusterTls(inventory, name) || !(await isClusterInitialized(session.facts, model, name))) continue;
     const hosts = cluster.hosts.filter((h) => session.remotes.has(h));
-    const plain = await Promise.all(hosts.map((h) => session.facts.get(h, restApiPlainFact(cluster.patroni.rest_api_port, addressOf(inventory, h)))));
+    const ca = model.access.tls?.ca.trust;
+    const port = cluster.patroni.rest_api_port;
+    const plain = await Promise.all(
+      hosts.map(async (h) => {
+        if (ca && (await session.facts.get(h, restApiTlsFact(port, addressOf(inventory, h), ca)))) return false;
+        return session.facts.get(h, restApiPlainFact(port, addressOf(inventory, h)));
+      }),
+    );
     if (plain.some(Boolean)) clusters.push(name);
   }
   const starts = [...Object.values(etcd), ...(clusters.length ? (['prepare'] as const) : [])];

@@ -4,7 +4,8 @@ import { prepareSecrets } from '../inventory/secrets.js';
 import { openAccess } from '../model/access.js';
 import { withRunLock } from '../run/lock.js';
 import { withSession } from '../run/session.js';
-import { deploy, type ClusterReport } from '../stages/deploy.js';
+import { deployConverting } from '../stages/conversion.js';
+import type { ClusterReport } from '../stages/deploy.js';
 import type { StageTiming } from '../stages/run.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, withLockOptions, type ChangingCommandOptions, type InventoryCommandOptions } from './options.js';
@@ -39,7 +40,7 @@ async function runDeploy(opts: DeployCommandOptions): Promise<number> {
     const prepared = await prepareSecrets(session.loaded, { createMissing: true, rotate: opts.rotateSecrets ?? false });
     const tls = await openAccess(session, prepared.secrets, { createMissing: true });
     return withRunLock(session, { command: 'deploy', breakLock: opts.breakLock ?? false }, (lock) =>
-      deploy(session, prepared.secrets, {
+      deployConverting(session, prepared.secrets, {
         force: opts.force ?? false,
         rolling: rollingOptionsOf(opts, (opts.restartTimeout ?? 120) * 1000),
         freshSecrets: prepared.created,

@@ -4,7 +4,7 @@ import { fileContent } from '../facts/files.js';
 import { prepareSecrets } from '../inventory/secrets.js';
 import { openAccess } from '../model/access.js';
 import { withSession } from '../run/session.js';
-import { planDeploy } from '../stages/deploy.js';
+import { planConverting } from '../stages/conversion.js';
 import { planJson, renderPlan } from '../ui/plan-render.js';
 import { createReporter } from '../ui/reporter.js';
 import { sessionOptionsOf, withInventoryOptions, type InventoryCommandOptions } from './options.js';
@@ -21,9 +21,9 @@ export function registerPlanCommand(program: Command): void {
       await withSession(sessionOptionsOf(opts), reporter.sink, async (session) => {
         const prepared = await prepareSecrets(session.loaded, { createMissing: false, placeholders: true });
         await openAccess(session, prepared.secrets, { createMissing: false, placeholder: true });
-        const plan = await planDeploy(session, prepared.secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts), freshSecrets: prepared.created, rotateSecrets: opts.rotateSecrets ?? false, allowEven: opts.allowEven ?? false, prune: opts.prune ?? [] });
+        const { plan, passes } = await planConverting(session, prepared.secrets, { force: opts.force ?? false, rolling: rollingOptionsOf(opts), freshSecrets: prepared.created, rotateSecrets: opts.rotateSecrets ?? false, allowEven: opts.allowEven ?? false, prune: opts.prune ?? [] });
         const text = await renderPlan(plan, (host, path) => session.facts.get(host, fileContent(path)));
-        await reporter.result(text, planJson(plan));
+        await reporter.result([...passes, text].join('\n'), { ...planJson(plan), ...(passes.length ? { tlsConversion: passes } : {}) });
       });
       process.exitCode = ExitCode.ok;
     });

@@ -414,7 +414,21 @@ export const RawInventorySchema = z
 export const InventorySchema = RawInventorySchema.transform(finishInventory);
 
 export type RawInventory = z.output<typeof RawInventorySchema>;
-export type Inventory = z.infer<typeof InventorySchema>;
+/**
+ * One pass of a live cluster's conversion from plaintext to TLS, set by hapg on the inventory it
+ * deploys (never read from the YAML): the etcd clusters and Patroni clusters that move, and how
+ * far this pass takes them (see src/tasks/tls/conversion.ts).
+ */
+export interface TlsConversion {
+  /** `final`: the inventory as it is (every override empty), in the run that converts. */
+  pass: 'prepare' | 'peers' | 'clients' | 'final';
+  /** etcd clusters moving to TLS, with how each serves in this pass (one that got further earlier is not taken back). */
+  etcd: Readonly<Record<string, 'dual' | 'dual-peers-tls' | 'dual-clients-tls'>>;
+  /** Patroni clusters whose own hops (PostgreSQL, REST API, checks) move to TLS. */
+  clusters: readonly string[];
+}
+
+export type Inventory = z.infer<typeof InventorySchema> & { readonly tlsConversion?: TlsConversion };
 export type Cluster = Inventory['clusters'][string];
 export type Host = Inventory['hosts'][string];
 export type EtcdCluster = Inventory['etcd'][string];

@@ -108,6 +108,15 @@ export class EtcdClient {
     };
   }
 
+  /** The etcd server version of the member on the fact's host ("3.5.16"; undefined: no answer). */
+  serverVersion(): HttpFact<string | undefined> {
+    return {
+      id: `etcd-version:${this.port}`,
+      http: this.#request('GET', '/version'),
+      parse: (res) => (res && res.status === 200 ? ((JSON.parse(res.body) as { etcdserver?: string }).etcdserver ?? undefined) : undefined),
+    };
+  }
+
   /** A lease of `ttlSeconds` (the run lock's): `{ ID }` in the answer. */
   leaseGrant(ttlSeconds: number): HttpRequest {
     return this.#post('/v3/lease/grant', { TTL: ttlSeconds });
@@ -207,6 +216,15 @@ export class EtcdClient {
         { status: 200, changed: true },
         { status: 400, body: /can only promote a learner member/, changed: false },
       ],
+    };
+  }
+
+  /** Gives a member new peer URLs (the same address under another scheme, in a conversion to TLS), through the member on `host`. */
+  memberUpdate(host: string, id: string, peerUrl: string, title: string, timeoutMs = 60_000): HttpStep {
+    return {
+      ...this.#step(host, title, '/v3/cluster/member/update'),
+      body: { ID: id, peerURLs: [peerUrl] },
+      retry: { answers: [NOT_CONNECTED_LONG_ENOUGH, PROPOSAL_TIMED_OUT], timeoutMs, intervalMs: 500 },
     };
   }
 

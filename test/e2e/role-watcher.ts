@@ -16,7 +16,7 @@ export class RoleWatcher {
   #running = true;
   #loop: Promise<void>;
   /** `ca`: the CA of a TLS cluster (the default), or how to read it once a deploy made it; its REST API answers HTTPS only. */
-  constructor(readonly lab: LabContext, readonly hosts: string[], armed: boolean, readonly ca?: string | (() => Promise<string>)) {
+  constructor(readonly lab: LabContext, readonly hosts: string[], armed: boolean, readonly ca?: string | (() => Promise<string | undefined>)) {
     this.#armed = armed;
     this.#loop = (async () => {
       while (this.#running) {
@@ -28,8 +28,11 @@ export class RoleWatcher {
   }
   async #poll(host: string): Promise<void> {
     const ca = typeof this.ca === 'function' ? await this.ca().catch(() => undefined) : this.ca;
-    // No CA yet: nothing was deployed, so nothing answers.
-    const body = typeof this.ca === 'function' && ca === undefined ? undefined : await patroniGet<{ role?: string; state?: string }>(this.lab.hosts.find((h) => h.name === host)!.address, '/patroni', ca).catch(() => undefined);
+    const address = this.lab.hosts.find((h) => h.name === host)!.address;
+    // No CA yet: asked over plain HTTP (nothing deployed answers, or a cluster deployed without TLS does).
+    // With a CA, a REST API still plain (a cluster being converted to TLS) is asked over plain HTTP too.
+    const get = (withCa: string | undefined) => patroniGet<{ role?: string; state?: string }>(address, '/patroni', withCa);
+    const body = await get(ca).catch(() => (ca ? get(undefined) : undefined)).catch(() => undefined);
     if (!body || body.state === 'stopped') {
       this.#down.add(host);
       if (this.#down.size === this.hosts.length) this.#armed = true;

@@ -10,7 +10,7 @@ import type { DesiredState } from '../../model/model.js';
 import { noop, type HttpStep, type PlanItem } from '../../run/steps.js';
 import { notesOnly, type Stage } from '../../stages/stage.js';
 import { PATRONI_NAMESPACE } from '../patroni/model.js';
-import { clustersOnEtcd, clusterTls, etcdTls } from '../tls/model.js';
+import { clustersOnEtcd, etcdMode } from '../tls/model.js';
 import { prefixRangeEnd } from './facts.js';
 
 /** The etcd user Patroni of cluster `cluster` logs in as. */
@@ -92,7 +92,12 @@ export function etcdAuthStage(model: DesiredState, name: string): Stage {
     id: `etcd-auth:${name}`,
     title: `etcd cluster ${name}: authentication`,
     async plan({ session, secrets }) {
-      if (!etcdTls(model.inventory, name)) return notesOnly();
+      // During a conversion to TLS authentication comes on in the pass that gives Patroni its login, before Patroni
+      // restarts with it: Patroni (4.0.7 with etcd 3.5) does not start with a login on an etcd without authentication
+      // (it misreads etcd's "authentication is not enabled"). Its clusters are paused then, so Patroni without a
+      // login for a moment changes nothing.
+      const mode = etcdMode(model.inventory, name);
+      if (mode !== 'tls' && mode !== 'dual-clients-tls') return notesOnly();
       const etcd = etcdClient(model, name);
       const host = etcd.hosts.find((h) => session.remotes.has(h));
       if (!host) return notesOnly();

@@ -1,6 +1,6 @@
 import type { Inventory } from '../../inventory/schema.js';
 import { addressOf, hostPort } from '../../model/topology.js';
-import { CA_BUNDLE_PATH, certificatesOn, etcdTls } from '../tls/model.js';
+import { CA_BUNDLE_PATH, certificatesOn, etcdMode, peersOverTls } from '../tls/model.js';
 
 /** The distribution's etcd.service reads this file. */
 export const ETCD_ENV_PATH = '/etc/default/etcd';
@@ -35,7 +35,7 @@ export interface EtcdContext {
 
 /** The peer URL a member advertises (what `member add` registers and peers dial). */
 export function etcdPeerUrl(inventory: Inventory, etcdName: string, host: string): string {
-  const scheme = etcdTls(inventory, etcdName) ? 'https' : 'http';
+  const scheme = peersOverTls(etcdMode(inventory, etcdName)) ? 'https' : 'http';
   return `${scheme}://${hostPort(addressOf(inventory, host), inventory.etcd[etcdName]!.peer_port)}`;
 }
 
@@ -48,23 +48,27 @@ export function bootstrapInitialCluster(inventory: Inventory, etcdName: string):
 export function etcdContext(inventory: Inventory, etcdName: string, host: string, initial: EtcdInitialCluster = bootstrapInitialCluster(inventory, etcdName)): EtcdContext {
   const etcd = inventory.etcd[etcdName]!;
   const address = addressOf(inventory, host);
-  const secure = etcdTls(inventory, etcdName);
-  const scheme = secure ? 'https' : 'http';
+  const mode = etcdMode(inventory, etcdName);
+  // While a conversion moves clients to TLS, each client URL is served over http and https at once (one port, both schemes).
+  const clientSchemes = mode === 'plain' ? ['http'] : mode === 'tls' ? ['https'] : ['http', 'https'];
+  const peerScheme = peersOverTls(mode) ? 'https' : 'http';
+  const clientUrls = (hostAndPort: string) => clientSchemes.map((s) => `${s}://${hostAndPort}`);
   const cert = certificatesOn(inventory, host).find((c) => c.service === 'etcd');
   return {
     name: host,
     cluster: etcdName,
     dataDir: etcd.data_dir,
-    listenPeerUrls: `${scheme}://${hostPort(address, etcd.peer_port)}`,
-    listenClientUrls: `${scheme}://${hostPort(address, etcd.client_port)},${scheme}://127.0.0.1:${etcd.client_port}`,
+    listenPeerUrls: `${peerScheme}://${hostPort(address, etcd.peer_port)}`,
+    listenClientUrls: [...clientUrls(hostPort(address, etcd.client_port)), ...clientUrls(`127.0.0.1:${etcd.client_port}`)].join(','),
     advertisePeerUrls: etcdPeerUrl(inventory, etcdName, host),
-    advertiseClientUrls: `${scheme}://${hostPort(address, etcd.client_port)}`,
+    // Clients learn the other members from these (Patroni uses them as they are): https from the pass that moves Patroni to TLS.
+    advertiseClientUrls: `${mode === 'tls' || mode === 'dual-clients-tls' ? 'https' : 'http'}://${hostPort(address, etcd.client_port)}`,
     initialCluster: initial.cluster,
     initialClusterToken: `hapg-${etcdName}`,
     initialClusterState: initial.state,
     heartbeatIntervalMs: 100,
     electionTimeoutMs: 1000,
-    tls: secure && cert ? { certFile: cert.certPath, keyFile: cert.keyPath, caFile: CA_BUNDLE_PATH } : undefined,
+    tls: mode !== 'plain' && cert ? { certFile: cert.certPath, keyFile: cert.keyPath, caFile: CA_BUNDLE_PATH } : undefined,
   };
 }
 

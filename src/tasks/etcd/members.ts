@@ -47,7 +47,12 @@ export interface MembershipPlan {
   retire: MemberRemoval[];
   /** Inventory hosts already voting members, by host. */
   staying: Map<string, LiveMember>;
+  /** Staying members whose peer URL changes scheme only (a conversion to TLS): the URL each gets. */
+  rescheme: Map<string, string>;
 }
+
+/** A URL without its scheme (`http://a:2380` and `https://a:2380` are the same place). */
+const place = (url: string) => url.replace(/^[a-z]+:\/\//, '');
 
 export const memberLabel = (m: EtcdMember) => m.name || m.peerUrls[0] || `ID ${m.id}`;
 
@@ -79,11 +84,16 @@ export function planMembership(name: string, wanted: readonly WantedMember[], li
   const add: MemberAddition[] = [];
   const retire: MemberRemoval[] = [];
   const staying = new Map<string, LiveMember>();
+  const rescheme = new Map<string, string>();
   const matched = new Set<LiveMember>();
   for (const w of wanted) {
     const m = memberOf(live, w);
     if (m) matched.add(m);
-    if (m && !m.peerUrls.includes(w.peerUrl)) {
+    if (m && !m.isLearner && m.peerUrls.length === 1 && !m.peerUrls.includes(w.peerUrl) && place(m.peerUrls[0]!) === place(w.peerUrl)) {
+      // Same address, other scheme: the member stays and its peer URL is updated in place.
+      staying.set(w.host, m);
+      rescheme.set(w.host, w.peerUrl);
+    } else if (m && !m.peerUrls.includes(w.peerUrl)) {
       if (m.healthy) {
         throw new HapgError(
           'UNSAFE_OPERATION',
@@ -110,7 +120,7 @@ export function planMembership(name: string, wanted: readonly WantedMember[], li
   // A learner leaves without touching quorum; a voting member that is down leaves first.
   replace.sort((a, b) => Number(b.member.isLearner) - Number(a.member.isLearner));
 
-  const plan: MembershipPlan = { replace, add, retire, staying };
+  const plan: MembershipPlan = { replace, add, retire, staying, rescheme };
   if (changesMembership(plan) && wanted.length === 2 && !opts.allowEven) {
     throw new HapgError(
       'UNSAFE_OPERATION',

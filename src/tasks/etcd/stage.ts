@@ -32,16 +32,29 @@ export function etcdStage(model: DesiredState, name: string): Stage {
       const membership = membershipOf(view, { allowEven: ctx.options.allowEven ?? false })!;
       assertRetirable(session, view, membership);
       const items = [...membership.staying.keys()].flatMap((h) => planEtcdMember(model.inventory, name, h, view.hosts.get(h)!));
-      const restarts = items.filter(isService('restarted'));
       const unhealthy = view.live.filter((m) => !m.healthy && membership.staying.has(m.name));
-      if (restarts.length > 0 && unhealthy.length > 0) {
+      // An unhealthy member with a restart of its own (e.g. its peer URL updated to https by a run cut short before
+      // its restart: its peers cannot reach it until it listens there) restarts first, the others keeping quorum;
+      // restarting a healthy member while another one without a restart of its own is unhealthy is refused.
+      const restarts = items.filter(isService('restarted')).sort((a, b) => Number(unhealthy.some((m) => m.name === b.host)) - Number(unhealthy.some((m) => m.name === a.host)));
+      const fixedByRestart = (m: (typeof unhealthy)[number]) => restarts.some((r) => r.host === m.name);
+      if (restarts.length > 0 && unhealthy.some((m) => !fixedByRestart(m))) {
         throw new HapgError('CLUSTER_UNHEALTHY', `etcd cluster ${name} is not healthy (${unhealthy.map((m) => `${m.name}: ${m.detail}`).join('; ')}): not restarting members`);
       }
+      // A conversion to TLS: each member's peer URL is updated to https right before it restarts listening there
+      // (its peers reach it again once it is back; quorum is checked before the next).
+      const peerUrlUpdate = (host: string): PlanItem[] => {
+        const url = membership.rescheme.get(host);
+        const id = membership.staying.get(host)?.id;
+        return url && id && view.asker ? [etcd.memberUpdate(view.asker, id, url, `etcd cluster ${name}: ${host}'s peer URL becomes ${url}`)] : [];
+      };
       const stamp = asideStamp();
       const join = joinBlocks(ctx, model, view, membership, stamp);
       const blocks: Block[] = [
         { items: items.filter((i) => !restarts.includes(i)) },
-        ...restarts.map((restart): Block => ({ items: [restart], waits: [waitForEtcdQuorum(etcd, 120_000, [...membership.staying.keys()])] })),
+        ...restarts.map((restart): Block => ({ items: [...peerUrlUpdate(restart.host), restart], waits: [waitForEtcdQuorum(etcd, 120_000, [...membership.staying.keys()])] })),
+        // A member whose peer URL changes scheme without a restart (cut short between its restart and the update): the update alone.
+        ...[...membership.rescheme.keys()].filter((h) => !restarts.some((r) => r.host === h)).map((h): Block => ({ items: peerUrlUpdate(h), waits: [waitForEtcdQuorum(etcd, 120_000, [...membership.staying.keys()])] })),
         ...join.blocks,
       ];
       blocks.at(-1)!.waits = [...(blocks.at(-1)!.waits ?? []), waitForEtcdQuorum(etcd)];

@@ -1,6 +1,6 @@
 import type { DesiredState } from '../../model/model.js';
 import { addressOf } from '../../model/topology.js';
-import { CA_BUNDLE_PATH, clusterTls } from '../tls/model.js';
+import { CA_BUNDLE_PATH, clusterMode } from '../tls/model.js';
 
 export const HAPROXY_CONFIG_PATH = '/etc/haproxy/haproxy.cfg';
 
@@ -43,7 +43,7 @@ export function haproxyContext(model: DesiredState, host: string): HaproxyContex
         statsBind: `${h.stats_listen === 'host' ? addressOf(inventory, host) : '127.0.0.1'}:${h.stats_port}`,
         // Patroni answers 200 on /replica only for a running replica within this lag (and not noloadbalance).
         replicaCheckPath: `/replica?lag=${c.patroni.maximum_lag_on_failover}`,
-        checkTls: clusterTls(inventory, p.of) ? ` check-ssl verify required ca-file ${CA_BUNDLE_PATH}` : '',
+        checkTls: clusterMode(inventory, p.of) === 'tls' ? ` check-ssl verify required ca-file ${CA_BUNDLE_PATH}` : '',
         servers: c.hosts.map((member) => ({ name: member, address: addressOf(inventory, member), pgPort: c.postgres.port, restPort: c.patroni.rest_api_port })),
       };
     });

@@ -3,7 +3,7 @@ import { clusterSecretKey, requireSecret, type InventorySecrets } from '../../in
 import type { DesiredState } from '../../model/model.js';
 import { addressOf, hostPort } from '../../model/topology.js';
 import type { Secret } from '../../secret.js';
-import { CA_BUNDLE_PATH, clusterTls } from '../tls/model.js';
+import { CA_BUNDLE_PATH, clusterMode } from '../tls/model.js';
 
 export const KEEPALIVED_CONFIG_PATH = '/etc/keepalived/keepalived.conf';
 
@@ -60,7 +60,7 @@ export function keepalivedContext(model: DesiredState, host: string, secrets: In
     if (!c.haproxy) {
       trackScript = `check_${p.of.replace(/-/g, '_')}_leader`;
       // Patroni's REST API listens on the member's own address.
-      const secure = clusterTls(inventory, p.of);
+      const secure = clusterMode(inventory, p.of) === 'tls';
       leaderChecks.push({
         name: trackScript,
         url: `${secure ? 'https' : 'http'}://${hostPort(addressOf(inventory, host), c.patroni.rest_api_port)}/${c.standby ? 'standby-leader' : 'primary'}`,

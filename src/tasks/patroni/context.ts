@@ -9,7 +9,7 @@ import type { Secret } from '../../secret.js';
 import { PATRONI_NAMESPACE, PATRONI_ROLES, type StandbyClusterConfig } from './model.js';
 import { replicaFromRepository } from '../pgbackrest/model.js';
 import { etcdUserOf } from '../etcd/auth.js';
-import { CA_BUNDLE_PATH, certificatesOn, clusterTls, etcdTls } from '../tls/model.js';
+import { CA_BUNDLE_PATH, certificatesOn, clusterMode, patroniEtcdSecure } from '../tls/model.js';
 
 type Pair = { name: string; value: string };
 
@@ -92,9 +92,13 @@ export function patroniContext(
   const dcs = cm.dynamicConfig;
   const fromRepository = replicaFromRepository(clusterName, cluster);
   const cert = certificatesOn(inventory, host).find((c) => c.service === 'postgres');
-  const tls = clusterTls(inventory, clusterName) && cert ? { certFile: cert.certPath, keyFile: cert.keyPath, caFile: CA_BUNDLE_PATH } : undefined;
+  const mode = clusterMode(inventory, clusterName);
+  const certFiles = cert && { certFile: cert.certPath, keyFile: cert.keyPath, caFile: CA_BUNDLE_PATH };
+  const tls = mode === 'tls' ? certFiles : undefined;
+  // PostgreSQL serves TLS before the REST API does while a conversion prepares (clients may use it; pg_hba still admits plain).
+  const pgSsl = mode !== 'plain' ? certFiles : undefined;
   let etcdLogin: PatroniContext['etcdTls'];
-  if (etcdTls(inventory, cluster.etcd) && cert) {
+  if (patroniEtcdSecure(inventory, clusterName) && cert) {
     const password = requireSecret(secrets, clusterSecretKey(clusterName, 'etcd'));
     used.push(password);
     etcdLogin = { certFile: cert.certPath, keyFile: cert.keyPath, caFile: CA_BUNDLE_PATH, username: yamlString(etcdUserOf(clusterName)), password: yamlString(password.reveal()) };
@@ -138,7 +142,7 @@ export function patroniContext(
       pgpass: `/var/lib/postgresql/.pgpass_${clusterName}`,
       localParameters: yamlPairs({
         unix_socket_directories: '/var/run/postgresql',
-        ...(tls ? { ssl: 'on', ssl_cert_file: tls.certFile, ssl_key_file: tls.keyFile, ssl_min_protocol_version: 'TLSv1.2' } : {}),
+        ...(pgSsl ? { ssl: 'on', ssl_cert_file: pgSsl.certFile, ssl_key_file: pgSsl.keyFile, ssl_min_protocol_version: 'TLSv1.2' } : {}),
       }),
       hba: cm.hba.map(yamlString),
       replicaMethods: fromRepository?.methods ?? ['basebackup'],

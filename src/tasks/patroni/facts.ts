@@ -57,3 +57,25 @@ export async function cachedMemberStates(facts: FactCache, model: DesiredState, 
   const entries = await Promise.all(hosts.map(async (h) => [h, await facts.get(h, api.state(h)).catch(() => undefined)] as const));
   return new Map(entries);
 }
+
+const CONFIG_NEWER = [
+  'start=$(systemctl show --timestamp=us+utc -p ExecMainStartTimestamp --value patroni.service)',
+  '[ -n "$start" ] || exit 0',
+  's=$(date -d "$start" +%s.%N) && m=$(stat -c %.6Y "$1") && echo "$s $m"',
+].join('\n');
+
+/**
+ * Whether patroni.yml was written after the running Patroni started (undefined: Patroni does
+ * not run, or the times cannot be read). Patroni applies most of its file on a reload, but not
+ * how it reaches etcd: a file changed there and reloaded still needs a restart.
+ */
+export function configNewerThanPatroni(configPath: string): CommandFact<boolean | undefined> {
+  return {
+    id: `patroni-config-newer:${configPath}`,
+    argv: ['sh', '-c', CONFIG_NEWER, 'sh', configPath],
+    parse: (r) => {
+      const [started, written] = r.stdout.trim().split(/\s+/).map(Number);
+      return r.exitCode === 0 && Number.isFinite(started) && Number.isFinite(written) ? written! > started! : undefined;
+    },
+  };
+}

@@ -6,7 +6,7 @@ import type { Cluster, Inventory } from '../../inventory/schema.js';
 import { addressOf, hostCidr, standbysOf } from '../../model/topology.js';
 import type { MemberRole } from './rest.js';
 import { archiveParameters, FROM_REPOSITORY, restoreCommand } from '../pgbackrest/model.js';
-import { clusterTls } from '../tls/model.js';
+import { clusterMode } from '../tls/model.js';
 
 type Scalar = string | number | boolean;
 
@@ -197,14 +197,17 @@ export function hbaEntries(inventory: Inventory, clusterName: string): string[] 
   // The roles hapg and Patroni run on are admitted as above and nowhere else: an inventory
   // rule such as `host all all 10.0.0.0/8` must not open them to the network.
   // A TLS cluster admits hapg's and Patroni's network connections over TLS only.
-  const host = clusterTls(inventory, clusterName) ? 'hostssl' : 'host';
+  // While a conversion prepares, both: TLS connections and the plain ones still running.
+  const mode = clusterMode(inventory, clusterName);
+  const types = mode === 'tls' ? ['hostssl'] : mode === 'ssl-prepared' ? ['hostssl', 'host'] : ['host'];
+  const rule = (rest: string) => types.map((t) => `${t} ${rest}`);
   const serviceRoles = [PATRONI_ROLES.superuser, PATRONI_ROLES.replication, PATRONI_ROLES.rewind, CHECK_ROLE].join(',');
   return [
     `local all ${PATRONI_ROLES.superuser} peer`,
     'local all all scram-sha-256',
-    ...replicationFrom.map((m) => `${host} replication ${PATRONI_ROLES.replication} ${m} scram-sha-256`),
-    ...members.map((m) => `${host} all ${PATRONI_ROLES.rewind} ${m} scram-sha-256`),
-    ...checkFrom.map((m) => `${host} postgres ${CHECK_ROLE} ${m} scram-sha-256`),
+    ...replicationFrom.flatMap((m) => rule(`replication ${PATRONI_ROLES.replication} ${m} scram-sha-256`)),
+    ...members.flatMap((m) => rule(`all ${PATRONI_ROLES.rewind} ${m} scram-sha-256`)),
+    ...checkFrom.flatMap((m) => rule(`postgres ${CHECK_ROLE} ${m} scram-sha-256`)),
     `host all ${serviceRoles} 0.0.0.0/0 reject`,
     `host all ${serviceRoles} ::/0 reject`,
     ...cluster.postgres.hba.map((e) => [e.type, e.database, e.user, ...(e.address ? [e.address] : []), e.method].join(' ')),

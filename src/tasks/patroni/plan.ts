@@ -7,6 +7,7 @@ import { exec, file, noop, service, type FileStep, type PlanItem } from '../../r
 import { PATRONI_SECRET_LINES, patroniContext, type BootstrapMethod } from './context.js';
 import { PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH } from './model.js';
 import type { PatroniState } from './rest.js';
+import { switchesEtcdTransport } from '../tls/model.js';
 
 export interface PatroniMemberFacts {
   files: ReadonlyMap<string, RemoteFileState | null>;
@@ -14,6 +15,8 @@ export interface PatroniMemberFacts {
   state: PatroniState | undefined;
   /** The data directory holds a PostgreSQL cluster (PG_VERSION exists). */
   hasData: boolean;
+  /** patroni.yml was written after the running Patroni started (asked only when Patroni's etcd transport switches). */
+  configNewer?: boolean | undefined;
 }
 
 /** patroni.yml (mode 0600, owned by postgres: it holds passwords) and the unit of one member. */
@@ -62,13 +65,18 @@ export function planPatroniMember(model: DesiredState, clusterName: string, host
   const files = patroniFiles(model, clusterName, host, secrets).filter((f) => !fileMatches(facts.files.get(f.path), f));
   const running = facts.service?.active === 'active';
   const configChanged = files.some((f) => f.path === PATRONI_CONFIG_PATH);
+  // Patroni reads how it reaches etcd (scheme, certificates) only at start: in the conversion pass
+  // that moves it to TLS, a member restarts (paused: PostgreSQL keeps running), also when an
+  // earlier run wrote the file and was cut short before the restart.
+  const dcsRestart = running && switchesEtcdTransport(model.inventory, clusterName) && (configChanged || facts.configNewer === true);
+  const restart = (running && configChanged && facts.state?.state === 'unknown') || dcsRestart;
   return {
     files,
     unitChanged: files.some((f) => f.path === PATRONI_UNIT_PATH),
     start: !running,
     createDataDirs: !running && !facts.hasData,
-    reload: running && configChanged && facts.state?.state !== 'unknown',
-    restart: running && configChanged && facts.state?.state === 'unknown',
+    reload: running && configChanged && !restart,
+    restart,
     enable: running && facts.service?.enabled !== 'enabled',
   };
 }

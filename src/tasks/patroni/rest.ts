@@ -15,6 +15,8 @@ export interface PatroniState {
   /** running, starting, stopped, crashed, creating replica, … */
   state: string;
   timeline: number | undefined;
+  /** The cluster is paused (Patroni changes no role and leaves PostgreSQL running when it stops). */
+  paused: boolean;
   pendingRestart: boolean;
   systemId: string | undefined;
   /** Current WAL position (leader) or received/replayed positions (replica), in bytes. */
@@ -52,6 +54,7 @@ interface RawPatroni {
   role?: string;
   timeline?: number | null;
   pending_restart?: boolean;
+  pause?: boolean;
   database_system_identifier?: string;
   xlog?: { location?: number; received_location?: number; replayed_location?: number };
   replication?: { application_name?: string; client_addr?: string; state?: string; sync_state?: string }[];
@@ -73,6 +76,7 @@ export function parsePatroniState(body: string): PatroniState {
     state: raw.state ?? 'unknown',
     timeline: raw.timeline ?? undefined,
     pendingRestart: raw.pending_restart === true,
+    paused: raw.pause === true,
     systemId: raw.database_system_identifier,
     walPosition: raw.xlog?.location ?? raw.xlog?.received_location,
     replayedPosition: raw.xlog?.replayed_location,

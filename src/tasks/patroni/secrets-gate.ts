@@ -18,7 +18,12 @@ export function freshSecretsGate(model: DesiredState): Stage {
       const fresh = options.freshSecrets ?? [];
       if (fresh.length === 0 || options.rotateSecrets) return notesOnly();
       for (const name of model.clusterOrder) {
-        const own = fresh.filter((k) => k.startsWith(`clusters.${name}.`)).map((k) => k.slice(`clusters.${name}.`.length));
+        // A conversion to TLS creates the etcd login of a cluster whose etcd has no authentication yet: nothing uses it before.
+        const converting = model.inventory.tlsConversion?.etcd[model.inventory.clusters[name]!.etcd] !== undefined;
+        const own = fresh
+          .filter((k) => k.startsWith(`clusters.${name}.`))
+          .map((k) => k.slice(`clusters.${name}.`.length))
+          .filter((k) => !(converting && k === 'etcd'));
         if (own.length === 0 || !(await isClusterInitialized(session.facts, model, name))) continue;
         throw new HapgError(
           'UNSAFE_OPERATION',

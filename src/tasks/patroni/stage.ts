@@ -8,11 +8,12 @@ import type { Block, Stage, StageContext } from '../../stages/stage.js';
 import { catalogFact, planPatroniRolePasswords } from '../postgres/roles.js';
 import { RoleWatch, waitForSourceEndpoint, waitForSourceSlot, waitForStandbyLeader } from '../standby/bootstrap.js';
 import { isClusterInitialized } from './cluster-state.js';
-import { cachedMemberStates, pgData } from './facts.js';
+import { cachedMemberStates, configNewerThanPatroni, pgData } from './facts.js';
 import { runningLeader } from './member-health.js';
 import { PATRONI_CONFIG_PATH, PATRONI_ROLES, PATRONI_UNIT_PATH } from './model.js';
 import { memberSteps, planPatroniMember, type MemberPlan } from './plan.js';
 import { waitForHbaApplied, waitForLeader, waitForStreamingReplicas } from './waits.js';
+import { switchesEtcdTransport } from '../tls/model.js';
 
 /**
  * One Patroni cluster converged. A new cluster: the designated leader starts alone and must
@@ -40,11 +41,12 @@ export function patroniStage(model: DesiredState, name: string): Stage {
       const members = new Map<string, MemberPlan>();
       await Promise.all(
         cluster.hosts.map(async (host) => {
-          const [files, services, state, data] = await Promise.all([
+          const [files, services, state, data, configNewer] = await Promise.all([
             session.facts.get(host, fileStates([PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH])),
             session.facts.get(host, serviceStates(['patroni'])),
             session.facts.get(host, api.state(host)),
             session.facts.get(host, pgData(cluster.postgres.data_dir)),
+            switchesEtcdTransport(model.inventory, name) ? session.facts.get(host, configNewerThanPatroni(PATRONI_CONFIG_PATH)) : undefined,
           ]);
           if (!initialized && data.exists && (host !== cluster.leader || cluster.standby)) {
             throw new HapgError(
@@ -53,7 +55,12 @@ export function patroniStage(model: DesiredState, name: string): Stage {
               { host, hint: 'move the data directory away if it is not needed, or make this host the leader in the inventory' },
             );
           }
-          members.set(host, planPatroniMember(model, name, host, secrets, { files, service: services.get('patroni'), state, hasData: data.exists }));
+          const member = planPatroniMember(model, name, host, secrets, { files, service: services.get('patroni'), state, hasData: data.exists, configNewer });
+          // Stopping Patroni stops PostgreSQL unless the cluster is paused: such a restart runs only paused.
+          if (member.restart && switchesEtcdTransport(model.inventory, name) && state?.paused !== true && ctx.mode === 'deploy') {
+            throw new HapgError('UNSAFE_OPERATION', `${host}: Patroni of cluster ${name} must restart to reach etcd over TLS, but the cluster is not paused: not restarting it`, { host });
+          }
+          members.set(host, member);
         }),
       );
       const stepsOf = (hosts: readonly string[]) => hosts.flatMap((h) => memberSteps(model, name, h, members.get(h)!));

@@ -47,6 +47,52 @@ export function etcdTls(inventory: Pick<Inventory, 'clusters'>, name: string): b
   return clusters.length === 0 || clusters.some((c) => clusterTls(inventory, c));
 }
 
+/**
+ * How an etcd cluster serves right now, as deploy renders it: `plain` and `tls` are the two
+ * steady states; a conversion from plaintext passes through `dual` (clients served over http
+ * and https on the same port, peers still http, TLS files in place), `dual-peers-tls` (peers
+ * over https too) and `dual-clients-tls` (https client URLs advertised: Patroni takes the
+ * member list's URLs as they are, and its TLS client cannot use plain ones). Authentication
+ * is enabled only in `tls`.
+ */
+export type EtcdMode = 'plain' | 'dual' | 'dual-peers-tls' | 'dual-clients-tls' | 'tls';
+
+export function etcdMode(inventory: Pick<Inventory, 'clusters' | 'tlsConversion'>, name: string): EtcdMode {
+  const moving = inventory.tlsConversion?.etcd[name];
+  if (moving) return moving;
+  return etcdTls(inventory, name) ? 'tls' : 'plain';
+}
+
+/** Whether etcd's peers talk https in this mode. */
+export const peersOverTls = (mode: EtcdMode) => mode !== 'plain' && mode !== 'dual';
+
+/**
+ * How a Patroni cluster's own hops run: `plain`, `tls`, or, while a conversion prepares,
+ * `ssl-prepared` (PostgreSQL serves TLS and pg_hba admits both; the REST API and HAProxy's
+ * checks are still plain).
+ */
+export type ClusterMode = 'plain' | 'ssl-prepared' | 'tls';
+
+export function clusterMode(inventory: Pick<Inventory, 'clusters' | 'tlsConversion'>, name: string): ClusterMode {
+  const conversion = inventory.tlsConversion;
+  if (conversion?.clusters.includes(name) && conversion.pass !== 'clients') return 'ssl-prepared';
+  return clusterTls(inventory, name) ? 'tls' : 'plain';
+}
+
+/** Whether Patroni of cluster `name` reaches its etcd over TLS and logs in (during a conversion: from the `clients` pass on). */
+export function patroniEtcdSecure(inventory: Pick<Inventory, 'clusters' | 'tlsConversion'>, name: string): boolean {
+  const etcd = inventory.clusters[name]!.etcd;
+  const conversion = inventory.tlsConversion;
+  if (conversion?.etcd[etcd]) return conversion.pass === 'clients';
+  return etcdTls(inventory, etcd);
+}
+
+/** Whether this pass moves Patroni of cluster `name` to TLS towards its etcd (the conversion's `clients` pass). */
+export function switchesEtcdTransport(inventory: Pick<Inventory, 'clusters' | 'tlsConversion'>, name: string): boolean {
+  const conversion = inventory.tlsConversion;
+  return conversion?.pass === 'clients' && conversion.etcd[inventory.clusters[name]!.etcd] !== undefined;
+}
+
 /** Whether the inventory needs a CA at all. */
 export function tlsNeeded(inventory: Pick<Inventory, 'clusters' | 'etcd'>): boolean {
   return Object.keys(inventory.etcd).some((e) => etcdTls(inventory, e)) || Object.keys(inventory.clusters).some((c) => clusterTls(inventory, c));

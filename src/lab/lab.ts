@@ -506,20 +506,22 @@ async function bootAndWaitForSsh(paths: LabPaths, state: LabState, host: LabHost
       logOf: () => hostDirs(paths, host.name).log,
     });
   };
-  try {
-    await boot();
-  } catch (err) {
-    // Seen on a busy machine right after a power cut: nspawn exits at once. What it said is
-    // in the host's log; a second boot is what anyone would try, and it is said.
-    if (!(err instanceof HapgError && /stopped while booting/.test(err.message))) throw err;
-    const said = lastBootLines(await logTail(hostDirs(paths, host.name).log)).join(' | ');
-    sink({ kind: 'warn', message: `${host.name} stopped while booting (its log ends: ${said || 'nothing'}): booting it once more` });
-    await new Promise((r) => setTimeout(r, 2000));
-    await boot().catch(async (again: unknown) => {
-      if (!(again instanceof HapgError && /stopped while booting/.test(again.message))) throw again;
-      const last = lastBootLines(await logTail(hostDirs(paths, host.name).log)).join(' | ');
-      throw new HapgError('LAB', `${host.name} stopped while booting, twice (its log ends: ${last || 'nothing'})`, { host: host.name, hint: `see ${hostDirs(paths, host.name).log}` });
-    });
+  // Seen on a busy machine right after a power cut: nspawn exits at once. What it said is in
+  // the host's log; booting again (2 s, then 10 s later) is what anyone would try, and it is said.
+  const pauses = [2000, 10_000];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await boot();
+      break;
+    } catch (err) {
+      if (!(err instanceof HapgError && /stopped while booting/.test(err.message))) throw err;
+      const said = lastBootLines(await logTail(hostDirs(paths, host.name).log)).join(' | ');
+      if (attempt === pauses.length) {
+        throw new HapgError('LAB', `${host.name} stopped while booting, ${attempt + 1} times (its log ends: ${said || 'nothing'})`, { host: host.name, hint: `see ${hostDirs(paths, host.name).log}` });
+      }
+      sink({ kind: 'warn', message: `${host.name} stopped while booting (its log ends: ${said || 'nothing'}): booting it again in ${pauses[attempt]! / 1000} s` });
+      await new Promise((r) => setTimeout(r, pauses[attempt]));
+    }
   }
   sink({ kind: 'change', host: host.name, title: 'up', detail: `ssh root@${host.address}` });
 }

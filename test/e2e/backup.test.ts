@@ -323,7 +323,8 @@ describe('backups with a repository host', () => {
       }
       expect(await fingerprint(false)).toEqual(before);
     } finally {
-      expect((await labCmd(['start', REPO_HOST])).exitCode).toBe(0);
+      const started = await labCmd(['start', REPO_HOST]);
+      expect(started.exitCode, `lab start ${REPO_HOST}: ${started.stderr}`).toBe(0);
     }
   });
 

@@ -124,7 +124,8 @@ async function leaderPowerCut(table: string, label: string): Promise<void> {
     expect(newLeader).not.toBe(oldLeader);
     const target = { ...app, host: addressOfHost(lab, newLeader!), port: 5432 };
     expect(await missingRows(target, table, result.acked)).toEqual([]);
-    expect((await lab_(['start', oldLeader])).exitCode).toBe(0);
+    const started = await lab_(['start', oldLeader]);
+    expect(started.exitCode, `lab start ${oldLeader}: ${started.stderr}`).toBe(0);
   });
   const healed = await hapg(['deploy', '-i', inventory]);
   expect(hapgErrors(healed.stderr)).toEqual([]);

@@ -372,7 +372,8 @@ describe('replacements', () => {
         }
         expect(await postmasters([leader, ...replicas])).toEqual(pids);
       } finally {
-        expect((await labCommand(['start', 'pg39'])).exitCode).toBe(0);
+        const started = await labCommand(['start', 'pg39']);
+        expect(started.exitCode, `lab start pg39: ${started.stderr}`).toBe(0);
         await onHost(lab, 'pg39', 'systemctl disable --now etcd');
       }
     });

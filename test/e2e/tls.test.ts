@@ -4,7 +4,9 @@
 // API answers HTTPS only; pg_hba refuses connections without TLS; every service's chain and
 // address verify against the CA hapg made (openssl s_client -verify_return_error). Last, the
 // CA is rotated (`certs rotate-ca`) under the write-load client on the same deployment.
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { execa } from 'execa';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
@@ -131,6 +133,45 @@ describe('TLS and etcd authentication (tls: true)', () => {
     expect(report.certificates.map((c) => `${c.host} ${c.service}`).sort()).toEqual(expect.arrayContaining(HOSTS.flatMap((h) => [`${h} etcd`, `${h} postgres`]).sort()));
     for (const c of report.certificates) expect(c.daysLeft).toBeGreaterThan(30);
     expect(report.certificateProblems).toEqual([]);
+  });
+
+  it("renews a certificate inside the renewal window by reload: status names it first, PostgreSQL serves the new one, the postmaster keeps its PID", async () => {
+    // pg27's PostgreSQL certificate replaced by one of 5 days from the same CA, for the same key and names.
+    const host = 'pg27';
+    const dir = await mkdtemp(path.join(tmpdir(), 'hapg-renew-'));
+    const names = (await onHost(lab, host, 'openssl x509 -in /etc/hapg/tls/postgres.crt -noout -ext subjectAltName | tail -1')).stdout.trim().replace(/IP Address:/g, 'IP:').replace(/\s+/g, '');
+    const csr = await onHost(lab, host, `openssl req -new -key /etc/hapg/tls/postgres.key -subj /CN=${host} -addext subjectAltName=${names}`);
+    expect(csr.stdout).toMatch(/BEGIN CERTIFICATE REQUEST/);
+    await writeFile(path.join(dir, 'req.pem'), csr.stdout);
+    const hapgDir = path.join(path.dirname(inventory), '.hapg');
+    await execa('openssl', ['x509', '-req', '-in', path.join(dir, 'req.pem'), '-CA', path.join(hapgDir, 'inventory.ca.crt'), '-CAkey', path.join(hapgDir, 'inventory.ca.key'), '-days', '5', '-copy_extensions', 'copy', '-out', path.join(dir, 'short.pem')]);
+    await onHost(lab, host, 'cat > /etc/hapg/tls/postgres.crt', { stdin: await readFile(path.join(dir, 'short.pem'), 'utf8') });
+    await rm(dir, { recursive: true, force: true });
+    const pid = (await onHost(lab, host, `head -1 ${dataDirOf(lab, 'sec')}/postmaster.pid`)).stdout.trim();
+
+    const status = await hapg(['status', '-i', inventory, '--json']);
+    const report = jsonResult<{ certificates: { host: string; service: string; daysLeft: number }[]; certificateProblems: string[] }>(status.stdout);
+    expect(report.certificates.find((c) => c.host === host && c.service === 'postgres')?.daysLeft).toBeLessThanOrEqual(5);
+    expect(report.certificateProblems.join(' ')).toMatch(new RegExp(host));
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(plan.stdout).toMatch(/\[pg27\] issue \/etc\/hapg\/tls\/postgres\.crt \(it expires in [45] days \(renewal window 30 days\)\)/);
+    const deployed = await hapg(['deploy', '-i', inventory, '--json']);
+    expect(deployed.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
+    expect(deployed.exitCode).toBe(0);
+    const changes = deployed.stdout.split('\n').filter((l) => l.includes('"kind":"change"')).map((l) => JSON.parse(l) as { host: string; title: string });
+    expect(changes.filter((c) => c.host === host).map((c) => c.title)).toEqual(expect.arrayContaining(['reload patroni']));
+    expect(changes.some((c) => /restart/.test(c.title))).toBe(false);
+
+    const days = async () => {
+      const served = await onHost(lab, 'pg26', `openssl s_client -connect ${addr(host)}:5432 -starttls postgres -CAfile ${CA} -verify_return_error </dev/null 2>/dev/null | openssl x509 -noout -enddate`);
+      const notAfter = /notAfter=(.+)/.exec(served.stdout)?.[1];
+      return notAfter ? (Date.parse(notAfter) - Date.now()) / 86_400_000 : new Error(`no certificate served: ${served.stdout}${served.stderr}`);
+    };
+    expect(await eventually('PostgreSQL on pg27 to serve the renewed certificate', async () => {
+      const left = await days();
+      return left instanceof Error || left > 300 ? left : new Error(`still ${left.toFixed(1)} days`);
+    }, 30_000)).toBeGreaterThan(300);
+    expect((await onHost(lab, host, `head -1 ${dataDirOf(lab, 'sec')}/postmaster.pid`)).stdout.trim()).toBe(pid);
   });
 });
 

@@ -71,7 +71,7 @@ describe('a running plaintext cluster converted to TLS by deploy', () => {
     expect(plan.exitCode).toBe(0);
     expect(plan.stdout).toMatch(/^TLS conversion of etcd cluster dc1, cluster conv \(running without TLS; the inventory asks for it\), in 4 passes/m);
     expect(plan.stdout.match(/^ {2}\d\. (prepare|peers|clients|final): /gm)).toHaveLength(4);
-    expect(plan.stdout).toMatch(/\[pg24\] (re)?start etcd|\[pg24\] restart etcd/);
+    expect(plan.stdout).toMatch(/\[pg24\] restart etcd/);
     expect(plan.stdout).not.toMatch(/PRIVATE KEY/);
     expect(await Promise.all(HOSTS.map(hostState))).toEqual(before);
   });
@@ -119,6 +119,7 @@ describe('a running plaintext cluster converted to TLS by deploy', () => {
     );
     expect(new Set(digests.map((d) => d.digest)).size).toBe(1);
     expect(await postmasters()).toEqual(pids);
+    expect(roles.leaders.length).toBeGreaterThan(0);
     expect(roles.leaders.map((l) => l.host).every((h) => h === leader)).toBe(true);
     expect(roles.polls).toBeGreaterThan(10);
   });

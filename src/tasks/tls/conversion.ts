@@ -22,6 +22,7 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { HapgError } from '../../errors.js';
 import type { HttpFact } from '../../facts/fact.js';
+import { fileContent } from '../../facts/files.js';
 import type { LoadedInventory } from '../../inventory/load.js';
 import type { TlsConversion } from '../../inventory/schema.js';
 import { etcdClient } from '../../model/endpoints.js';
@@ -30,7 +31,7 @@ import { addressOf } from '../../model/topology.js';
 import { tlsFiles, writeLocalFile } from '../../pki/ca.js';
 import type { Session } from '../../run/session.js';
 import { notesOnly, type Stage } from '../../stages/stage.js';
-import { etcdHostFacts } from '../etcd/membership.js';
+import { ETCD_ENV_PATH } from '../etcd/context.js';
 import type { EtcdMember } from '../etcd/facts.js';
 import { isClusterInitialized } from '../patroni/cluster-state.js';
 import { clustersOnEtcd, clusterTls, etcdTls } from './model.js';
@@ -147,9 +148,9 @@ export async function conversionTarget(session: Session, model: DesiredState): P
     const listed = await liveMembers(session, model, name);
     if (!listed) continue;
     const hosts = inventory.etcd[name]!.hosts.filter((h) => session.remotes.has(h));
-    const envs = await Promise.all(hosts.map((h) => etcdHostFacts(session, h, inventory.etcd[name]!.data_dir)));
+    const envs = await Promise.all(hosts.map((h) => session.facts.get(h, fileContent(ETCD_ENV_PATH))));
     const clusters = clustersOnEtcd(inventory, name).map((c) => ({ name: c, tls: clusterTls(inventory, c) }));
-    const start = etcdConversionStart(name, livePeerScheme(listed.map((m) => m.peerUrls)), envs.some((e) => servesBothSchemes(e.envContent)), etcdTls(inventory, name), clusters);
+    const start = etcdConversionStart(name, livePeerScheme(listed.map((m) => m.peerUrls)), envs.some(servesBothSchemes), etcdTls(inventory, name), clusters);
     if (!start) continue;
     const client = etcdClient(model, name);
     const versions = await Promise.all(hosts.map((h) => session.facts.get(h, client.serverVersion()).catch(() => undefined)));

@@ -6,6 +6,7 @@
 // cluster's servers are suspended, keeping each server in the state it had: with the cluster
 // paused no member can change role, so the states stay true. The HAProxy reload that follows
 // brings fresh processes with checks on; resuming enables them again in any case.
+import type { FactCache } from '../../facts/fact.js';
 import { patroniApi } from '../../model/endpoints.js';
 import type { DesiredState } from '../../model/model.js';
 import { exec, noop, wait, type PlanItem } from '../../run/steps.js';
@@ -28,7 +29,7 @@ function healthChecks(model: DesiredState, cluster: string, action: 'disable' | 
 }
 
 /** Whether every member that answers reports the cluster `paused` (and at least one answers). */
-async function allPaused(facts: Parameters<Parameters<typeof wait>[2]>[0], model: DesiredState, cluster: string, paused: boolean) {
+async function allPaused(facts: FactCache, model: DesiredState, cluster: string, paused: boolean) {
   const api = patroniApi(model, cluster);
   const hosts = model.inventory.clusters[cluster]!.hosts;
   const states = await Promise.all(hosts.map((h) => facts.fresh(h, api.state(h)).catch(() => undefined)));

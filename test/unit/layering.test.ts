@@ -64,7 +64,7 @@ describe('layering: only the executor changes a host', () => {
     expect(uses).toEqual([]);
   });
 
-  it('the import guard names a value import of the SSH layer or of execa, and lets type imports and the executor'\''s steps through', () => {
+  it('the import guard names a value import of the SSH layer or of execa, and lets type imports and the run layer through', () => {
     const file = path.join(SRC, 'tasks/example/plan.ts');
     expect(imports("import { SshRemote } from '../../ssh/remote.js';").map((i) => forbidden(file, i.from))).toEqual([true]);
     expect(imports("import type { Remote } from '../../ssh/types.js';")[0]!.typeOnly).toBe(true);

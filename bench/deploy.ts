@@ -124,9 +124,10 @@ try {
     const noops = hapgRounds.map((r) => r.noop);
     const totals = minimal.map((m) => m.total);
     console.log(`\n${release} (Debian ${LAB_RELEASES[release].debian}, PostgreSQL ${LAB_RELEASES[release].postgres}), 3 hosts, every role, ${rounds} rounds, warm apt cache`);
-    console.log('  hapg deploy, median seconds per stage:');
-    const stages = [...new Set(hapgRounds.flatMap((r) => [...r.phases.keys()]))];
-    for (const stage of stages) console.log(`    ${stage.padEnd(40)} ${fmt(median(hapgRounds.map((r) => r.phases.get(stage) ?? 0)))}`);
+    console.log(`  hapg deploy, median seconds per stage:  ${'TLS'.padStart(8)} ${'tls: false'.padStart(11)}`);
+    const stages = [...new Set([...hapgRounds, ...plainRounds].flatMap((r) => [...r.phases.keys()]))];
+    const stageMedian = (rs: HapgRound[], stage: string) => (rs.some((r) => r.phases.has(stage)) ? fmt(median(rs.map((r) => r.phases.get(stage) ?? 0))) : '-');
+    for (const stage of stages) console.log(`    ${stage.padEnd(45)} ${stageMedian(hapgRounds, stage).padStart(8)} ${stageMedian(plainRounds, stage).padStart(11)}`);
     console.log(`  hapg deploy from bare hosts:     median ${fmt(median(deploys))} (${range(deploys)})`);
     console.log(`  hapg no-op re-run:               median ${fmt(median(noops))} (${range(noops)}), changes ${hapgRounds.map((r) => r.noopChanges).join('/')}`);
     const plain = plainRounds.map((r) => r.deploy);

@@ -134,14 +134,9 @@ function writeFileScript(path: string, content: string, mode = '0644', owner = '
   return `mkdir -p "$(dirname ${path})" && printf '%s' '${content.replace(/'/g, "'\\''")}' > ${path} && chmod ${mode} ${path} && chown ${owner} ${path}`;
 }
 
-/** Deploys the reference cluster on the lab's three hosts; returns the seconds each part took. */
-export async function minimalDeploy(inventoryPath: string): Promise<{ install: number; bootstrap: number; edge: number; total: number }> {
-  const inv = YAML.parse(await readFile(inventoryPath, 'utf8')) as LabInventory;
-  const hosts = Object.entries(inv.hosts).map(([name, h]) => ({ name, address: h.address })).slice(0, 3);
-  const version = inv.clusters.main.postgres.version;
-  const vip = inv.clusters.main.vip.address;
+/** The reference's package installation alone, on every host of `hosts` at once. */
+async function installPackages(inv: LabInventory, hosts: Host[], version: number): Promise<void> {
   const packages = `etcd-server etcd-client postgresql-${version} patroni python3-etcd haproxy keepalived`;
-  const t0 = performance.now();
   await Promise.all(hosts.map((h) => onHost(inv, h, [
     "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d",
     'mkdir -p /etc/postgresql-common && echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf',
@@ -150,6 +145,25 @@ export async function minimalDeploy(inventoryPath: string): Promise<{ install: n
     `apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold ${packages} >/dev/null`,
     'rm -f /usr/sbin/policy-rc.d',
   ].join(' && '))));
+}
+
+/** Seconds the reference's package installation takes on the first `count` hosts of a lab inventory, all at once. */
+export async function minimalInstall(inventoryPath: string, count: number): Promise<number> {
+  const inv = YAML.parse(await readFile(inventoryPath, 'utf8')) as LabInventory;
+  const hosts = Object.entries(inv.hosts).map(([name, h]) => ({ name, address: h.address })).slice(0, count);
+  const t0 = performance.now();
+  await installPackages(inv, hosts, inv.clusters.main.postgres.version);
+  return (performance.now() - t0) / 1000;
+}
+
+/** Deploys the reference cluster on the lab's three hosts; returns the seconds each part took. */
+export async function minimalDeploy(inventoryPath: string): Promise<{ install: number; bootstrap: number; edge: number; total: number }> {
+  const inv = YAML.parse(await readFile(inventoryPath, 'utf8')) as LabInventory;
+  const hosts = Object.entries(inv.hosts).map(([name, h]) => ({ name, address: h.address })).slice(0, 3);
+  const version = inv.clusters.main.postgres.version;
+  const vip = inv.clusters.main.vip.address;
+  const t0 = performance.now();
+  await installPackages(inv, hosts, version);
   const t1 = performance.now();
   // etcd: every member at once (each waits for its peers).
   await Promise.all(hosts.map((h) => onHost(inv, h, `${writeFileScript('/etc/default/etcd', etcdEnv(hosts, h))} && systemctl restart etcd`)));

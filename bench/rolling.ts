@@ -43,6 +43,8 @@ async function writeBenchInventory(parameters: Record<string, unknown>): Promise
         main: {
           hosts,
           postgres: {
+            // The lab's release decides the major version (Debian 12 ships 15, Debian 13 17).
+            version: lab.clusters.main.postgres.version,
             parameters,
             hba: lab.clusters.main.postgres.hba,
             users: { app: { options: ['LOGIN'] } },

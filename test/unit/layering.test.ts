@@ -14,17 +14,20 @@ async function sources(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile() && e.name.endsWith('.ts')).map((e) => path.join(e.parentPath, e.name));
 }
 
-/** Every `import … from '…'` of a file with whether it imports types only. */
+/** Every `import … from '…'` and `import('…')` of a file, with whether it imports types only. */
 function imports(text: string): { from: string; typeOnly: boolean; names: string }[] {
-  return [...text.matchAll(/^import\s+(type\s+)?([^;]*?)\s+from\s+'([^']+)';/gms)].map((m) => ({ typeOnly: m[1] !== undefined, names: m[2]!, from: m[3]! }));
+  const declared = [...text.matchAll(/^import\s+(type\s+)?([^;]*?)\s+from\s+'([^']+)';/gms)].map((m) => ({ typeOnly: m[1] !== undefined, names: m[2]!, from: m[3]! }));
+  const dynamic = [...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => ({ typeOnly: false, names: '*', from: m[1]! }));
+  return [...declared, ...dynamic];
 }
 
 /** `{ type A, type B }`: an import whose every name is a type. */
 const onlyTypes = (names: string) => /^\{[^}]*\}$/.test(names.trim()) && names.trim().slice(1, -1).split(',').map((n) => n.trim()).filter(Boolean).every((n) => /^type\s/.test(n));
 
-/** What a planning-layer file may not import for its values: the transports and process spawning. */
-function forbidden(file: string, from: string): boolean {
+/** What a planning-layer file may not import for its values: the transports and process spawning (node:net only for isIP and friends, never a socket). */
+function forbidden(file: string, from: string, names = ''): boolean {
   if (['ssh2', 'execa', 'node:child_process', 'node:http', 'node:https', 'node:tls', 'node:dgram'].includes(from)) return true;
+  if (from === 'node:net') return !/^\{\s*(isIP|isIPv4|isIPv6)(\s*,\s*(isIP|isIPv4|isIPv6))*\s*\}$/.test(names.trim());
   if (!from.startsWith('.')) return false;
   const target = path.relative(SRC, path.resolve(path.dirname(file), from));
   return target.startsWith('ssh/') || target.startsWith('lab/');
@@ -38,11 +41,7 @@ describe('layering: only the executor changes a host', () => {
         const text = await readFile(file, 'utf8');
         for (const imp of imports(text)) {
           if (imp.typeOnly || onlyTypes(imp.names)) continue;
-          if (forbidden(file, imp.from)) offending.push(`${path.relative(SRC, file)}: ${imp.from}`);
-        }
-        // node:net for its address helpers only (isIP and friends), never a socket.
-        for (const imp of imports(text).filter((i) => i.from === 'node:net' && !i.typeOnly)) {
-          if (!/^\{\s*(isIP|isIPv4|isIPv6)(\s*,\s*(isIP|isIPv4|isIPv6))*\s*\}$/.test(imp.names.trim())) offending.push(`${path.relative(SRC, file)}: node:net ${imp.names}`);
+          if (forbidden(file, imp.from, imp.names)) offending.push(`${path.relative(SRC, file)}: ${imp.from} ${imp.names}`);
         }
       }
     }
@@ -64,7 +63,7 @@ describe('layering: only the executor changes a host', () => {
     expect(uses).toEqual([]);
   });
 
-  it('the import guard names a value import of the SSH layer or of execa, and lets type imports and the run layer through', () => {
+  it('the import guard names a value import (static or dynamic) of the SSH layer, execa or a socket, and lets type imports, isIP and the run layer through', () => {
     const file = path.join(SRC, 'tasks/example/plan.ts');
     expect(imports("import { SshRemote } from '../../ssh/remote.js';").map((i) => forbidden(file, i.from))).toEqual([true]);
     expect(imports("import type { Remote } from '../../ssh/types.js';")[0]!.typeOnly).toBe(true);
@@ -72,5 +71,8 @@ describe('layering: only the executor changes a host', () => {
     expect(onlyTypes('{ type Remote, SshRemote }')).toBe(false);
     expect(imports("import { execa } from 'execa';").map((i) => forbidden(file, i.from))).toEqual([true]);
     expect(forbidden(file, '../../run/steps.js')).toBe(false);
+    expect(imports("const { spawn } = await import('node:child_process');").map((i) => forbidden(file, i.from, i.names))).toEqual([true]);
+    expect(forbidden(file, 'node:net', '{ isIP }')).toBe(false);
+    expect(forbidden(file, 'node:net', '{ connect }')).toBe(true);
   });
 });

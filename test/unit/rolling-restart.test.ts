@@ -13,7 +13,7 @@ import { DEFAULT_ROLLING } from '../../src/tasks/patroni/restart-options.js';
 import { restartsStage, RESTART_TITLE } from '../../src/tasks/patroni/restarts.js';
 import { CLUSTER_SECRETS, clusterSecretKey } from '../../src/inventory/secrets.js';
 import { fakeSession } from '../support/fake-hosts.js';
-import { clusterHealth, replicaHealth, switchoverCandidate } from '../../src/tasks/patroni/member-health.js';
+import { clusterHealth, receivedLag, replicaHealth, switchoverCandidate } from '../../src/tasks/patroni/member-health.js';
 import { parseParameterSettings } from '../../src/tasks/patroni/pg-settings.js';
 import { parsePatroniState, type PatroniState } from '../../src/tasks/patroni/rest.js';
 import {
@@ -135,6 +135,16 @@ describe('member health between restarts', () => {
     ['Patroni not answering', (m) => m.delete('pg2'), 'pg2: Patroni not answering'],
   ])('not healthy when %s', (_what, edit, status) => {
     expect(replicaHealth(states(edit), 'pg1', 'pg2', { lagLimit })).toEqual({ healthy: false, status });
+  });
+
+  it('the live lag counts the WAL a replica received, even when replay trails', () => {
+    expect(receivedLag(states(), 'pg1', 'pg2')).toBe(0);
+    const replayBehind = states((m) => (m.get('pg2')!.replayedPosition = 84336744 - 3_000_000));
+    expect(receivedLag(replayBehind, 'pg1', 'pg2')).toBe(0);
+    const receiveBehind = states((m) => Object.assign(m.get('pg2')!, { walPosition: 84336744 - 2_000_000, replayedPosition: 84336744 - 2_500_000 }));
+    expect(receivedLag(receiveBehind, 'pg1', 'pg2')).toBe(2_000_000);
+    expect(receivedLag(states((m) => m.delete('pg1')), 'pg1', 'pg2')).toBeUndefined();
+    expect(receivedLag(states((m) => Object.assign(m.get('pg2')!, { walPosition: undefined, replayedPosition: undefined })), 'pg1', 'pg2')).toBeUndefined();
   });
 
   it('before replicas restart after a leader restart, they must replay past it', () => {

@@ -24,6 +24,20 @@ export function replayLag(states: MemberStates, leader: string, host: string): n
 }
 
 /**
+ * Bytes the replica's WAL (received or replayed, whichever is further) trails the leader's
+ * current position, read live from both: what maximum_lag_on_failover is measured against.
+ * Patroni's own `lag` in GET /cluster compares positions each member wrote to the DCS at its
+ * last loop, up to loop_wait apart, so under write load it shows megabytes a live reading
+ * does not have.
+ */
+export function receivedLag(states: MemberStates, leader: string, host: string): number | undefined {
+  const at = states.get(leader)?.walPosition;
+  const s = states.get(host);
+  const positions = [s?.walPosition, s?.replayedPosition].filter((p): p is number => p !== undefined);
+  return at === undefined || positions.length === 0 ? undefined : Math.max(0, at - Math.max(...positions));
+}
+
+/**
  * A replica is healthy when it runs, waits for no restart (unless `allowPending`), streams
  * from the leader, and has replayed to within `lagLimit` bytes of it (or past `replayedAtLeast`).
  */

@@ -10,7 +10,7 @@ import { permanentSlots } from '../patroni/model.js';
 import type { ClusterMember } from '../patroni/rest.js';
 import { certificateProblems, gatherCertificateExpiry, type CertificateExpiry } from '../tls/expiry.js';
 import { inactivePhysicalSlots, silentLink, slotState, walReceiver, type SlotState, type WalReceiver } from '../standby/facts.js';
-import { runningLeader } from '../patroni/member-health.js';
+import { receivedLag, runningLeader } from '../patroni/member-health.js';
 import { clusterProblems } from './verdict.js';
 
 export interface EtcdStatus {
@@ -95,11 +95,15 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
         }
       }
       const releases = new Map(await Promise.all(cluster.hosts.map(async (h) => [h, await hostRelease(session, h)] as const)));
+      const leaderName = [...states].find(([, st]) => st?.role === cm.leaderRole)?.[0];
+      const leaderState = leaderName ? states.get(leaderName) : undefined;
       const members = view?.map((m): MemberStatus => {
         const st = states.get(m.name);
-        return { ...m, pendingRestart: m.pendingRestart || st?.pendingRestart === true, release: releases.get(m.name), postgresVersion: st?.serverVersion, patroniVersion: st?.version };
+        // The lag judged against maximum_lag_on_failover is read live from the leader and the
+        // member; Patroni's figure is kept only where one of them does not answer.
+        const live = leaderName && m.name !== leaderName ? receivedLag(states, leaderName, m.name) : undefined;
+        return { ...m, lag: live ?? m.lag, pendingRestart: m.pendingRestart || st?.pendingRestart === true, release: releases.get(m.name), postgresVersion: st?.serverVersion, patroniVersion: st?.version };
       });
-      const leaderState = [...states.values()].find((st) => st?.role === cm.leaderRole);
       const streaming = leaderState && new Set(leaderState.replication.filter((r) => r.state === 'streaming').map((r) => r.applicationName));
       const problems = clusterProblems(cluster, members, streaming);
       const standby = cluster.standby ? await standbyLink(session, name, runningLeader(states, 'standby_leader') ?? [...states].find(([, st]) => st?.role === 'standby_leader')?.[0]) : undefined;

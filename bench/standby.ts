@@ -6,19 +6,24 @@
 // whole table is compared between main's leader and every standby member. Prints the success
 // count and the time to streaming (standby leader started → streaming, slot active).
 //
-//   npx tsx bench/standby.ts [N]          (as root; recreates the lab)
+//   npx tsx bench/standby.ts [--rounds N] [--release trixie|bookworm] [--lab NAME]
+//   (as root; recreates that lab, `bench-standby` by default)
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import YAML from 'yaml';
+import { LAB_RELEASES } from '../src/lab/releases.js';
 import { startWriteLoad, tableDigest, type PgTarget } from '../test/support/write-load.js';
 import { fmt, hapgResult, timedHapg } from './lab.js';
 
-const rounds = Number(process.argv[2] ?? 10);
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, release: { type: 'string', default: 'trixie' }, lab: { type: 'string', default: 'bench-standby' } } });
+const rounds = Number(values.rounds);
+if (!(values.release in LAB_RELEASES)) throw new Error(`--release ${values.release}: expected ${Object.keys(LAB_RELEASES).join(' or ')}`);
 const dir = await mkdtemp(path.join(tmpdir(), 'hapg-bench-standby-'));
 const inventory = path.join(dir, 'lab.yml');
-await timedHapg(['lab', 'down']);
-await timedHapg(['lab', 'up', '--hosts', '5', '--datacenters', '2', '--out', inventory]);
+await timedHapg(['lab', 'down', '--lab', values.lab]);
+await timedHapg(['lab', 'up', '--lab', values.lab, '--release', values.release, '--hosts', '5', '--datacenters', '2', '--out', inventory]);
 const deploy = await timedHapg(['deploy', '-i', inventory, '--json']);
 console.log(`deploy of main (3 hosts) and its standby cluster (2 hosts) from bare hosts: ${fmt(deploy.seconds)}`);
 
@@ -69,7 +74,7 @@ for (let i = 1; i <= rounds; i++) {
     console.log(`round ${i}: FAILED: ${results.at(-1)!.error}`);
   }
 }
-await timedHapg(['lab', 'down']);
+await timedHapg(['lab', 'down', '--lab', values.lab]);
 
 const times = results.flatMap((r) => (r.ok && r.streamingSeconds !== undefined ? [r.streamingSeconds] : [])).sort((a, b) => a - b);
 const rebuilds = results.flatMap((r) => (r.ok && r.rebuildSeconds !== undefined ? [r.rebuildSeconds] : [])).sort((a, b) => a - b);

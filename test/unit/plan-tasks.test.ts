@@ -15,6 +15,7 @@ import { etcdEnvFile, planEtcdMember } from '../../src/tasks/etcd/plan.js';
 import { haproxyFile, planHaproxyHost } from '../../src/tasks/haproxy/plan.js';
 import { keepalivedFile, planKeepalivedHost } from '../../src/tasks/keepalived/plan.js';
 import { APT_PROXY_PATH, CREATECLUSTER_PATH, packageSourceFiles, planPackages } from '../../src/tasks/packages/plan.js';
+import { withoutBootstrap } from '../../src/tasks/patroni/facts.js';
 import { memberSteps, patroniFiles, planPatroniMember } from '../../src/tasks/patroni/plan.js';
 
 const { inventory } = await loadInventory('inventories/three-hosts.yml');
@@ -108,6 +109,44 @@ describe('patroni member', () => {
     ['stopped member (heal)', asWritten, svc('patroni', 'inactive'), ['started patroni']],
     ['running but disabled', asWritten, svc('patroni', 'active', 'disabled'), ['exec systemctl']],
   ])('%s', (_, fileStates, service, expected) => expect(plan(fileStates, service)).toEqual(expected));
+
+  describe('a change confined to bootstrap: is written, not reloaded', () => {
+    const digest = (content: string) => createHash('sha256').update(withoutBootstrap(content)).digest('hex');
+    const edited = (edit: (c: (typeof inventory)['clusters'][string]) => void) => {
+      const inv = structuredClone(inventory);
+      edit(inv.clusters.main!);
+      return buildModel(inv);
+    };
+    const steps = (m: ReturnType<typeof buildModel>, runtimeDigest: string) =>
+      kinds(memberSteps(m, 'main', 'pg1', planPatroniMember(m, 'main', 'pg1', secrets, { files: asWritten, service: svc('patroni', 'active'), state: undefined, hasData: true, runtimeDigest })));
+    const before = files.find((f) => f.path === PATRONI_CONFIG_PATH)!.content;
+
+    it('a parameter of the dynamic configuration (bootstrap.dcs repeats it): written only', () => {
+      const raised = edited((c) => (c.postgres.parameters.max_connections = 250));
+      expect(patroniFiles(raised, 'main', 'pg1', secrets)[0]!.content).not.toBe(before);
+      expect(steps(raised, digest(before))).toEqual([`file ${PATRONI_CONFIG_PATH}`]);
+    });
+
+    it('a pg_hba rule (read at every reload): written and reloaded', () => {
+      const hba = edited((c) => c.postgres.hba.push({ type: 'host', database: 'all', user: 'all', address: '198.51.100.0/24', method: 'scram-sha-256' }));
+      expect(steps(hba, digest(before))).toEqual([`file ${PATRONI_CONFIG_PATH}`, 'reloaded patroni']);
+    });
+
+    it('the host file unreadable: reloaded, as for any change', () => {
+      const raised = edited((c) => (c.postgres.parameters.max_connections = 250));
+      expect(steps(raised, 'unknown')).toEqual([`file ${PATRONI_CONFIG_PATH}`, 'reloaded patroni']);
+    });
+
+    it('the cut made on the host (awk) is the cut made here', async () => {
+      const { execa } = await import('execa');
+      for (const content of [before, `${before}# trailing comment\n`, before.replace(/\n$/, '')]) {
+        const r = await execa('sh', ['-c', "awk '/^[^ #]/{skip = ($0 ~ /^bootstrap:/)} !skip' | sha256sum"], { input: content });
+        expect(r.stdout.slice(0, 64)).toBe(digest(content));
+      }
+      expect(withoutBootstrap(before)).not.toMatch(/^bootstrap:/m);
+      expect(withoutBootstrap(before)).toMatch(/^postgresql:/m);
+    });
+  });
 });
 
 describe('haproxy and keepalived host', () => {

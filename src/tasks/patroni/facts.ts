@@ -79,3 +79,30 @@ export function configNewerThanPatroni(configPath: string): CommandFact<boolean 
     },
   };
 }
+
+/**
+ * patroni.yml without its top-level `bootstrap:` block, as lines: what a running Patroni acts
+ * on. Patroni reads `bootstrap` only when it initialises a new cluster, so a change confined to
+ * it (a parameter or slot of the dynamic configuration, which bootstrap.dcs repeats) needs the
+ * file written, not a reload. The same cut as {@link runtimeConfigDigest} runs on the host.
+ */
+export function withoutBootstrap(content: string): string {
+  const lines = content.endsWith('\n') ? content.slice(0, -1).split('\n') : content.split('\n');
+  let skip = false;
+  const kept: string[] = [];
+  for (const line of lines) {
+    if (/^[^ #]/.test(line)) skip = /^bootstrap:/.test(line);
+    if (!skip) kept.push(`${line}\n`);
+  }
+  return kept.join('');
+}
+
+/** sha256 of a host's patroni.yml without its `bootstrap:` block (undefined when unreadable). */
+export function runtimeConfigDigest(configPath: string): CommandFact<string | undefined> {
+  return {
+    id: `patroni-runtime-config:${configPath}`,
+    argv: ['sh', '-c', '[ -r "$1" ] || exit 1; awk \'/^[^ #]/{skip = ($0 ~ /^bootstrap:/)} !skip\' "$1" | sha256sum', 'sh', configPath],
+    sudo: true,
+    parse: (r) => (r.exitCode === 0 && /^[0-9a-f]{64}\b/.test(r.stdout) ? r.stdout.slice(0, 64) : undefined),
+  };
+}

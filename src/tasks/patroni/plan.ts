@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { fileMatches, type RemoteFileState } from '../../facts/files.js';
 import type { ServiceState } from '../../facts/services.js';
 import type { InventorySecrets } from '../../inventory/secrets.js';
@@ -5,6 +6,7 @@ import type { DesiredState } from '../../model/model.js';
 import { renderTemplate } from '../../render/templates.js';
 import { exec, file, noop, service, type FileStep, type PlanItem } from '../../run/steps.js';
 import { PATRONI_SECRET_LINES, patroniContext, type BootstrapMethod } from './context.js';
+import { withoutBootstrap } from './facts.js';
 import { PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH } from './model.js';
 import type { PatroniState } from './rest.js';
 import { switchesEtcdTransport } from '../tls/model.js';
@@ -17,6 +19,8 @@ export interface PatroniMemberFacts {
   hasData: boolean;
   /** patroni.yml was written after the running Patroni started (asked only when Patroni's etcd transport switches). */
   configNewer?: boolean | undefined;
+  /** sha256 of the host's patroni.yml without its `bootstrap:` block (undefined when it cannot be read). */
+  runtimeDigest?: string | undefined;
 }
 
 /** patroni.yml (mode 0600, owned by postgres: it holds passwords) and the unit of one member. */
@@ -69,13 +73,17 @@ export function planPatroniMember(model: DesiredState, clusterName: string, host
   // that moves it to TLS, a member restarts (paused: PostgreSQL keeps running), also when an
   // earlier run wrote the file and was cut short before the restart.
   const dcsRestart = running && switchesEtcdTransport(model.inventory, clusterName) && (configChanged || facts.configNewer === true);
-  const restart = (running && configChanged && facts.state?.state === 'unknown') || dcsRestart;
+  // A change confined to `bootstrap:` is written and not reloaded: a running Patroni never
+  // reads it again, and each reload makes every member reload PostgreSQL for nothing.
+  const config = files.find((f) => f.path === PATRONI_CONFIG_PATH);
+  const runtimeChanged = config !== undefined && facts.runtimeDigest !== createHash('sha256').update(withoutBootstrap(config.content)).digest('hex');
+  const restart = (running && runtimeChanged && facts.state?.state === 'unknown') || dcsRestart;
   return {
     files,
     unitChanged: files.some((f) => f.path === PATRONI_UNIT_PATH),
     start: !running,
     createDataDirs: !running && !facts.hasData,
-    reload: running && configChanged && !restart,
+    reload: running && runtimeChanged && !restart,
     restart,
     enable: running && facts.service?.enabled !== 'enabled',
   };

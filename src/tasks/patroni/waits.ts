@@ -96,9 +96,13 @@ export async function configLoadTimes(facts: FactCache, model: DesiredState, clu
 /**
  * Every member has applied a changed dynamic configuration: each PostgreSQL reloaded its
  * configuration since `before`, and Patroni had a second to re-read pending_restart after.
- * Soft: a member that does not reload in time (a change Patroni finds equal) is reported.
+ * When the change holds a parameter that needs a restart, a reload alone proves nothing (the
+ * Patroni reload of a changed patroni.yml just before reloads PostgreSQL too, and may land
+ * after `before` was read): then every member must also report pending_restart, which only
+ * the new configuration causes. Soft: a member that does not get there in time (a change
+ * Patroni finds equal, a member already running the new value) is reported.
  */
-export function waitForConfigReload(model: DesiredState, cluster: string, leader: string, before: ReadonlyMap<string, string>): WaitStep {
+export function waitForConfigReload(model: DesiredState, cluster: string, leader: string, before: ReadonlyMap<string, string>, opts: { needsRestart?: boolean } = {}): WaitStep {
   const spec = model.inventory.clusters[cluster]!;
   let reloadedAt: number | undefined;
   return wait(
@@ -108,6 +112,11 @@ export function waitForConfigReload(model: DesiredState, cluster: string, leader
       const now = await configLoadTimes(facts, model, cluster);
       const waiting = [...before].filter(([h, t]) => now.get(h) === t).map(([h]) => h);
       if (waiting.length > 0) return { done: false, status: `not yet reloaded: ${waiting.join(', ')}` };
+      if (opts.needsRestart) {
+        const states = await memberStates(facts, model, cluster);
+        const unflagged = [...before.keys()].filter((h) => states.get(h)?.pendingRestart !== true);
+        return { done: unflagged.length === 0, status: unflagged.length ? `reloaded; pending_restart not reported yet by ${unflagged.join(', ')}` : 'all reloaded, restart pending on every member' };
+      }
       reloadedAt ??= Date.now();
       // Patroni re-reads pg_settings' pending_restart a second after the reload.
       return { done: Date.now() - reloadedAt >= 2000, status: 'all reloaded' };

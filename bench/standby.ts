@@ -8,7 +8,7 @@
 //
 //   npx tsx bench/standby.ts [--rounds N] [--release trixie|bookworm] [--lab NAME]
 //   (as root; recreates that lab, `bench-standby` by default)
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,13 +24,17 @@ const dir = await mkdtemp(path.join(tmpdir(), 'hapg-bench-standby-'));
 const inventory = path.join(dir, 'lab.yml');
 await timedHapg(['lab', 'down', '--lab', values.lab]);
 await timedHapg(['lab', 'up', '--lab', values.lab, '--release', values.release, '--hosts', '5', '--datacenters', '2', '--out', inventory]);
+// The writer logs in as an application user (hapg lets no superuser in over the network).
+const inv = YAML.parse(await readFile(inventory, 'utf8'));
+inv.clusters.main.postgres.users = { app: { options: ['LOGIN'] } };
+inv.clusters.main.postgres.databases = { app: { owner: 'app' } };
+await writeFile(inventory, YAML.stringify(inv));
 const deploy = await timedHapg(['deploy', '-i', inventory, '--json']);
 console.log(`deploy of main (3 hosts) and its standby cluster (2 hosts) from bare hosts: ${fmt(deploy.seconds)}`);
 
-const inv = YAML.parse(await readFile(inventory, 'utf8'));
 const secrets = YAML.parse(await readFile(path.join(dir, '.hapg', 'lab.secrets.yml'), 'utf8')) as Record<string, string>;
-const superuser = secrets['clusters.main.superuser']!;
-const target = (host: string, port: number): PgTarget => ({ host, port, user: 'postgres', password: superuser, database: 'postgres' });
+const password = secrets['clusters.main.users.app']!;
+const target = (host: string, port: number): PgTarget => ({ host, port, user: 'app', password, database: 'app' });
 const mainHosts: string[] = inv.clusters.main.hosts;
 const standbyHosts: string[] = inv.clusters.standby.hosts;
 const address = (h: string) => inv.hosts[h].address as string;

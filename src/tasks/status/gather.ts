@@ -99,10 +99,11 @@ export async function gatherStatus(session: Session): Promise<StatusReport> {
       const leaderState = leaderName ? states.get(leaderName) : undefined;
       const members = view?.map((m): MemberStatus => {
         const st = states.get(m.name);
-        // The lag judged against maximum_lag_on_failover is read live from the leader and the
-        // member; Patroni's figure is kept only where one of them does not answer.
+        // Lag and timeline are read live from each member's GET /patroni: GET /cluster gives what
+        // each member last wrote to the DCS, up to loop_wait old (a replica started a moment ago
+        // still shows its old timeline there). Patroni's figures stay where a member does not answer.
         const live = leaderName && m.name !== leaderName ? receivedLag(states, leaderName, m.name) : undefined;
-        return { ...m, lag: live ?? m.lag, pendingRestart: m.pendingRestart || st?.pendingRestart === true, release: releases.get(m.name), postgresVersion: st?.serverVersion, patroniVersion: st?.version };
+        return { ...m, lag: live ?? m.lag, timeline: st?.timeline ?? m.timeline, pendingRestart: m.pendingRestart || st?.pendingRestart === true, release: releases.get(m.name), postgresVersion: st?.serverVersion, patroniVersion: st?.version };
       });
       const streaming = leaderState && new Set(leaderState.replication.filter((r) => r.state === 'streaming').map((r) => r.applicationName));
       const problems = clusterProblems(cluster, members, streaming);

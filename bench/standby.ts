@@ -51,8 +51,12 @@ for (let i = 1; i <= rounds; i++) {
   try {
     const rebuild = await timedHapg(['standby', 'rebuild', '-i', inventory, '--cluster', 'standby', '--yes-wipe-data', '--json']);
     const report = await load.stop();
-    const events = rebuild.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; message?: string });
-    const streaming = events.map((e) => e.message?.match(/streaming from main, slot active, ([\d.]+) s after its start/)).find(Boolean);
+    const events = rebuild.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; message?: string; title?: string; host?: string; ms?: number });
+    // From the standby leader's `start patroni` to the end of the wait for it to run as standby
+    // leader with its WAL receiver streaming from main and the slot on main's leader active.
+    const streamed = events.find((e) => e.kind === 'waited' && /to run as standby leader of standby, streaming from main/.test(e.title ?? ''));
+    const started = streamed && events.find((e) => e.kind === 'change' && e.title === 'start patroni' && e.host === streamed.host);
+    const streamingSeconds = streamed?.ms !== undefined && started?.ms !== undefined ? (streamed.ms - started.ms) / 1000 : undefined;
     const leaderSeen = events.some((e) => e.message?.includes('reported the leader role at'));
     // The copy itself: every row, every out-of-line value, on every standby member.
     // main's leader as hapg reports it (TLS or not, whatever the Patroni version calls the role).
@@ -69,9 +73,9 @@ for (let i = 1; i <= rounds; i++) {
       }
       if (got.digest !== want.digest) same = false;
     }
-    const ok = Boolean(streaming) && !leaderSeen && same;
-    results.push({ ok, streamingSeconds: streaming ? Number(streaming[1]) : undefined, rebuildSeconds: rebuild.seconds, ...(ok ? {} : { error: !same ? 'data differs' : leaderSeen ? 'leader role seen' : 'no streaming event' }) });
-    console.log(`round ${i}: ${ok ? 'ok' : 'FAILED'}; streaming ${streaming ? `${streaming[1]} s` : '-'} after start; rebuild ${fmt(rebuild.seconds)}; ${report.acked.length} rows written meanwhile, ${want.rows} compared on ${standbyHosts.join(', ')}${ok ? '' : ` (${results.at(-1)!.error})`}`);
+    const ok = streamingSeconds !== undefined && !leaderSeen && same;
+    results.push({ ok, streamingSeconds, rebuildSeconds: rebuild.seconds, ...(ok ? {} : { error: !same ? 'data differs' : leaderSeen ? 'leader role seen' : 'no streaming event' }) });
+    console.log(`round ${i}: ${ok ? 'ok' : 'FAILED'}; streaming ${streamingSeconds !== undefined ? `${streamingSeconds.toFixed(1)} s` : '-'} after start; rebuild ${fmt(rebuild.seconds)}; ${report.acked.length} rows written meanwhile, ${want.rows} compared on ${standbyHosts.join(', ')}${ok ? '' : ` (${results.at(-1)!.error})`}`);
   } catch (err) {
     await load.stop();
     results.push({ ok: false, error: err instanceof Error ? err.message : String(err) });

@@ -95,7 +95,10 @@ export async function waitForSsh(
     targets.map(async (target) => {
       for (;;) {
         if (await sshAccepts(target, privateKey, 2000)) return;
-        if (opts.stillRunning && !(await opts.stillRunning(target.host))) {
+        // Stopped only when seen so twice, half a second apart: read while the boot shell execs
+        // nspawn, /proc/PID/cmdline can be momentarily empty (a host that was booting fine was
+        // once reported stopped).
+        if (opts.stillRunning && !(await opts.stillRunning(target.host)) && !(await new Promise((r) => setTimeout(r, 500)).then(() => opts.stillRunning!(target.host)))) {
           throw new HapgError('LAB', `${target.host} stopped while booting`, {
             host: target.host,
             ...(opts.logOf ? { hint: `see ${opts.logOf(target.host)}` } : {}),

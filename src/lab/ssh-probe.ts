@@ -81,6 +81,17 @@ export async function sshRun(target: ProbeTarget, privateKey: Buffer, command: s
 }
 
 /**
+ * Not running when asked twice, half a second apart: read while the boot shell execs nspawn,
+ * /proc/PID/cmdline can be momentarily empty (a host that was booting fine was once reported
+ * stopped).
+ */
+async function stoppedTwice(running: () => Promise<boolean>): Promise<boolean> {
+  if (await running()) return false;
+  await new Promise((r) => setTimeout(r, 500));
+  return !(await running());
+}
+
+/**
  * Polls every host until its sshd accepts the lab key; fails naming the first host that is
  * still unreachable at the deadline, or stops early when its machine process died.
  */
@@ -95,10 +106,7 @@ export async function waitForSsh(
     targets.map(async (target) => {
       for (;;) {
         if (await sshAccepts(target, privateKey, 2000)) return;
-        // Stopped only when seen so twice, half a second apart: read while the boot shell execs
-        // nspawn, /proc/PID/cmdline can be momentarily empty (a host that was booting fine was
-        // once reported stopped).
-        if (opts.stillRunning && !(await opts.stillRunning(target.host)) && !(await new Promise((r) => setTimeout(r, 500)).then(() => opts.stillRunning!(target.host)))) {
+        if (opts.stillRunning && (await stoppedTwice(() => opts.stillRunning!(target.host)))) {
           throw new HapgError('LAB', `${target.host} stopped while booting`, {
             host: target.host,
             ...(opts.logOf ? { hint: `see ${opts.logOf(target.host)}` } : {}),

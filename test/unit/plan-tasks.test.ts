@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RemoteFileState } from '../../src/facts/files.js';
 import type { ServiceState } from '../../src/facts/services.js';
@@ -15,7 +18,7 @@ import { etcdEnvFile, planEtcdMember } from '../../src/tasks/etcd/plan.js';
 import { haproxyFile, planHaproxyHost } from '../../src/tasks/haproxy/plan.js';
 import { keepalivedFile, planKeepalivedHost } from '../../src/tasks/keepalived/plan.js';
 import { APT_PROXY_PATH, CREATECLUSTER_PATH, packageSourceFiles, planPackages } from '../../src/tasks/packages/plan.js';
-import { withoutBootstrap } from '../../src/tasks/patroni/facts.js';
+import { runtimeConfigDigest, WITHOUT_BOOTSTRAP_AWK, withoutBootstrap } from '../../src/tasks/patroni/facts.js';
 import { memberSteps, patroniFiles, planPatroniMember } from '../../src/tasks/patroni/plan.js';
 
 const { inventory } = await loadInventory('inventories/three-hosts.yml');
@@ -117,7 +120,7 @@ describe('patroni member', () => {
       edit(inv.clusters.main!);
       return buildModel(inv);
     };
-    const steps = (m: ReturnType<typeof buildModel>, runtimeDigest: string) =>
+    const steps = (m: ReturnType<typeof buildModel>, runtimeDigest: string | undefined) =>
       kinds(memberSteps(m, 'main', 'pg1', planPatroniMember(m, 'main', 'pg1', secrets, { files: asWritten, service: svc('patroni', 'active'), state: undefined, hasData: true, runtimeDigest })));
     const before = files.find((f) => f.path === PATRONI_CONFIG_PATH)!.content;
 
@@ -134,14 +137,27 @@ describe('patroni member', () => {
 
     it('the host file unreadable: reloaded, as for any change', () => {
       const raised = edited((c) => (c.postgres.parameters.max_connections = 250));
-      expect(steps(raised, 'unknown')).toEqual([`file ${PATRONI_CONFIG_PATH}`, 'reloaded patroni']);
+      expect(steps(raised, undefined)).toEqual([`file ${PATRONI_CONFIG_PATH}`, 'reloaded patroni']);
     });
 
-    it('the cut made on the host (awk) is the cut made here', async () => {
+    it('the cut made on the host (the fact itself, run here on a file) is the cut made here', async () => {
       const { execa } = await import('execa');
-      for (const content of [before, `${before}# trailing comment\n`, before.replace(/\n$/, '')]) {
-        const r = await execa('sh', ['-c', "awk '/^[^ #]/{skip = ($0 ~ /^bootstrap:/)} !skip' | sha256sum"], { input: content });
-        expect(r.stdout.slice(0, 64)).toBe(digest(content));
+      const dir = await mkdtemp(path.join(tmpdir(), 'hapg-cut-'));
+      /** The fact's command run locally, its result as the executor hands it over. */
+      const ask = async (file: string) => {
+        const fact = runtimeConfigDigest(file);
+        const r = await execa(fact.argv[0]!, fact.argv.slice(1), { reject: false });
+        return fact.parse({ host: 'local', command: fact.argv.join(' '), exitCode: r.exitCode ?? null, stdout: r.stdout, stderr: r.stderr, durationMs: 0 });
+      };
+      try {
+        expect(runtimeConfigDigest('/x').argv).toContain(WITHOUT_BOOTSTRAP_AWK);
+        for (const content of [before, `${before}# trailing comment\n`, before.replace(/\n$/, '')]) {
+          await writeFile(path.join(dir, 'patroni.yml'), content);
+          expect(await ask(path.join(dir, 'patroni.yml'))).toBe(digest(content));
+        }
+        expect(await ask(path.join(dir, 'absent.yml'))).toBeUndefined();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
       expect(withoutBootstrap(before)).not.toMatch(/^bootstrap:/m);
       expect(withoutBootstrap(before)).toMatch(/^postgresql:/m);

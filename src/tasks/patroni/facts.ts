@@ -84,7 +84,7 @@ export function configNewerThanPatroni(configPath: string): CommandFact<boolean 
  * patroni.yml without its top-level `bootstrap:` block, as lines: what a running Patroni acts
  * on. Patroni reads `bootstrap` only when it initialises a new cluster, so a change confined to
  * it (a parameter or slot of the dynamic configuration, which bootstrap.dcs repeats) needs the
- * file written, not a reload. The same cut as {@link runtimeConfigDigest} runs on the host.
+ * file written, not a reload. {@link WITHOUT_BOOTSTRAP_AWK} makes the same cut on the host.
  */
 export function withoutBootstrap(content: string): string {
   const lines = content.endsWith('\n') ? content.slice(0, -1).split('\n') : content.split('\n');
@@ -97,11 +97,14 @@ export function withoutBootstrap(content: string): string {
   return kept.join('');
 }
 
+/** The awk program that makes on the host the cut {@link withoutBootstrap} makes here. */
+export const WITHOUT_BOOTSTRAP_AWK = '/^[^ #]/{skip = ($0 ~ /^bootstrap:/)} !skip';
+
 /** sha256 of a host's patroni.yml without its `bootstrap:` block (undefined when unreadable). */
 export function runtimeConfigDigest(configPath: string): CommandFact<string | undefined> {
   return {
     id: `patroni-runtime-config:${configPath}`,
-    argv: ['sh', '-c', '[ -r "$1" ] || exit 1; awk \'/^[^ #]/{skip = ($0 ~ /^bootstrap:/)} !skip\' "$1" | sha256sum', 'sh', configPath],
+    argv: ['sh', '-c', '[ -r "$1" ] || exit 1; awk "$2" "$1" | sha256sum', 'sh', configPath, WITHOUT_BOOTSTRAP_AWK],
     sudo: true,
     parse: (r) => (r.exitCode === 0 && /^[0-9a-f]{64}\b/.test(r.stdout) ? r.stdout.slice(0, 64) : undefined),
   };

@@ -71,6 +71,22 @@ async function planTimers(ctx: Parameters<Stage['plan']>[0], model: DesiredState
 }
 
 /**
+ * `stanza-create`, asked again while a member's pgBackRest holds the stanza's archive lock:
+ * the leader's asynchronous archive-push runs (and fails, while there is no stanza) from the
+ * moment PostgreSQL archives, and stanza-create needs that lock on the member too
+ * (LockAcquireError, "is another pgBackRest process running?"). Up to 20 tries, 2 s apart;
+ * any other failure, or the last one, is reported as pgBackRest printed it.
+ */
+export const STANZA_CREATE = [
+  'for try in $(seq 1 20); do',
+  '  out=$("$@" 2>&1) && { printf "%s\\n" "$out"; exit 0; }',
+  '  rc=$?',
+  '  case "$out" in *LockAcquireError*) [ "$try" -lt 20 ] && { sleep 2; continue; } ;; esac',
+  '  printf "%s\\n" "$out" >&2; exit "$rc"',
+  'done',
+].join('\n');
+
+/**
  * The stanza of one cluster, after its Patroni stages (so archive_mode is on, also when
  * backups came to a live cluster through a rolling restart): created where missing, checked,
  * given its first full backup, and scheduled. Runs on the repository host as pgbackrest, or
@@ -92,7 +108,7 @@ export function stanzaStage(model: DesiredState, cluster: string): Stage {
       const as = { user: runner.user };
       const items: PlanItem[] = [];
       const notes: string[] = [];
-      if (!exists) items.push(exec(runner.host, `create stanza ${stanza}`, [PGBACKREST_BIN, `--stanza=${stanza}`, 'stanza-create'], { ...as, timeoutMs: 300_000 }));
+      if (!exists) items.push(exec(runner.host, `create stanza ${stanza}`, ['sh', '-c', STANZA_CREATE, 'sh', PGBACKREST_BIN, `--stanza=${stanza}`, 'stanza-create'], { ...as, timeoutMs: 300_000 }));
       if (!exists || !hasBackup) {
         // A WAL segment switched on the primary, archived through archive_command, and found in the repository.
         items.push({ ...exec(runner.host, `check stanza ${stanza}: a WAL segment archived and found in the repository`, [PGBACKREST_BIN, `--stanza=${stanza}`, 'check'], { ...as, timeoutMs: 300_000 }), check: true });

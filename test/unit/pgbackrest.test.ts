@@ -245,6 +245,12 @@ describe('a standby cluster that fetches WAL from its source repository (standby
     const drFiles = accessFiles(model, 'dr1', pgbackrestHosts(model).get('dr1')!, states, drSecrets);
     expect(drFiles.map((f) => f.path)).toEqual(['/etc/pgbackrest/pgbackrest.conf', '/var/lib/postgresql/.ssh/known_hosts', '/var/lib/postgresql/.ssh/config']);
     expect(drFiles.find((f) => f.path.endsWith('/known_hosts'))!.content).toContain('192.0.2.14 ssh-ed25519 HOSTbk1');
+    // Both ends offer AES-GCM first (less CPU per byte than ChaCha20 where AES instructions exist), ChaCha20 still allowed.
+    for (const files of [repoFiles, drFiles]) {
+      const config = files.find((f) => f.path.endsWith('/.ssh/config'))!.content;
+      expect(config.match(/^ {2}Ciphers .*$/gm)).toEqual(expect.arrayContaining(['  Ciphers aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com']));
+      expect(config.match(/^Host /gm)!.length).toBe(config.match(/^ {2}Ciphers /gm)!.length);
+    }
   });
 
   it('refuses "repository" when the source has no backup section', () => {

@@ -4,8 +4,9 @@
 // recovery under the write-load client undoes a DROP TABLE on a new timeline; then the
 // commands' refusals, each one line with nothing changed; last, a one-member standby cluster
 // (pg41) that fetches main's WAL from the repository catches up from it while streaming is cut.
-// A second cluster, copy (pg42, pg43; no backups of its own), is deployed beside main and
-// receives a copy of main's backups to a point in time (`restore --into`), main only read.
+// A second cluster, copy (pg42, pg43), backed up to a repository host of its own (pg44), is
+// deployed beside main and receives a copy of main's backups to a point in time (`restore
+// --into`), main only read: copy's former stanza moves aside and it archives into a new one.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -22,6 +23,8 @@ const REPO_HOST = 'pg34';
 const STANDBY_HOST = 'pg41';
 /** Members of `copy`, the cluster main's backups are restored into (restore --into). */
 const COPY_HOSTS = ['pg42', 'pg43'];
+/** copy's own repository host: copy's stanza from its first deploy, then a new one after the restore. */
+const COPY_REPO_HOST = 'pg44';
 const VIP = { address: vipAddress(lab, 131), interface: 'eth0', router_id: 81 };
 const REPO_PATH = '/var/lib/pgbackrest/repo';
 let inventory: string;
@@ -88,9 +91,14 @@ function inventorySpec(hba: unknown, withStandby: boolean) {
     backup: { repository: { host: REPO_HOST }, archive_timeout: 30 },
   };
   const dr = { hosts: [STANDBY_HOST], etcd: 'dc1', postgres: { hba }, standby: { cluster: 'main', restore_command: 'repository' } };
-  const copy = { hosts: COPY_HOSTS, etcd: 'dc1', postgres: { hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } } };
+  const copy = {
+    hosts: COPY_HOSTS,
+    etcd: 'dc1',
+    postgres: { hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } },
+    backup: { repository: { host: COPY_REPO_HOST }, archive_timeout: 30 },
+  };
   return {
-    hosts: [...MEMBERS, REPO_HOST, ...COPY_HOSTS, ...(withStandby ? [STANDBY_HOST] : [])],
+    hosts: [...MEMBERS, REPO_HOST, ...COPY_HOSTS, COPY_REPO_HOST, ...(withStandby ? [STANDBY_HOST] : [])],
     etcd: { dc1: { hosts: MEMBERS } },
     clusters: withStandby ? { main, copy, dr } : { main, copy },
   };
@@ -328,7 +336,7 @@ describe('backups with a repository host', () => {
     }
   });
 
-  it('restore --into copy --to T under write load: copy holds exactly main\'s rows of before T on a timeline of its own, logs in with its own passwords, main untouched; the read-only key cannot push', async () => {
+  it('restore --into copy --to T under write load: copy holds exactly main\'s rows of before T on a timeline of its own, logs in with its own passwords, archives into a new stanza of its own (the former one kept aside), main untouched; the read-only key cannot push', async () => {
     const doc = YAML.parse(await readFile(secretsPath(), 'utf8')) as Record<string, string>;
     const copySecrets = Object.entries(doc).filter(([k]) => k.startsWith('clusters.copy.')).map(([, v]) => v);
     expect(copySecrets.length).toBeGreaterThan(3);
@@ -342,12 +350,18 @@ describe('backups with a repository host', () => {
     const srcPid = await postmaster(srcLeader, mainData);
     const copyPid = await postmaster(copyLeaderBefore, copyData);
     const before = await fingerprint();
+    // copy's own stanza from its first deploy, on its repository host: what the restore must set aside, not delete.
+    const copyListed = async () => (await list()).clusters.find((c) => c.name === 'copy')!;
+    const formerLabels = (await copyListed()).backups.filter((b) => !b.error).map((b) => b.label);
+    expect(formerLabels.length).toBeGreaterThanOrEqual(1);
+    const copyRepository = async () => (await onHost(lab, COPY_REPO_HOST, `ls ${REPO_PATH}/backup/copy ${REPO_PATH}/archive/copy; ls -d ${REPO_PATH}.hapg-restore-* 2>/dev/null; md5sum /etc/pgbackrest/pgbackrest.conf`)).stdout;
+    const copyRepositoryBefore = await copyRepository();
 
     // Refusals, each one line, nothing changed on main or copy.
     const sharing = await writeInventory(lab, { ...inventorySpec(hba, false), clusters: { ...inventorySpec(hba, false).clusters, copy: { ...inventorySpec(hba, false).clusters.copy, backup: { repository: { host: REPO_HOST } } } } }, path.join(path.dirname(inventory), 'sharing.yml'));
     const refused: [string, string[], RegExp][] = [
       ['into itself', ['-i', inventory, '--into', 'main', '--to', 'latest', '--yes-replace-data'], /^hapg: --into main: that is the cluster restored from \(--cluster main\): restore it in place without --into/],
-      ['into a cluster holding data, without the flag', ['-i', inventory, '--into', 'copy', '--to', 'latest'], /^hapg: --into copy: cluster copy holds data \(a data directory on pg42, pg43; its state in etcd\): restore --into moves it aside, never deletes it, and replaces it with a copy of main: add --yes-replace-data to confirm; nothing was changed$/],
+      ['into a cluster holding data, without the flag', ['-i', inventory, '--into', 'copy', '--to', 'latest'], /^hapg: --into copy: cluster copy holds data \(a data directory on pg42, pg43; its state in etcd; a stanza of its own made from its former data \(\/var\/lib\/pgbackrest\/repo\/backup\/copy, \/var\/lib\/pgbackrest\/repo\/archive\/copy on pg44\)\): restore --into moves it aside, never deletes it, and replaces it with a copy of main: add --yes-replace-data to confirm; nothing was changed$/],
       ['into a cluster sharing the repository host', ['-i', sharing, '--into', 'copy', '--to', 'latest', '--yes-replace-data'], /^hapg: --into copy: shares pg34 with main \(members, proxies or repository host\): restoring into it would touch main; give copy hosts of its own$/],
       ['into an unknown cluster', ['-i', inventory, '--into', 'nosuch', '--to', 'latest', '--yes-replace-data'], /^hapg: --into nosuch: no such cluster in \S+ \(clusters: main, copy\)$/],
     ];
@@ -381,8 +395,10 @@ describe('backups with a repository host', () => {
     expect(dry.stdout).toMatch(/^Restoring main's backups into copy to \S+ \S+: \d+ changes?$/m);
     expect(dry.stdout).toMatch(/write \/etc\/patroni\/patroni\.yml that bootstraps from the backups of main/);
     expect(dry.stdout).toMatch(/run the same command without --dry-run to restore$/);
+    expect(dry.stdout).toMatch(/move the former stanza copy of copy aside to \/var\/lib\/pgbackrest\/repo\.hapg-restore-\d{8}T\d{6}Z/);
     for (const secret of Object.values(doc)) expect(dry.stdout + dry.stderr).not.toContain(secret);
     expect(await postmaster(copyLeaderBefore, copyData)).toBe(copyPid);
+    expect(await copyRepository()).toBe(copyRepositoryBefore);
 
     // While the restore runs, copy's members may run restore and archive-get of main's stanza
     // on the repository host, nothing else: a segment fetched with pgBackRest; the remote side
@@ -409,7 +425,7 @@ describe('backups with a repository host', () => {
     probing = false;
     await prober;
     expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
-    expect(r.stdout).toMatch(/^cluster copy: restored from main's backups to \S+ \S+ in [\d.]+s on pg4[23]; leader pg4[23], replicas rebuilt, write verified; main only read; copy's data of before is kept in \S+\.hapg-restore-\d{8}T\d{6}Z on every member$/m);
+    expect(r.stdout).toMatch(/^cluster copy: restored from main's backups to \S+ \S+ in [\d.]+s on pg4[23]; leader pg4[23], replicas rebuilt, write verified; main only read; copy's data of before is kept in \S+\.hapg-restore-\d{8}T\d{6}Z on every member; its former stanza in \/var\/lib\/pgbackrest\/repo\.hapg-restore-\d{8}T\d{6}Z$/m);
     expect(probe, 'copy\'s member fetched a segment of main while the restore ran').toBeDefined();
     expect(probe!.split('\n').filter((l) => l.startsWith('hapg:') || l.startsWith('ssh='))).toEqual([
       ...['archive-push', 'expire', 'shell'].flatMap(() => ['hapg: this key only restores and fetches WAL of stanza main (hapg restore --into)', 'ssh=1']),
@@ -458,8 +474,32 @@ describe('backups with a repository host', () => {
     const keys = await Promise.all(COPY_HOSTS.map(async (h) => (await onHost(lab, h, 'cat /var/lib/postgresql/.ssh/id_ed25519.pub')).stdout.trim().split(' ')[1]!));
     const authorized = (await onHost(lab, REPO_HOST, 'cat /home/pgbackrest/.ssh/authorized_keys')).stdout;
     for (const k of keys) expect(authorized).not.toContain(k);
-    for (const h of COPY_HOSTS) expect((await onHost(lab, h, 'test -e /etc/pgbackrest/pgbackrest.conf && echo present || echo gone')).stdout.trim()).toBe('gone');
     for (const h of COPY_HOSTS) expect((await onHost(lab, h, `ls -d ${copyData}.hapg-restore-*`)).stdout.trim()).not.toBe('');
+
+    // copy's own backups: its pgbackrest.conf names its stanza on pg44 only; the former stanza is
+    // kept aside on pg44 with its backups; the new stanza holds a full backup of the copy, the
+    // replica was built from it, and a segment switched on copy's leader reaches it.
+    for (const h of COPY_HOSTS) {
+      const conf = (await onHost(lab, h, 'grep -E "^\\[|^repo1-host=" /etc/pgbackrest/pgbackrest.conf')).stdout.trim().split('\n');
+      expect(conf, h).toEqual(['[global]', '[copy]', `repo1-host=${addressOfHost(lab, COPY_REPO_HOST)}`]);
+    }
+    const aside = (await onHost(lab, COPY_REPO_HOST, `ls -d ${REPO_PATH}.hapg-restore-*`)).stdout.trim().split('\n');
+    expect(aside).toHaveLength(1);
+    expect(r.stdout).toContain(`its former stanza in ${aside[0]}`);
+    expect((await onHost(lab, COPY_REPO_HOST, `ls ${aside[0]}/backup/copy`)).stdout.split('\n')).toEqual(expect.arrayContaining(formerLabels));
+    const renewed = await copyListed();
+    expect(renewed.code).toBe(0);
+    const fresh = renewed.backups.filter((b) => !b.error);
+    expect(fresh.filter((b) => b.type === 'full')).toHaveLength(1);
+    expect(fresh.filter((b) => formerLabels.includes(b.label))).toEqual([]);
+    const replicaJournal = await onHost(lab, copyReplica, 'journalctl -u patroni --since "-15min" --no-pager');
+    expect(replicaJournal.stdout).toMatch(/replica has been created using pgbackrest/);
+    expect((await onHost(lab, copyReplica, 'grep -h "restore backup set" /var/log/pgbackrest/copy-restore.log | tail -1')).stdout).toContain(`restore backup set ${fresh.find((b) => b.type === 'full')!.label}`);
+    const copySegment = await sql(copyLeader, 'select pg_walfile_name(pg_switch_wal())');
+    await eventually(`segment ${copySegment} of copy in its repository`, async () => {
+      const found = await onHost(lab, COPY_REPO_HOST, `ls ${REPO_PATH}/archive/copy/*/${copySegment.slice(0, 16)}/ 2>/dev/null | grep -c '^${copySegment}-'`);
+      return found.stdout.trim() === '1' ? true : new Error(found.stdout + found.stderr);
+    }, 60_000);
     process.stderr.write(`backup e2e: restore --into copy --to T (${early.length} rows before T, ${late.length} after) took ${seconds.toFixed(1)} s\n`);
   });
 

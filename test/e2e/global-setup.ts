@@ -45,11 +45,12 @@ async function labContextFrom(inventoryPath: string, bridgeAddress: string, rele
  * (tls-convert.test.ts; VIP .124, router_id 74), pg26-pg28 for TLS and etcd authentication
  * (tls.test.ts; VIP .126, router_id 76), pg30 for the second cluster of the dedicated etcd
  * layout, pg31-pg34 for backups (and pg41 for their standby cluster that fetches WAL from the
- * repository, pg42-pg43 for the cluster their backups are restored into), pg35-pg40 for
+ * repository, pg42-pg43 for the cluster their backups are restored into, pg44 for that cluster's
+ * own repository host), pg35-pg40 for
  * membership changes. Each test file owns its hosts, so files run
  * side by side. The lab takes up to 48 hosts (.11-.58, below the VIPs).
  */
-export const LAB_HOSTS = 43;
+export const LAB_HOSTS = 44;
 
 /** Hosts of the bookworm lab: one three-member cluster and a two-member standby cluster. */
 export const BOOKWORM_HOSTS = 5;

@@ -401,6 +401,15 @@ export class PatroniApi {
   }
 
   /**
+   * Runs the member's HA loop now instead of at its next `loop_wait`: Patroni wakes its loop
+   * after every PATCH /config, and this one changes nothing (an empty patch of the
+   * `postgresql` section hapg's clusters always hold in etcd, so nothing is written there).
+   */
+  wakeLoop(host: string, title: string): HttpStep {
+    return { ...this.#write(host, title, 'PATCH', '/config'), body: { postgresql: {} }, answers: [{ status: 200, changed: false, reason: 'loop woken' }] };
+  }
+
+  /**
    * POST /restart with Patroni's own condition: only if the member still waits for a restart
    * ("conditions are not satisfied" means it no longer does: unchanged).
    */

@@ -150,7 +150,7 @@ async function callHttp(step: HttpStep, remote: Remote): Promise<{ changed: bool
     const body = response.body.trim().slice(0, 200);
     const answer = (step.answers ?? [{ status: 200, changed: true }]).find((a) => a.status === response.status && (!a.body || a.body.test(response.body)));
     if (!answer) throw new HapgError('HTTP_FAILED', `${step.host}: ${step.method} ${step.path} answered ${response.status}: ${body}`, { host: step.host });
-    return answer.changed ? { changed: true } : { changed: false, reason: body || `HTTP ${response.status}` };
+    return answer.changed ? { changed: true } : { changed: false, reason: answer.reason ?? (body || `HTTP ${response.status}`) };
   }
 }
 

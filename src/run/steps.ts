@@ -68,9 +68,10 @@ export interface HttpStep extends StepBase {
   basicAuth?: { user: string; password: Secret };
   /**
    * The answers that mean success, first match wins, and whether each changed something
-   * (default: 200, changed). Any other answer fails the step.
+   * (default: 200, changed). Any other answer fails the step. An unchanged answer is reported
+   * with its `reason`, or else the start of the body.
    */
-  answers?: { status: number; body?: RegExp; changed: boolean }[];
+  answers?: { status: number; body?: RegExp; changed: boolean; reason?: string }[];
   /** Answers that mean "not yet" (an etcd learner still catching up): asked again until `timeoutMs`. */
   retry?: { answers: { status: number; body: RegExp }[]; timeoutMs: number; intervalMs?: number };
   timeoutMs?: number;

@@ -1,7 +1,7 @@
 // The order in which deploy reloads, restarts and switches over, host by host, derived from
 // stage plans (pure): what `plan` prints last, and what `deploy --json` reports it ran. Both
 // come from the same function over the same stages, so they can be compared.
-import type { ServiceStep } from '../run/steps.js';
+import type { HttpStep, ServiceStep } from '../run/steps.js';
 import type { PlannedStage } from './run.js';
 
 export interface SequenceStep {
@@ -36,7 +36,7 @@ export function sequenceOf(stages: readonly PlannedStage[]): SequenceStep[] {
             grouped.set(item.title, step);
             steps.push(step);
           }
-        } else if (item.kind === 'http' && item.method === 'PATCH' && item.path === '/config') {
+        } else if (item.kind === 'http' && item.method === 'PATCH' && item.path === '/config' && !changesNothing(item)) {
           steps.push({ kind: 'patch', hosts: [item.host], action: `PATCH /config on the leader; Patroni on every member applies it and reloads PostgreSQL${patchDetail(plan.parameters ?? [])}` });
         } else if (item.kind === 'http' && item.path === '/restart') {
           const existing = grouped.get('restart');
@@ -55,6 +55,9 @@ export function sequenceOf(stages: readonly PlannedStage[]): SequenceStep[] {
   for (const step of steps) step.hosts.sort(byName);
   return steps;
 }
+
+/** A request every accepted answer of which means "unchanged" (waking Patroni's loop): not an action of the sequence. */
+const changesNothing = (item: HttpStep) => item.answers !== undefined && item.answers.every((a) => !a.changed);
 
 const byName = (a: string, b: string) => a.localeCompare(b, undefined, { numeric: true });
 

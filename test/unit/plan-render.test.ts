@@ -63,6 +63,13 @@ describe('the order of reloads, restarts and switchovers', () => {
     ]);
   });
 
+  it("waking the leader's loop for starting replicas is no action of the sequence; their start is", () => {
+    const bootstrap = stageOf('patroni:main', 'Patroni cluster main', {
+      blocks: [{ items: [service('pg2', 'patroni', 'started'), service('pg3', 'patroni', 'started')] }, { items: [api.wakeLoop('pg1', 'wake pg1')] }],
+    });
+    expect(sequenceShape(sequenceOf([bootstrap, dynamic]))).toEqual(['start patroni pg2,pg3', 'patch pg2']);
+  });
+
   it('a leader restarted in place (a decrease, or --no-switchover) says writes pause', () => {
     const inPlace = stageOf('restarts:main', 'Restarts of main', {
       blocks: [restartBlock({ kind: 'restart', hosts: ['pg2'], role: 'leader' }), restartBlock({ kind: 'restart', hosts: ['pg1', 'pg3'], role: 'replica' })],

@@ -12,7 +12,7 @@ import { cachedMemberStates, configNewerThanPatroni, pgData, runtimeConfigDigest
 import { runningLeader } from './member-health.js';
 import { PATRONI_CONFIG_PATH, PATRONI_ROLES, PATRONI_UNIT_PATH } from './model.js';
 import { memberSteps, planPatroniMember, type MemberPlan } from './plan.js';
-import { waitForHbaApplied, waitForLeader, waitForStreamingReplicas } from './waits.js';
+import { waitForHbaApplied, waitForLeader, waitForRegistered, waitForStreamingReplicas } from './waits.js';
 import { switchesEtcdTransport } from '../tls/model.js';
 
 /**
@@ -90,7 +90,19 @@ export function patroniStage(model: DesiredState, name: string): Stage {
       const starting = others.filter((h) => members.get(h)!.start);
       const reloaded = running.filter((h) => members.get(h)!.reload);
       blocks.push({ items: stepsOf(running), waits: waitForHbaApplied(model, name, reloaded) });
-      blocks.push({ items: stepsOf(starting), waits: [waitForStreamingReplicas(model, name, { check })] });
+      const streaming = waitForStreamingReplicas(model, name, { check });
+      // Starting members stream only once the leader has made their replication slots, which
+      // Patroni does in its loop (every loop_wait); and PostgreSQL retries a refused stream
+      // after wal_retrieve_retry_interval. Woken as soon as they are registered, the leader
+      // makes the slots while they still clone, and they stream on their first try.
+      const leader = initialized ? runningLeader(await cachedMemberStates(session.facts, model, name), cm.leaderRole) : cluster.leader;
+      if (starting.length && leader && cm.dynamicConfig.postgresql.use_slots) {
+        blocks.push({ items: stepsOf(starting), waits: [waitForRegistered(model, name, leader, starting)] });
+        const wake = patroniApi(model, name, secrets).wakeLoop(leader, `run ${leader}'s Patroni loop now, so that it makes the slots of ${starting.join(', ')} (PATCH /config changing nothing)`);
+        blocks.push({ items: [wake], waits: [streaming] });
+      } else {
+        blocks.push({ items: stepsOf(starting), waits: [streaming] });
+      }
       return { blocks, notes };
     },
     watch(ctx) {

@@ -1,6 +1,6 @@
 // What deploy waits for on a Patroni cluster, as wait steps: each poll re-reads the members.
 import type { FactCache } from '../../facts/fact.js';
-import { localPostgres } from '../../model/endpoints.js';
+import { localPostgres, patroniApi } from '../../model/endpoints.js';
 import type { DesiredState } from '../../model/model.js';
 import { wait, type WaitStep } from '../../run/steps.js';
 import { memberStates } from './facts.js';
@@ -46,6 +46,26 @@ export function waitForStreamingReplicas(model: DesiredState, cluster: string, o
       return { done: lagging.length === 0, status: lagging.length ? lagging.map(describe).join('; ') : `all streaming from ${leader}` };
     },
     { timeoutMs: opts.timeoutMs ?? 300_000 },
+  );
+}
+
+/**
+ * `hosts` are members of the cluster in etcd, as `leader` reads it (GET /cluster): a starting
+ * Patroni registers at its first loop, before it clones or starts PostgreSQL.
+ */
+export function waitForRegistered(model: DesiredState, cluster: string, leader: string, hosts: readonly string[], timeoutMs = 120_000): WaitStep {
+  const api = patroniApi(model, cluster);
+  return wait(
+    leader,
+    `${hosts.join(', ')} to register in etcd as members of ${cluster}`,
+    async (facts) => {
+      const view = await facts.fresh(leader, api.clusterView(leader));
+      if (!view) return { done: false, status: `${leader} does not answer GET /cluster` };
+      const listed = new Set(view.members.map((m) => m.name));
+      const missing = hosts.filter((h) => !listed.has(h));
+      return { done: missing.length === 0, status: missing.length ? `not registered yet: ${missing.join(', ')}` : 'registered' };
+    },
+    { timeoutMs },
   );
 }
 

@@ -50,12 +50,53 @@ export async function memberStates(facts: FactCache, model: DesiredState, cluste
   return new Map(entries);
 }
 
-/** The same, from the run's cache (planning reads once; waits use memberStates). */
+/** The same, from the run's cache (planning reads once; waits use memberStates), each {@link settledMemberState}. */
 export async function cachedMemberStates(facts: FactCache, model: DesiredState, cluster: string): Promise<Map<string, PatroniState | undefined>> {
   const api = patroniApi(model, cluster);
   const hosts = model.inventory.clusters[cluster]!.hosts;
-  const entries = await Promise.all(hosts.map(async (h) => [h, await facts.get(h, api.state(h)).catch(() => undefined)] as const));
+  const entries = await Promise.all(hosts.map(async (h) => [h, await settledMemberState(facts, api, h)] as const));
   return new Map(entries);
+}
+
+/** How long after its start a Patroni that does not answer yet is waited for (it serves its REST API a few seconds after it starts; longer on a busy host). */
+export const PATRONI_START_GRACE_S = 45;
+
+const SETTLE_POLL_MS = 500;
+
+/** Seconds since patroni.service's main process started, by the host's clock (undefined: Patroni does not run). */
+export const patroniProcessAge: CommandFact<number | undefined> = {
+  id: 'patroni-process-age',
+  argv: [
+    'sh',
+    '-c',
+    'pid=$(systemctl show -p MainPID --value patroni.service) && [ "${pid:-0}" -gt 0 ] && start=$(systemctl show --timestamp=unix -p ExecMainStartTimestamp --value patroni.service) && echo $(( $(date +%s) - ${start#@} ))',
+  ],
+  parse: (r) => {
+    const text = r.stdout.trim();
+    return r.exitCode === 0 && /^-?\d+$/.test(text) ? Math.max(0, Number(text)) : undefined;
+  },
+};
+
+/**
+ * A member's `GET /patroni` from the run's cache, except that a Patroni that runs but does not
+ * answer yet because it has just started (a run cut short right after restarting it, a host
+ * that just booted) is read again until it answers or is {@link PATRONI_START_GRACE_S} old:
+ * between its start and its REST API a leader would look absent and the cluster leaderless.
+ * Undefined: not answering.
+ */
+export async function settledMemberState(facts: FactCache, api: PatroniApi, host: string, opts: { pollMs?: number } = {}): Promise<PatroniState | undefined> {
+  const first = await facts.get(host, api.state(host)).catch(() => undefined);
+  if (first !== undefined) return first;
+  // Read afresh: a member already waited for is past its grace by now.
+  const age = await facts.fresh(host, patroniProcessAge).catch(() => undefined);
+  if (age === undefined || age >= PATRONI_START_GRACE_S) return undefined;
+  const deadline = Date.now() + (PATRONI_START_GRACE_S - age) * 1000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? SETTLE_POLL_MS));
+    const state = await facts.fresh(host, api.state(host)).catch(() => undefined);
+    if (state !== undefined) return state;
+  }
+  return undefined;
 }
 
 const CONFIG_NEWER = [

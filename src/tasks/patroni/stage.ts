@@ -8,7 +8,7 @@ import type { Block, Stage, StageContext } from '../../stages/stage.js';
 import { catalogFact, planPatroniRolePasswords } from '../postgres/roles.js';
 import { RoleWatch, waitForSourceEndpoint, waitForSourceSlot, waitForStandbyLeader } from '../standby/bootstrap.js';
 import { isClusterInitialized } from './cluster-state.js';
-import { cachedMemberStates, configNewerThanPatroni, pgData, runtimeConfigDigest } from './facts.js';
+import { cachedMemberStates, configNewerThanPatroni, pgData, runtimeConfigDigest, settledMemberState } from './facts.js';
 import { runningLeader } from './member-health.js';
 import { PATRONI_CONFIG_PATH, PATRONI_ROLES, PATRONI_UNIT_PATH } from './model.js';
 import { memberSteps, planPatroniMember, type MemberPlan } from './plan.js';
@@ -44,7 +44,7 @@ export function patroniStage(model: DesiredState, name: string): Stage {
           const [files, services, state, data, configNewer, runtimeDigest] = await Promise.all([
             session.facts.get(host, fileStates([PATRONI_CONFIG_PATH, PATRONI_UNIT_PATH])),
             session.facts.get(host, serviceStates(['patroni'])),
-            session.facts.get(host, api.state(host)),
+            settledMemberState(session.facts, api, host),
             session.facts.get(host, pgData(cluster.postgres.data_dir)),
             switchesEtcdTransport(model.inventory, name) ? session.facts.get(host, configNewerThanPatroni(PATRONI_CONFIG_PATH)) : undefined,
             session.facts.get(host, runtimeConfigDigest(PATRONI_CONFIG_PATH)),

@@ -3,14 +3,24 @@ import { etcdClient } from '../../model/endpoints.js';
 import type { DesiredState } from '../../model/model.js';
 import { PATRONI_NAMESPACE } from './model.js';
 
-/** A key of a cluster's Patroni scope in its etcd (null: absent; undefined: etcd did not answer). */
-export async function scopeKey(facts: FactCache, model: DesiredState, cluster: string, key: string, reachable: (host: string) => boolean = () => true): Promise<string | null | undefined> {
+/**
+ * A key of a cluster's Patroni scope in its etcd (null: absent; undefined: etcd did not answer);
+ * `fresh` reads it again instead of from the run's cache (and refreshes the cache).
+ */
+export async function scopeKey(
+  facts: FactCache,
+  model: DesiredState,
+  cluster: string,
+  key: string,
+  reachable: (host: string) => boolean = () => true,
+  fresh = false,
+): Promise<string | null | undefined> {
   const cm = model.cluster(cluster);
   const etcd = etcdClient(model, cm.spec.etcd);
   const path = `${PATRONI_NAMESPACE}${cm.scope}/${key}`;
   for (const host of etcd.hosts) {
     if (!reachable(host)) continue;
-    const value = await facts.get(host, etcd.keyValue(path)).catch(() => undefined);
+    const value = await (fresh ? facts.fresh(host, etcd.keyValue(path)) : facts.get(host, etcd.keyValue(path))).catch(() => undefined);
     if (value !== undefined) return value;
   }
   return undefined;

@@ -12,7 +12,7 @@ import { cachedMemberStates, configNewerThanPatroni, pgData, runtimeConfigDigest
 import { runningLeader } from './member-health.js';
 import { PATRONI_CONFIG_PATH, PATRONI_ROLES, PATRONI_UNIT_PATH } from './model.js';
 import { memberSteps, planPatroniMember, type MemberPlan } from './plan.js';
-import { waitForHbaApplied, waitForLeader, waitForRegistered, waitForStreamingReplicas } from './waits.js';
+import { waitForBootstrapped, waitForHbaApplied, waitForRegistered, waitForStreamingReplicas } from './waits.js';
 import { switchesEtcdTransport } from '../tls/model.js';
 
 /**
@@ -82,7 +82,7 @@ export function patroniStage(model: DesiredState, name: string): Stage {
           blocks.push({ items: stepsOf([leader]), waits: [waitForStandbyLeader(model, name, leader, () => watcher)] });
         } else {
           notes.push(`initialise cluster ${name} on ${leader}, wait until it runs as leader${then}`);
-          blocks.push({ items: stepsOf([leader]), waits: [waitForLeader(model, name, leader)] });
+          blocks.push({ items: stepsOf([leader]), waits: [waitForBootstrapped(model, name, leader)] });
         }
       }
       const others = cluster.hosts.filter((h) => initialized || h !== cluster.leader);

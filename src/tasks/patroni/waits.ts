@@ -3,6 +3,7 @@ import type { FactCache } from '../../facts/fact.js';
 import { localPostgres, patroniApi } from '../../model/endpoints.js';
 import type { DesiredState } from '../../model/model.js';
 import { wait, type WaitStep } from '../../run/steps.js';
+import { scopeKey } from './cluster-state.js';
 import { memberStates } from './facts.js';
 import { runningLeader } from './member-health.js';
 import { configLoadTime } from './pg-settings.js';
@@ -15,6 +16,29 @@ export function waitForLeader(model: DesiredState, cluster: string, host: string
     async (facts) => {
       const s = (await memberStates(facts, model, cluster)).get(host);
       return { done: s?.role === 'leader' && s.state === 'running', status: s ? `role ${s.role}, state ${s.state}` : 'Patroni not answering' };
+    },
+    { timeoutMs },
+  );
+}
+
+/**
+ * `host` has initialised its cluster: it runs as leader, and Patroni has recorded the system
+ * identifier in etcd (the `initialize` key, read afresh), which it does only after the
+ * bootstrap and its post_bootstrap. Patroni reports the leader running some seconds before
+ * that (while post_bootstrap runs, the key holds an empty value); a run that went on at that
+ * point took the cluster for one not initialised.
+ */
+export function waitForBootstrapped(model: DesiredState, cluster: string, host: string, timeoutMs = 180_000): WaitStep {
+  return wait(
+    host,
+    `${host} to initialise ${cluster} and run as leader`,
+    async (facts) => {
+      const s = (await memberStates(facts, model, cluster)).get(host);
+      const leading = s?.role === 'leader' && s.state === 'running';
+      const state = s ? `role ${s.role}, state ${s.state}` : 'Patroni not answering';
+      if (!leading) return { done: false, status: state };
+      const sysid = await scopeKey(facts, model, cluster, 'initialize', undefined, true);
+      return sysid ? { done: true, status: `${state}, system identifier ${sysid} in etcd` } : { done: false, status: `${state}, bootstrap not recorded in etcd yet` };
     },
     { timeoutMs },
   );

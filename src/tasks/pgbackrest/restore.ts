@@ -13,7 +13,7 @@ import type { Block, Stage } from '../../stages/stage.js';
 import { etcdClusterHealth, quorumOf } from '../etcd/health.js';
 import { PATRONI_CONFIG_PATH, PATRONI_NAMESPACE } from '../patroni/model.js';
 import { patroniFiles } from '../patroni/plan.js';
-import { currentLeader, waitForLeader } from '../patroni/waits.js';
+import { currentLeader, waitForBootstrapped } from '../patroni/waits.js';
 import { configuredScope, wipeStamp } from '../standby/rebuild.js';
 import { backupArgv, repositoryRunner } from './context.js';
 import { newestBackup, stanzaInfo, type StanzaInfo } from './facts.js';
@@ -129,7 +129,7 @@ export function replaceClusterBlocks(model: DesiredState, name: string, host: st
         bootstrap,
         { ...service(host, 'patroni', 'started'), title: `start patroni: pgBackRest restores, PostgreSQL recovers to ${describeTarget(target)} and promotes` },
       ],
-      waits: [{ ...waitForLeader(model, name, host, 6 * 3600_000), tag: `restored:${name}` }],
+      waits: [{ ...waitForBootstrapped(model, name, host, 6 * 3600_000), tag: `restored:${name}` }],
     },
   ];
 }

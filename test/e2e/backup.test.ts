@@ -4,8 +4,9 @@
 // recovery under the write-load client undoes a DROP TABLE on a new timeline; then the
 // commands' refusals, each one line with nothing changed; last, a one-member standby cluster
 // (pg41) that fetches main's WAL from the repository catches up from it while streaming is cut.
-// A second cluster, copy (pg42, pg43), backed up to a repository host of its own (pg44), is
-// deployed beside main and receives a copy of main's backups to a point in time (`restore
+// A second cluster, copy (pg42, pg43), is deployed beside main without backups; they come to
+// it live (a repository host of its own, pg44: a rolling restart for archive_mode, the stanza,
+// the first backup). Then copy receives a copy of main's backups to a point in time (`restore
 // --into`), main only read: copy's former stanza moves aside and it archives into a new one.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import { execa } from 'execa';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import YAML from 'yaml';
 import { missingRows, startWriteLoad, tableDigest, type PgTarget } from '../support/write-load.js';
-import { addressOfHost, dataDirOf, eventually, hapg, healthyStateOf, jsonResult, onHost, pgMajor, vipAddress, writeInventory } from './hapg.js';
+import { addressOfHost, dataDirOf, eventually, hapg, healthyStateOf, jsonResult, onHost, pgMajor, sequenceOfRun, vipAddress, writeInventory } from './hapg.js';
 
 const lab = inject('lab');
 const BIN = path.resolve(import.meta.dirname, '../../bin/hapg.js');
@@ -81,8 +82,12 @@ function refusal(r: { exitCode?: number; stderr: string }, what: string): string
 
 const secretsPath = () => path.join(path.dirname(inventory), '.hapg', 'inventory.secrets.yml');
 
-/** The file's inventory: main backed up to the repository host; with `dr`, its standby cluster reading that repository. */
-function inventorySpec(hba: unknown, withStandby: boolean) {
+/**
+ * The file's inventory: main backed up to the repository host; with `dr`, its standby cluster
+ * reading that repository; copy backed up to its own repository host once `copyBackups` (the
+ * first deploy has copy without backups: they come to it live).
+ */
+function inventorySpec(hba: unknown, withStandby: boolean, copyBackups = true) {
   const main = {
     hosts: MEMBERS,
     postgres: { hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } },
@@ -95,10 +100,10 @@ function inventorySpec(hba: unknown, withStandby: boolean) {
     hosts: COPY_HOSTS,
     etcd: 'dc1',
     postgres: { hba, users: { app: { options: ['LOGIN'] } }, databases: { app: { owner: 'app' } } },
-    backup: { repository: { host: COPY_REPO_HOST }, archive_timeout: 30 },
+    ...(copyBackups ? { backup: { repository: { host: COPY_REPO_HOST }, archive_timeout: 30 } } : {}),
   };
   return {
-    hosts: [...MEMBERS, REPO_HOST, ...COPY_HOSTS, COPY_REPO_HOST, ...(withStandby ? [STANDBY_HOST] : [])],
+    hosts: [...MEMBERS, REPO_HOST, ...COPY_HOSTS, ...(copyBackups ? [COPY_REPO_HOST] : []), ...(withStandby ? [STANDBY_HOST] : [])],
     etcd: { dc1: { hosts: MEMBERS } },
     clusters: withStandby ? { main, copy, dr } : { main, copy },
   };
@@ -108,7 +113,7 @@ let hba: unknown;
 
 beforeAll(async () => {
   hba = YAML.parse(await readFile(lab.inventoryPath, 'utf8')).clusters.main.postgres.hba;
-  inventory = await writeInventory(lab, inventorySpec(hba, false));
+  inventory = await writeInventory(lab, inventorySpec(hba, false, false));
   const r = await hapg(['deploy', '-i', inventory]);
   if (r.exitCode !== 0) throw new Error(`initial deploy failed: ${r.stderr.split('\n').filter((l) => l.startsWith('hapg:')).join(' ') || r.stderr.slice(-500)}`);
   const secrets = YAML.parse(await readFile(secretsPath(), 'utf8')) as Record<string, string>;
@@ -336,6 +341,64 @@ describe('backups with a repository host', () => {
     }
   });
 
+  it('backups enabled on live copy: plan shows the restart archive_mode needs and the stanza; deploy restarts each PostgreSQL once (replica, switchover), Patroni only reloaded, main untouched; stanza, first full backup, WAL archived', async () => {
+    const s0 = await healthyStatus();
+    const copyMembers = s0.clusters[1]!.members;
+    const copyLeader = copyMembers.find((m) => m.role === 'leader')!.name;
+    const copyReplica = COPY_HOSTS.find((h) => h !== copyLeader)!;
+    const copyData = dataDirOf(lab, 'copy');
+    // Per member: Patroni's main PID, and the postmaster's PID and start time.
+    const processes = async () => Object.fromEntries(await Promise.all(COPY_HOSTS.map(async (h) => {
+      const r = await onHost(lab, h, `systemctl show -p MainPID --value patroni; sed -n "1p;3p" ${copyData}/postmaster.pid`);
+      const [patroni, pid, start] = r.stdout.trim().split('\n');
+      return [h, { patroni: patroni!, postmaster: `${pid} ${start}` }] as const;
+    })));
+    const before = await processes();
+    const mainBefore = await fingerprint();
+    expect(await sql(copyLeader, 'show archive_mode')).toBe('off');
+
+    inventory = await writeInventory(lab, inventorySpec(hba, false, true), inventory);
+    const plan = await hapg(['plan', '-i', inventory]);
+    expect(plan.exitCode, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/^ +archive_mode (?:off|\(unset\)) → on: needs a restart \(pg_settings\.context postmaster\)$/m);
+    expect(plan.stdout).toMatch(/create stanza copy/);
+    const planned = sequenceOfRun((await hapg(['plan', '-i', inventory, '--json'])).stdout);
+    // archive_mode is the one parameter that needs a restart: the replica, then a switchover
+    // (which restarts the old leader as a replica); Patroni itself is reloaded, not restarted.
+    expect(planned.filter((s) => !s.startsWith('reload'))).toEqual([`patch ${copyLeader}`, `restart ${copyReplica}`, `switchover ${copyLeader}`]);
+    for (const step of planned) for (const h of [...MEMBERS, REPO_HOST]) expect(step.split(' ').at(-1)!.split(',')).not.toContain(h);
+
+    const started = Date.now();
+    const r = await hapg(['deploy', '-i', inventory, '--json']);
+    const seconds = (Date.now() - started) / 1000;
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(0);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('hapg:'))).toEqual([]);
+    expect(sequenceOfRun(r.stdout)).toEqual(planned);
+
+    const after = await processes();
+    for (const h of COPY_HOSTS) {
+      expect(after[h]!.patroni, `${h}: Patroni not restarted`).toBe(before[h]!.patroni);
+      expect(after[h]!.postmaster, `${h}: PostgreSQL restarted`).not.toBe(before[h]!.postmaster);
+      expect(await sql(h, 'show archive_mode')).toBe('on');
+    }
+    expect(await fingerprint(), 'main, its members and repository host').toEqual(mainBefore);
+
+    const copyListed = (await list()).clusters.find((c) => c.name === 'copy')!;
+    expect(copyListed.code).toBe(0);
+    expect(copyListed.backups.filter((b) => b.type === 'full' && !b.error)).toHaveLength(1);
+    const s1 = await healthyStatus();
+    const newLeader = s1.clusters[1]!.members.find((m) => m.role === 'leader')!.name;
+    expect(newLeader).toBe(copyReplica);
+    const segment = await sql(newLeader, 'select pg_walfile_name(pg_switch_wal())');
+    await eventually(`segment ${segment} of copy in its repository`, async () => {
+      const found = await onHost(lab, COPY_REPO_HOST, `ls ${REPO_PATH}/archive/copy/*/${segment.slice(0, 16)}/ 2>/dev/null | grep -c '^${segment}-'`);
+      return found.stdout.trim() === '1' ? true : new Error(found.stdout + found.stderr);
+    }, 60_000);
+    const again = await hapg(['plan', '-i', inventory]);
+    expect(again.stdout).toMatch(/nothing to do: everything is as the inventory declares/);
+    process.stderr.write(`backup e2e: backups enabled on live copy in ${seconds.toFixed(1)} s (sequence: ${planned.join('; ')})\n`);
+  });
+
   it('restore --into copy --to T under write load: copy holds exactly main\'s rows of before T on a timeline of its own, logs in with its own passwords, archives into a new stanza of its own (the former one kept aside), main untouched; the read-only key cannot push', async () => {
     const doc = YAML.parse(await readFile(secretsPath(), 'utf8')) as Record<string, string>;
     const copySecrets = Object.entries(doc).filter(([k]) => k.startsWith('clusters.copy.')).map(([, v]) => v);
@@ -408,7 +471,9 @@ describe('backups with a repository host', () => {
     const remote = (command: string) => `'pgbackrest --exec-id=1-hapg --process=0 --remote-type=repo --repo=1 --stanza=main ${command}'`;
     const prober = (async () => {
       while (probing && !probe) {
-        const p = await onHost(lab, 'pg42', [
+        // On the member that bootstraps (copy's leader): the others' data directories stay
+        // empty until they are rebuilt, and pgBackRest's archive-get reads pg_control there.
+        const p = await onHost(lab, copyLeaderBefore, [
           'grep -q "^\\[main\\]" /etc/pgbackrest/pgbackrest.conf 2>/dev/null || exit 0',
           `cd /tmp && d=$(mktemp -d) && chown postgres $d && f=$d/${segment}`,
           `runuser -u postgres -- pgbackrest --stanza=main --archive-async=n archive-get ${segment} $f >/dev/null 2>&1; echo "get=$?"; rm -rf $d`,

@@ -561,10 +561,14 @@ describe('backups with a repository host', () => {
     expect(replicaJournal.stdout).toMatch(/replica has been created using pgbackrest/);
     expect((await onHost(lab, copyReplica, 'grep -h "restore backup set" /var/log/pgbackrest/copy-restore.log | tail -1')).stdout).toContain(`restore backup set ${fresh.find((b) => b.type === 'full')!.label}`);
     const copySegment = await sql(copyLeader, 'select pg_walfile_name(pg_switch_wal())');
+    // Up to 3 minutes: on a loaded CI machine 60 s once passed without the segment; a failure
+    // says where copy's archiver stands (pg_stat_archiver on its leader).
     await eventually(`segment ${copySegment} of copy in its repository`, async () => {
       const found = await onHost(lab, COPY_REPO_HOST, `ls ${REPO_PATH}/archive/copy/*/${copySegment.slice(0, 16)}/ 2>/dev/null | grep -c '^${copySegment}-'`);
-      return found.stdout.trim() === '1' ? true : new Error(found.stdout + found.stderr);
-    }, 60_000);
+      if (found.stdout.trim() === '1') return true;
+      const archiver = await sql(copyLeader, "select concat_ws(' ', 'archived', archived_count, last_archived_wal, 'failed', failed_count, last_failed_wal, last_failed_time) from pg_stat_archiver").catch((e: unknown) => String(e));
+      return new Error(`${found.stdout.trim()} found; ${copyLeader}'s archiver: ${archiver}`);
+    }, 180_000);
     process.stderr.write(`backup e2e: restore --into copy --to T (${early.length} rows before T, ${late.length} after) took ${seconds.toFixed(1)} s\n`);
   });
 

@@ -28,10 +28,11 @@ export async function scopeKey(
 
 /**
  * The system identifier Patroni recorded when it initialised the cluster (its `initialize`
- * key): null when the cluster is not initialised, undefined when etcd did not answer.
+ * key): null when the cluster is not initialised, undefined when etcd did not answer; empty
+ * while Patroni bootstraps. `fresh`: read again, not from the run's cache.
  */
-export function initializedSystemId(facts: FactCache, model: DesiredState, cluster: string, reachable?: (host: string) => boolean): Promise<string | null | undefined> {
-  return scopeKey(facts, model, cluster, 'initialize', reachable);
+export function initializedSystemId(facts: FactCache, model: DesiredState, cluster: string, reachable?: (host: string) => boolean, fresh = false): Promise<string | null | undefined> {
+  return scopeKey(facts, model, cluster, 'initialize', reachable, fresh);
 }
 
 /** Whether Patroni has initialised this cluster (undefined: etcd did not answer). */

@@ -3,22 +3,20 @@ import type { FactCache } from '../../facts/fact.js';
 import { localPostgres, patroniApi } from '../../model/endpoints.js';
 import type { DesiredState } from '../../model/model.js';
 import { wait, type WaitStep } from '../../run/steps.js';
-import { scopeKey } from './cluster-state.js';
+import { initializedSystemId } from './cluster-state.js';
 import { memberStates } from './facts.js';
 import { runningLeader } from './member-health.js';
 import { configLoadTime } from './pg-settings.js';
 
+/** One poll of "`host` runs as the leader of its cluster". */
+async function leaderPoll(facts: FactCache, model: DesiredState, cluster: string, host: string): Promise<{ done: boolean; status: string }> {
+  const s = (await memberStates(facts, model, cluster)).get(host);
+  return { done: s?.role === 'leader' && s.state === 'running', status: s ? `role ${s.role}, state ${s.state}` : 'Patroni not answering' };
+}
+
 /** `host` runs as the leader of its cluster. */
 export function waitForLeader(model: DesiredState, cluster: string, host: string, timeoutMs = 180_000): WaitStep {
-  return wait(
-    host,
-    `${host} to run as leader`,
-    async (facts) => {
-      const s = (await memberStates(facts, model, cluster)).get(host);
-      return { done: s?.role === 'leader' && s.state === 'running', status: s ? `role ${s.role}, state ${s.state}` : 'Patroni not answering' };
-    },
-    { timeoutMs },
-  );
+  return wait(host, `${host} to run as leader`, (facts) => leaderPoll(facts, model, cluster, host), { timeoutMs });
 }
 
 /**
@@ -33,12 +31,10 @@ export function waitForBootstrapped(model: DesiredState, cluster: string, host: 
     host,
     `${host} to initialise ${cluster} and run as leader`,
     async (facts) => {
-      const s = (await memberStates(facts, model, cluster)).get(host);
-      const leading = s?.role === 'leader' && s.state === 'running';
-      const state = s ? `role ${s.role}, state ${s.state}` : 'Patroni not answering';
-      if (!leading) return { done: false, status: state };
-      const sysid = await scopeKey(facts, model, cluster, 'initialize', undefined, true);
-      return sysid ? { done: true, status: `${state}, system identifier ${sysid} in etcd` } : { done: false, status: `${state}, bootstrap not recorded in etcd yet` };
+      const leading = await leaderPoll(facts, model, cluster, host);
+      if (!leading.done) return leading;
+      const sysid = await initializedSystemId(facts, model, cluster, undefined, true);
+      return sysid ? { done: true, status: `${leading.status}, system identifier ${sysid} in etcd` } : { done: false, status: `${leading.status}, bootstrap not recorded in etcd yet` };
     },
     { timeoutMs },
   );
